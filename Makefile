@@ -1,0 +1,127 @@
+# vocal: a carrier-grade SIP platform. One non-recursive Makefile builds the
+# shared library common/ (libvocal.a), every program into bin/, and the tests.
+#
+#   make              build everything (bin/)
+#   make run / stop   start / stop the all-in-one platform on loopback
+#   make check        every test: unit (plain and ASan+UBSan), conformance,
+#                     command-line, integration with real services, fuzz replay
+#   make bench        benchmarks (time and instructions per operation)
+#   make fuzz         run every fuzzer longer (FUZZ_SECONDS each)
+#   make install      PREFIX=/usr/local DESTDIR=
+#   make clean
+
+CC       ?= cc
+CLANG    ?= clang
+PREFIX   ?= /usr/local
+BUILD    ?= build
+OPT      ?= -O2 -g
+WERROR   ?= -Werror
+SAN      ?=
+FUZZ_SECONDS ?= 300
+
+WARN      = -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wformat=2 -Wno-unused-parameter
+CFLAGS   ?= $(OPT)
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN)
+CPPFLAGS += -D_GNU_SOURCE -Icommon
+LDLIBS_TEST = -lcmocka
+
+COMMON_SRC := $(wildcard common/*.c common/sip/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+LIBVOCAL   := $(BUILD)/libvocal.a
+
+PROGRAMS := bin/sipcheck
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c tests/conformance/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
+
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+BENCH_BIN  := $(BUILD)/tests/bench/bench_parse
+
+.PHONY: run stop all check unit unit-asan conformance cli integration fuzz-check fuzz \
+        bench install clean deps clang-build
+
+all: $(PROGRAMS)
+
+deps:
+	@bash deploy/install-deps.sh
+
+# README command one: build and start the all-in-one platform on loopback.
+run:
+	@bash deploy/run.sh
+
+stop:
+	@bash deploy/stop.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBVOCAL): $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+bin/%: $(BUILD)/tools/%/main.o $(LIBVOCAL)
+	@mkdir -p bin
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS)
+
+$(BUILD)/tests/%: tests/%.c $(LIBVOCAL) tests/unit/testutil.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) -o $@ $< $(LIBVOCAL) $(LDFLAGS) $(LDLIBS_TEST)
+
+# ---- tests ---------------------------------------------------------------
+# Every suite prints TAP-like lines; tests/run-suite.sh totals them into one
+# "N passed, N failed" line and exits non-zero on any failure.
+
+check: deps
+	@bash tests/check.sh
+
+unit: $(UNIT_BIN)
+	@bash tests/run-suite.sh unit $(UNIT_BIN)
+
+# The same unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+unit-asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
+
+cli: all
+	@bash tests/run-suite.sh cli tests/cli/*_test.sh tests/conformance/*_test.sh
+
+integration: all
+	@bash tests/run-suite.sh integration tests/integration/*_test.sh
+
+clang-build:
+	@$(MAKE) --no-print-directory CC=$(CLANG) BUILD=build/clang build/clang/libvocal.a \
+	  $(patsubst bin/%,build/clang/tools/%/main.o,$(PROGRAMS))
+
+# ---- fuzzing (clang libFuzzer) -------------------------------------------
+FUZZ_FLAGS = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(CPPFLAGS)
+
+build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h common/sip/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC)
+
+fuzz-check: $(FUZZ_BIN)
+	@bash tests/fuzz/run.sh check $(FUZZ_BIN)
+
+fuzz: $(FUZZ_BIN)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh long $(FUZZ_BIN)
+
+# ---- benchmarks ----------------------------------------------------------
+$(BUILD)/tests/bench/%: tests/bench/%.c $(LIBVOCAL)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) -o $@ $< $(LIBVOCAL) $(LDFLAGS)
+
+bench: deps $(BENCH_BIN)
+	@bash tests/bench/run.sh $(BENCH_BIN)
+
+# ---- install -------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build bin
+
+-include $(COMMON_OBJ:.o=.d) $(wildcard $(BUILD)/tools/*/*.d)
