@@ -24,6 +24,9 @@ WARN      = -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-proto
 CFLAGS   ?= $(OPT)
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN)
 CPPFLAGS += -D_GNU_SOURCE -Icommon
+# OpenSSL: TLS and digest hashes; c-ares: asynchronous DNS for RFC 3263
+# server location; protobuf-c: messages between daemons.
+LDLIBS   = -lssl -lcrypto -lcares -lprotobuf-c
 LDLIBS_TEST = -lcmocka
 
 COMMON_SRC := $(wildcard common/*.c common/sip/*.c)
@@ -64,11 +67,11 @@ $(LIBVOCAL): $(COMMON_OBJ)
 
 bin/%: $(BUILD)/tools/%/main.o $(LIBVOCAL)
 	@mkdir -p bin
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(LIBVOCAL) tests/unit/testutil.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) -o $@ $< $(LIBVOCAL) $(LDFLAGS) $(LDLIBS_TEST)
+	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) -o $@ $< $(LIBVOCAL) $(LDFLAGS) $(LDLIBS) $(LDLIBS_TEST)
 
 # ---- tests ---------------------------------------------------------------
 # Every suite prints TAP-like lines; tests/run-suite.sh totals them into one
@@ -100,7 +103,7 @@ FUZZ_FLAGS = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-r
 
 build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h common/sip/*.h)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC)
+	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(LDLIBS)
 
 fuzz-check: $(FUZZ_BIN)
 	@bash tests/fuzz/run.sh check $(FUZZ_BIN)
@@ -111,7 +114,7 @@ fuzz: $(FUZZ_BIN)
 # ---- benchmarks ----------------------------------------------------------
 $(BUILD)/tests/bench/%: tests/bench/%.c $(LIBVOCAL)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) -o $@ $< $(LIBVOCAL) $(LDFLAGS)
+	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) -o $@ $< $(LIBVOCAL) $(LDFLAGS) $(LDLIBS)
 
 bench: deps $(BENCH_BIN)
 	@bash tests/bench/run.sh $(BENCH_BIN)

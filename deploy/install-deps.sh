@@ -9,7 +9,7 @@ packages=(
   make gcc clang libclang-rt-14-dev pkg-config
   # libraries the platform links
   libpq-dev libssl-dev libxml2-dev libmicrohttpd-dev libsnmp-dev
-  libradcli-dev protobuf-c-compiler libprotobuf-c-dev
+  libradcli-dev protobuf-c-compiler libprotobuf-c-dev libc-ares-dev
   # tests, benchmarks and the real services they start
   libcmocka-dev valgrind postgresql dnsmasq-base bind9-dnsutils sip-tester
   iproute2 procps util-linux

@@ -249,9 +249,13 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len,
 	if (m->start_line.len == 0)
 		return sip_fail(err, SIP_FAULT_START_LINE, p, "empty start line");
 	m->is_request = !(m->start_line.len >= 4 && strncasecmp(p, "SIP/", 4) == 0);
-	if ((m->is_request ? parse_request_line(m, m->start_line, err)
-			   : parse_status_line(m, m->start_line, err)) < 0)
-		return -1;
+	/* A bad start line is recorded but the headers are still split, so
+	 * that the caller can answer the request (400, 505) through its Vias. */
+	struct sip_error line_err = {.base = err ? err->base : buf};
+	bool bad_line = (m->is_request ? parse_request_line(m, m->start_line, &line_err)
+				       : parse_status_line(m, m->start_line, &line_err)) < 0;
+	if (bad_line && err)
+		*err = line_err;
 
 	/* Size the header array by the number of lines, so it never moves. */
 	const char *h = sl_end + 2;
@@ -302,7 +306,7 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len,
 		}
 		h = f.next;
 	}
-	if (r < 0)
+	if (r < 0 || bad_line)
 		return -1;
 	h = f.next;
 	m->hdr_end = (size_t)(h - m->buf);

@@ -131,9 +131,11 @@ bool scan_uint(struct scan *sc, uint64_t max, uint64_t *out)
 	const char *q = sc->p;
 	uint64_t v = 0;
 	while (q < sc->end && *q >= '0' && *q <= '9') {
-		v = v * 10 + (uint64_t)(*q - '0');
-		if (v > max)
+		uint64_t d = (uint64_t)(*q - '0');
+		/* checked before multiplying: with max near 2^64, v * 10 would wrap */
+		if (d > max || v > (max - d) / 10)
 			return false;
+		v = v * 10 + d;
 		q++;
 	}
 	if (q == sc->p)

@@ -63,4 +63,68 @@ static inline char *read_file(const char *path, size_t *len)
 				 s_.s ? s_.s : "");                                   \
 	} while (0)
 
+
+/* ---- helpers for the parser unit tests -------------------------------- */
+
+/* Offset of the first occurrence of needle in hay; fails the test if none. */
+static inline size_t off_of(const char *hay, const char *needle)
+{
+	const char *p = strstr(hay, needle);
+	if (!p)
+		fail_msg("\"%s\" not found in \"%s\"", needle, hay);
+	return p ? (size_t)(p - hay) : 0;
+}
+
+/* Exact-size heap copy with no NUL after it, so that AddressSanitizer
+ * reports a parser reading past the end of its input. Copies live until
+ * tu_free_all(), which fits cmocka's group teardown signature. */
+struct tu_pool {
+	void **v;
+	size_t n, cap;
+};
+
+static inline struct tu_pool *tu_pool(void)
+{
+	static struct tu_pool pool;
+	return &pool;
+}
+
+static inline char *tu_copy(const char *s, size_t len)
+{
+	struct tu_pool *p = tu_pool();
+	if (p->n == p->cap) {
+		p->cap = p->cap ? 2 * p->cap : 64;
+		p->v = realloc(p->v, p->cap * sizeof(*p->v));
+		assert_non_null(p->v);
+	}
+	char *d = malloc(len ? len : 1);
+	assert_non_null(d);
+	if (len)
+		memcpy(d, s, len);
+	p->v[p->n++] = d;
+	return d;
+}
+
+static inline int tu_free_all(void **state)
+{
+	(void)state;
+	struct tu_pool *p = tu_pool();
+	for (size_t i = 0; i < p->n; i++)
+		free(p->v[i]);
+	free(p->v);
+	memset(p, 0, sizeof(*p));
+	return 0;
+}
+
+/* Asserts a parser fault (a struct sip_error) by kind and byte offset. */
+#define assert_fault(err, kind, off)                                                  \
+	do {                                                                          \
+		const struct sip_error *e_ = &(err);                                  \
+		size_t o_ = (size_t)(off);                                            \
+		if (e_->fault != (kind) || e_->offset != o_)                          \
+			fail_msg("expected %s at %zu, got %s at %zu (%s)",            \
+				 sip_fault_name(kind), o_, sip_fault_name(e_->fault), \
+				 e_->offset, e_->detail);                             \
+	} while (0)
+
 #endif
