@@ -23,6 +23,8 @@ void arena_init(struct arena *a, size_t limit)
 
 void *arena_alloc(struct arena *a, size_t size)
 {
+	if (size > SIZE_MAX / 2)
+		return NULL; /* rounding up would wrap */
 	size = (size + 15) & ~(size_t)15;
 	if (size == 0)
 		size = 16;
@@ -48,6 +50,8 @@ void *arena_alloc(struct arena *a, size_t size)
 
 char *arena_memdup(struct arena *a, const void *p, size_t len)
 {
+	if (len == SIZE_MAX)
+		return NULL;
 	char *d = arena_alloc(a, len + 1);
 	if (d && len)
 		memcpy(d, p, len);

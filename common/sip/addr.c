@@ -65,9 +65,11 @@ static int parse_one(struct scan *sc, struct arena *a, struct sip_addr *ad, bool
 		while (sc->p < sc->end && *sc->p != '>')
 			sc->p++;
 		if (sc->p >= sc->end)
-			return bad(err, u, what, "'<' without '>'");
-		if (sc->p == u || *u == ' ' || *u == '\t' || sc->p[-1] == ' ' || sc->p[-1] == '\t')
+			return bad(err, u - 1, what, "'<' without '>'");
+		if (sc->p == u || *u == ' ' || *u == '\t')
 			return bad(err, u, what, "whitespace or nothing inside <>");
+		if (sc->p[-1] == ' ' || sc->p[-1] == '\t')
+			return bad(err, sc->p - 1, what, "whitespace inside <>");
 		if (parse_uri_in(ad, u, sc->p, what, err) < 0)
 			return -1;
 		sc->p++;
@@ -93,7 +95,7 @@ params:
 	const struct sip_param *tag = sip_param_find(ad->params, "tag");
 	if (tag) {
 		if (!sip_str_present(tag->value) || tag->quoted)
-			return bad(err, sc->p, what, "tag must be a token");
+			return bad(err, tag->name.s, what, "tag must be a token");
 		ad->tag = tag->value;
 	}
 	ad->text = sip_str_make(start, (size_t)(sc->p - start));
@@ -106,6 +108,7 @@ int sip_addr_parse(sip_str value, struct arena *a, struct sip_addr **out, bool l
 	struct sip_addr **tail = out;
 	while (*tail)
 		tail = &(*tail)->next;
+	struct sip_addr *first = NULL;
 	struct scan sc = scan_of(value);
 	scan_sws(&sc);
 	do {
@@ -114,6 +117,11 @@ int sip_addr_parse(sip_str value, struct arena *a, struct sip_addr **out, bool l
 			return sip_fail(err, SIP_FAULT_NO_MEMORY, sc.p, "%s: out of memory", what);
 		if (parse_one(&sc, a, ad, allow_star, what, err) < 0)
 			return -1;
+		/* Contact: STAR / (contact-param *(COMMA contact-param)) */
+		if (first && (ad->star || first->star))
+			return bad(err, ad->text.s, what, "'*' must be the only Contact value");
+		if (!first)
+			first = ad;
 		*tail = ad;
 		tail = &ad->next;
 	} while (list && scan_sep(&sc, ','));

@@ -222,6 +222,7 @@ int sip_parse_date(sip_str v, int64_t *out, struct sip_error *err)
 	if (!ok || !literal(&sc, ", "))
 		return bad(err, sc.p, "Date", "expected a weekday and ', '");
 	int day, mon = -1, year, hh, mm, ss;
+	const char *dp = sc.p;
 	if (!fixed_digits(&sc, 2, &day) || !literal(&sc, " "))
 		return bad(err, sc.p, "Date", "expected a two-digit day");
 	for (int i = 0; i < 12 && mon < 0; i++)
@@ -229,6 +230,7 @@ int sip_parse_date(sip_str v, int64_t *out, struct sip_error *err)
 			mon = i + 1;
 	if (mon < 0 || !literal(&sc, " ") || !fixed_digits(&sc, 4, &year) || !literal(&sc, " "))
 		return bad(err, sc.p, "Date", "expected month and four-digit year");
+	const char *tp = sc.p;
 	if (!fixed_digits(&sc, 2, &hh) || !literal(&sc, ":") || !fixed_digits(&sc, 2, &mm) ||
 	    !literal(&sc, ":") || !fixed_digits(&sc, 2, &ss) || !literal(&sc, " "))
 		return bad(err, sc.p, "Date", "expected hh:mm:ss");
@@ -237,8 +239,11 @@ int sip_parse_date(sip_str v, int64_t *out, struct sip_error *err)
 	scan_sws(&sc);
 	if (!scan_eof(&sc))
 		return bad(err, sc.p, "Date", "unexpected text after GMT");
-	if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
-		return bad(err, v.s, "Date", "field out of range");
+	/* point at the field that is out of range */
+	if (day < 1 || day > 31)
+		return bad(err, dp, "Date", "day out of range");
+	if (hh > 23 || mm > 59 || ss > 60)
+		return bad(err, tp + (hh > 23 ? 0 : mm > 59 ? 3 : 6), "Date", "time out of range");
 	*out = days_from_civil(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss;
 	return 0;
 }

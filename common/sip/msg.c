@@ -163,8 +163,13 @@ static int parse_request_line(struct sip_msg *m, sip_str line, struct sip_error 
 	struct scan sc = {line.s, end};
 	if (!scan_token(&sc, &m->method))
 		return sip_fail(err, SIP_FAULT_METHOD, line.s, "method is not a token");
-	if (scan_peek(&sc) != ' ')
+	if (scan_peek(&sc) != ' ') {
+		/* anything but HTAB or the line end here is a character that a
+		 * method (a token) cannot hold, as in "INV@ITE" */
+		if (!scan_eof(&sc) && *sc.p != '\t')
+			return sip_fail(err, SIP_FAULT_METHOD, sc.p, "method is not a token");
 		return sip_fail(err, SIP_FAULT_START_LINE, sc.p, "expected one SP after the method");
+	}
 	sc.p++;
 	if (scan_peek(&sc) == ' ' || scan_peek(&sc) == '\t')
 		return sip_fail(err, SIP_FAULT_START_LINE, sc.p,
@@ -372,6 +377,10 @@ long sip_frame_stream(const char *buf, size_t len, size_t max_size, size_t *skip
 				goto need_more;
 			return sip_fail(err, ferr.fault, buf + ferr.offset, "%s", ferr.detail);
 		}
+		/* a field whose CRLF ends the data may go on in a folded line
+		 * that has not arrived yet ("Content-Length:" CRLF SP "10") */
+		if (f.next >= limit)
+			goto need_more;
 		if (sip_hdr_lookup(f.name.s, f.name.len) == SIP_HDR_CONTENT_LENGTH) {
 			uint32_t v;
 			struct sip_error cerr = {0};
@@ -630,6 +639,18 @@ int sip_msg_set_body(struct sip_msg *m, const char *body, size_t len)
 	return m->new_body.s ? 0 : -1;
 }
 
+void sip_msg_reset_edits(struct sip_msg *m)
+{
+	for (unsigned i = 0; i < m->hdr_count; i++) {
+		m->hdrs[i].removed = false;
+		m->hdrs[i].replace = SIP_STR_NULL;
+	}
+	m->inserts = NULL;
+	m->new_start_line = SIP_STR_NULL;
+	m->body_replaced = false;
+	m->new_body = SIP_STR_NULL;
+}
+
 struct out {
 	char *p;
 	size_t cap, len;
@@ -678,7 +699,8 @@ size_t sip_msg_serialize(const struct sip_msg *m, char *out, size_t cap)
 		put_line(&o, h->replace.s ? h->replace : h->line);
 		wrote_cl |= h->type == SIP_HDR_CONTENT_LENGTH;
 	}
-	if (!wrote_cl && (m->body_replaced || body.len))
+	/* always: mandatory on streams, and what we send may go over one */
+	if (!wrote_cl)
 		put_content_length(&o, body.len);
 	put(&o, "\r\n", 2);
 	put(&o, body.s, body.len);

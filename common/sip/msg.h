@@ -159,10 +159,14 @@ int sip_msg_replace_header(struct sip_msg *m, struct sip_hdr *h, const char *lin
 void sip_msg_remove_header(struct sip_hdr *h);
 int sip_msg_set_start_line(struct sip_msg *m, const char *line, size_t len);
 int sip_msg_set_body(struct sip_msg *m, const char *body, size_t len);
+/* Forgets every edit (the memory they took stays in the arena until
+ * sip_msg_free), so one parsed message can be forwarded several ways. */
+void sip_msg_reset_edits(struct sip_msg *m);
 
 /* Writes the message with its edits into out. Returns the length needed;
  * when that exceeds cap nothing useful is in out. Content-Length is
- * rewritten when the body was replaced or added where there was none. */
+ * rewritten when the body was replaced, and added when it was missing
+ * (it is mandatory on stream transports). */
 size_t sip_msg_serialize(const struct sip_msg *m, char *out, size_t cap);
 
 #endif

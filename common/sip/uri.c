@@ -250,6 +250,8 @@ static bool escaped_eq(sip_str a, sip_str b, bool nocase)
 
 bool sip_uri_param_next(sip_str *cursor, sip_str *name, sip_str *value)
 {
+	if (!cursor->len)
+		return false; /* also keeps NULL + 0 (absent params) out of the arithmetic */
 	const char *p = cursor->s, *end = cursor->s + cursor->len;
 	while (p < end && *p == ';')
 		p++;
@@ -328,6 +330,11 @@ static bool param_sets_eq(sip_str pa, sip_str pb)
 /* Headers: every one in a is in b with the same value, and vice versa. */
 static bool headers_subset(sip_str a, sip_str b)
 {
+	/* absent headers are NULL slices: no arithmetic on them */
+	if (!a.len)
+		return true;
+	if (!b.len)
+		return false;
 	const char *p = a.s, *end = a.s + a.len;
 	while (p < end) {
 		const char *h = p;

@@ -35,11 +35,12 @@ static int via_params(struct scan *sc, struct arena *a, struct sip_via *via, str
 				ok = scan_quoted(sc, &prm->value);
 				prm->quoted = true;
 			} else {
-				/* IPv6 received without brackets holds colons */
-				ok = scan_span(sc, CC_TOKEN, &prm->value);
+				/* IPv6 received without brackets holds colons, and
+				 * may start with them ("::1") */
+				const char *s = sc->p;
+				ok = scan_span(sc, CC_TOKEN, &prm->value) || scan_peek(sc) == ':';
 				while (ok && scan_peek(sc) == ':') {
 					sip_str more;
-					const char *s = prm->value.s;
 					sc->p++;
 					scan_span(sc, CC_TOKEN, &more);
 					prm->value = sip_str_make(s, (size_t)(sc->p - s));
@@ -56,11 +57,11 @@ static int via_params(struct scan *sc, struct arena *a, struct sip_via *via, str
 		sip_str n = prm->name, v = prm->value;
 		if (sip_str_caseeq_lit(n, "branch")) {
 			if (!sip_str_present(v))
-				return bad(err, sc->p, "branch without a value");
+				return bad(err, n.s, "branch without a value");
 			via->branch = v;
 		} else if (sip_str_caseeq_lit(n, "received")) {
 			if (!plausible_address(v))
-				return bad(err, v.s ? v.s : sc->p, "received is not an IP address");
+				return bad(err, v.s ? v.s : n.s, "received is not an IP address");
 			via->received = v;
 		} else if (sip_str_caseeq_lit(n, "maddr")) {
 			via->maddr = v;
@@ -68,7 +69,7 @@ static int via_params(struct scan *sc, struct arena *a, struct sip_via *via, str
 			struct scan t = scan_of(v);
 			uint64_t ttl;
 			if (!scan_uint(&t, 255, &ttl) || !scan_eof(&t))
-				return bad(err, v.s ? v.s : sc->p, "ttl must be 0-255");
+				return bad(err, v.s ? v.s : n.s, "ttl must be 0-255");
 			via->ttl = (uint8_t)ttl;
 			via->has_ttl = true;
 		} else if (sip_str_caseeq_lit(n, "rport")) {

@@ -91,6 +91,10 @@ static inline struct tu_pool *tu_pool(void)
 
 static inline char *tu_copy(const char *s, size_t len)
 {
+	if (len >= ((size_t)1 << 40)) {
+		fail_msg("tu_copy: length %zu makes no sense", len);
+		return NULL;
+	}
 	struct tu_pool *p = tu_pool();
 	if (p->n == p->cap) {
 		p->cap = p->cap ? 2 * p->cap : 64;
