@@ -33,6 +33,15 @@ COMMON_SRC := $(wildcard common/*.c common/sip/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 LIBVOCAL   := $(BUILD)/libvocal.a
 
+# Messages between daemons: protoc-c turns common/proto/NAME.proto into
+# $(BUILD)/proto/NAME.pb-c.{c,h}, per BUILD, so that the asan and clang
+# sub-builds (and the fuzzers, which use build/) each find their own.
+PROTO_SRC  := $(wildcard common/proto/*.proto)
+PROTO_C    := $(PROTO_SRC:common/proto/%.proto=$(BUILD)/proto/%.pb-c.c)
+PROTO_H    := $(PROTO_C:.c=.h)
+PROTO_OBJ  := $(PROTO_C:.c=.o)
+CPPFLAGS   += -I$(BUILD)/proto
+
 PROGRAMS := bin/sipcheck
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c tests/conformance/test_*.c)
@@ -57,19 +66,31 @@ run:
 stop:
 	@bash deploy/stop.sh
 
-$(BUILD)/%.o: %.c
+# Order-only on the generated headers: anything may include them, and -MMD
+# only knows that after the first build.
+$(BUILD)/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(LIBVOCAL): $(COMMON_OBJ)
+$(LIBVOCAL): $(COMMON_OBJ) $(PROTO_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+# One protoc-c run writes both files (a grouped pattern rule).
+$(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: common/proto/%.proto
+	@mkdir -p $(@D)
+	protoc-c --c_out=$(BUILD)/proto -Icommon/proto $<
+
+$(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+.SECONDARY: $(PROTO_C) $(PROTO_H)
 
 bin/%: $(BUILD)/tools/%/main.o $(LIBVOCAL)
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(LIBVOCAL) tests/unit/testutil.h
+$(BUILD)/tests/%: tests/%.c $(LIBVOCAL) tests/unit/testutil.h | $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) -o $@ $< $(LIBVOCAL) $(LDFLAGS) $(LDLIBS) $(LDLIBS_TEST)
 
@@ -91,7 +112,12 @@ unit-asan:
 cli: all
 	@bash tests/run-suite.sh cli tests/cli/*_test.sh tests/conformance/*_test.sh
 
-integration: all
+# Programs the integration tests drive: a proxy on the proxy core, and a
+# sender of raw messages.
+TEST_PROGRAMS := $(BUILD)/tests/proxy/testproxy $(BUILD)/tests/proxy/sipsend \
+                 $(BUILD)/tests/integration/resolve_driver
+
+integration: all $(TEST_PROGRAMS)
 	@bash tests/run-suite.sh integration tests/integration/*_test.sh
 
 clang-build:
@@ -101,9 +127,9 @@ clang-build:
 # ---- fuzzing (clang libFuzzer) -------------------------------------------
 FUZZ_FLAGS = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(CPPFLAGS)
 
-build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h common/sip/*.h)
+build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(PROTO_C) $(wildcard common/*.h common/sip/*.h)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(LDLIBS)
+	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(PROTO_C) $(LDLIBS)
 
 fuzz-check: $(FUZZ_BIN)
 	@bash tests/fuzz/run.sh check $(FUZZ_BIN)
