@@ -70,7 +70,8 @@ static void key_put(struct keybuf *k, sip_str s)
 		k->overflow = true;
 		return;
 	}
-	memcpy(k->b + k->n, s.s, s.len);
+	if (s.len)
+		memcpy(k->b + k->n, s.s, s.len);
 	k->n += s.len;
 	k->b[k->n++] = '\x1f'; /* a separator no token or URI contains */
 }

@@ -1,0 +1,1074 @@
+#include "sip/proxy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sip/build.h"
+
+#define MAX_OUT 65536
+#define BRANCH_PREFIX "z9hG4bKvp" /* ours: cookie + "vp" + loop hash + "." + counter */
+
+enum branch_state { B_WAITING, B_RUNNING, B_DONE };
+
+struct branch {
+	struct sip_proxy_ctx *pc;
+	char *uri;
+	size_t urilen;
+	unsigned group;
+	enum branch_state state;
+	struct sip_txn *ct;
+	unsigned status;        /* final status, 408 for a timeout, 503 for a transport error */
+	bool provisional;
+	bool cancel_wanted;     /* cancel once a provisional arrives (RFC 3261 9.1) */
+	bool cancelled;
+	bool redirected;        /* a 3xx whose Contacts we tried ourselves */
+	char *resp;             /* the final non-2xx response, for aggregation */
+	size_t resp_len;
+	struct ev_timer timer_c;
+};
+
+struct sip_proxy_ctx {
+	struct sip_proxy *p;
+	struct sip_txn *st;        /* server transaction; NULL once it ended */
+	char *buf;                 /* our copy of the request, pre-processed */
+	size_t len;
+	struct sip_msg req;
+	struct sip_peer src;
+	char loop_hash[17];
+	struct branch *br;
+	unsigned nbr, cap;
+	unsigned group;            /* group being tried */
+	unsigned live_txns;        /* client transactions not yet terminated */
+	bool answered;             /* a final response went upstream */
+	bool got_2xx, got_6xx;
+	bool cancelled;            /* a CANCEL arrived */
+	bool started;
+	void *user;
+	struct sip_proxy_ctx *prev, *next; /* every context, for shutdown */
+};
+
+struct sip_proxy {
+	struct ev_loop *loop;
+	struct sip_proxy_opts o;
+	struct sip_proxy_hooks h;
+	struct sip_txn_layer *txn;
+	char host[256];
+	char supported[256];
+	uint64_t branch_counter;
+	struct sip_proxy_ctx *contexts;
+	struct sip_proxy_stats stats;
+};
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static uint64_t fnv64(uint64_t h, sip_str s)
+{
+	for (size_t i = 0; i < s.len; i++)
+		h = (h ^ (unsigned char)s.s[i]) * 1099511628211ull;
+	return (h ^ 0x1f) * 1099511628211ull;
+}
+
+/* The loop-detection hash (RFC 3261 16.6 step 8, 16.3 step 4): the fields
+ * that stay the same when a request comes back to us unchanged. The top Via
+ * is left out on purpose: it always differs on the way back. */
+static void compute_loop_hash(struct sip_msg *m, char out[17])
+{
+	uint64_t h = 1469598103934665603ull;
+	struct sip_addr *from = sip_msg_from(m, NULL), *to = sip_msg_to(m, NULL);
+	const struct sip_cseq *cs = sip_msg_cseq(m, NULL);
+	char num[12];
+	int n = snprintf(num, sizeof(num), "%u", cs ? cs->seq : 0);
+	h = fnv64(h, m->ruri_text);
+	h = fnv64(h, from ? from->tag : SIP_STR_NULL);
+	h = fnv64(h, to ? to->tag : SIP_STR_NULL);
+	h = fnv64(h, sip_msg_call_id(m));
+	h = fnv64(h, sip_str_make(num, (size_t)n));
+	for (struct sip_hdr *x = m->first[SIP_HDR_PROXY_REQUIRE]; x; x = x->next_same)
+		h = fnv64(h, x->value);
+	for (struct sip_hdr *x = m->first[SIP_HDR_PROXY_AUTHORIZATION]; x; x = x->next_same)
+		h = fnv64(h, x->value);
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+static uint16_t default_port(const struct sip_uri *u, enum sip_transport t)
+{
+	return (u->scheme == SIP_URI_SIPS || t == SIP_TP_TLS) ? 5061 : 5060;
+}
+
+/* Is this URI one of our own addresses (for Route and strict routing)? */
+static bool uri_is_us(struct sip_proxy *p, const struct sip_uri *u)
+{
+	if (u->scheme != SIP_URI_SIP && u->scheme != SIP_URI_SIPS)
+		return false;
+	if (!sip_str_caseeq_lit(u->host, p->host))
+		return false;
+	for (int t = 0; t < SIP_TP_COUNT; t++) {
+		if (!p->o.port[t])
+			continue;
+		uint16_t want = u->has_port ? u->port : default_port(u, (enum sip_transport)t);
+		if (want == p->o.port[t])
+			return true;
+	}
+	return false;
+}
+
+static bool via_is_us(struct sip_proxy *p, const struct sip_via *v)
+{
+	if (!sip_str_caseeq_lit(v->host, p->host))
+		return false;
+	int t = sip_transport_from_name(v->transport.s, v->transport.len);
+	if (t < 0)
+		return false;
+	uint16_t port = v->has_port ? v->port : (t == SIP_TP_TLS ? 5061 : 5060);
+	return p->o.port[t] == port;
+}
+
+static enum sip_transport uri_transport(const struct sip_uri *u)
+{
+	if (u->scheme == SIP_URI_SIPS)
+		return SIP_TP_TLS;
+	if (u->transport.len) {
+		int t = sip_transport_from_name(u->transport.s, u->transport.len);
+		if (t >= 0)
+			return (enum sip_transport)t;
+	}
+	return SIP_TP_UDP;
+}
+
+/* The next hop for a URI: numeric host (or maddr) directly, else the
+ * daemon's resolver. */
+static int next_hop_peer(struct sip_proxy *p, const struct sip_uri *u, struct sip_peer *to)
+{
+	enum sip_transport t = uri_transport(u);
+	sip_str host = u->maddr.len ? u->maddr : u->host;
+	uint16_t port = u->has_port ? u->port : default_port(u, t);
+	if (sip_peer_from_numeric(to, t, host.s, host.len, port) == 0)
+		return 0;
+	if (p->h.resolve)
+		return p->h.resolve(p->h.ctx, u, to);
+	return -1;
+}
+
+/* ---- context life -------------------------------------------------------- */
+
+static void ctx_free(struct sip_proxy_ctx *pc)
+{
+	struct sip_proxy *p = pc->p;
+	for (unsigned i = 0; i < pc->nbr; i++) {
+		struct branch *b = &pc->br[i];
+		ev_timer_stop(p->loop, &b->timer_c);
+		if (b->ct && b->state == B_RUNNING)
+			sip_txn_detach(b->ct);
+		free(b->uri);
+		free(b->resp);
+	}
+	if (pc->st)
+		sip_txn_set_user(pc->st, NULL);
+	if (pc->prev)
+		pc->prev->next = pc->next;
+	else
+		p->contexts = pc->next;
+	if (pc->next)
+		pc->next->prev = pc->prev;
+	free(pc->br);
+	sip_msg_free(&pc->req);
+	free(pc->buf);
+	p->stats.contexts--;
+	free(pc);
+}
+
+/* Frees the context once nothing can refer to it any more. */
+static void ctx_maybe_free(struct sip_proxy_ctx *pc)
+{
+	if (pc->st || pc->live_txns)
+		return;
+	ctx_free(pc);
+}
+
+/* ---- responses upstream -------------------------------------------------- */
+
+static void send_upstream(struct sip_proxy_ctx *pc, const char *buf, size_t len, unsigned status)
+{
+	struct sip_proxy *p = pc->p;
+	if (status >= 200 && !pc->answered) {
+		pc->answered = true;
+		if (p->h.final)
+			p->h.final(p->h.ctx, pc, status);
+	}
+	if (pc->st)
+		sip_txn_respond(pc->st, buf, len);
+}
+
+/* Answers req (the request as received, or our copy of it) ourselves. */
+static void reply_to(struct sip_proxy_ctx *pc, struct sip_msg *req, unsigned status,
+		     const char *reason, const char *extra)
+{
+	struct sip_proxy *p = pc->p;
+	if (pc->answered && status >= 200)
+		return;
+	p->stats.answered_locally++;
+	char tag[24];
+	snprintf(tag, sizeof(tag), "vp%llx", (unsigned long long)++p->branch_counter);
+	char *out = malloc(MAX_OUT);
+	if (!out)
+		return;
+	size_t len = sip_build_response(req, status, reason, sip_str_make(tag, strlen(tag)), extra,
+					SIP_STR_NULL, out, MAX_OUT);
+	if (len <= MAX_OUT)
+		send_upstream(pc, out, len, status);
+	free(out);
+}
+
+void sip_proxy_reply(struct sip_proxy_ctx *pc, unsigned status, const char *reason, const char *extra)
+{
+	reply_to(pc, &pc->req, status, reason, extra);
+}
+
+/* Removes the first via-parm of a message: the whole top Via header, or
+ * its first value when the header holds several. Returns -1 without one. */
+static int pop_top_via(struct sip_msg *m)
+{
+	struct sip_hdr *via = m->first[SIP_HDR_VIA];
+	if (!via || sip_hdr_parse(m, via, NULL) < 0 || !via->v.via)
+		return -1;
+	struct sip_via *v = via->v.via;
+	if (!v->next) {
+		sip_msg_remove_header(via);
+		return 0;
+	}
+	/* keep the rest of the line: "Via: " + everything from the second value */
+	const char *rest = v->next->text.s;
+	size_t restlen = (size_t)(via->value.s + via->value.len - rest);
+	char *line = malloc(restlen + 6);
+	if (!line)
+		return -1;
+	memcpy(line, "Via: ", 5);
+	memcpy(line + 5, rest, restlen);
+	int r = sip_msg_replace_header(m, via, line, restlen + 5);
+	free(line);
+	return r;
+}
+
+/* Sends resp (a downstream response) upstream without our Via. */
+static void relay_response(struct sip_proxy_ctx *pc, struct sip_msg *resp)
+{
+	if (pop_top_via(resp) < 0)
+		return;
+	unsigned status = resp->status;
+	if (status == 503) {
+		/* a 503 from downstream must not make upstream think that we are
+		 * unavailable (RFC 3261 16.7 step 6) */
+		static const char sl[] = "SIP/2.0 500 Server Internal Error";
+		sip_msg_set_start_line(resp, sl, sizeof(sl) - 1);
+		status = 500;
+	}
+	char *out = malloc(MAX_OUT);
+	if (!out)
+		return;
+	size_t len = sip_msg_serialize(resp, out, MAX_OUT);
+	if (len <= MAX_OUT)
+		send_upstream(pc, out, len, status);
+	free(out);
+}
+
+/* ---- branches ------------------------------------------------------------ */
+
+static void check_done(struct sip_proxy_ctx *pc);
+
+static void send_cancel(struct branch *b)
+{
+	struct sip_proxy *p = b->pc->p;
+	if (b->cancelled || !b->ct)
+		return;
+	b->cancelled = true;
+	char out[8192];
+	size_t len = sip_build_cancel(sip_txn_request_msg(b->ct), out, sizeof(out));
+	if (len <= sizeof(out))
+		sip_txn_request(p->txn, out, len, sip_txn_peer(b->ct), NULL);
+}
+
+/* Cancels a running INVITE branch: now if it has had a provisional
+ * response, else as soon as it gets one (RFC 3261 9.1). */
+static void cancel_branch(struct branch *b)
+{
+	if (b->state != B_RUNNING || !b->ct || !sip_txn_is_invite(b->ct))
+		return;
+	if (b->provisional)
+		send_cancel(b);
+	else
+		b->cancel_wanted = true;
+}
+
+static void cancel_others(struct sip_proxy_ctx *pc, struct branch *except)
+{
+	for (unsigned i = 0; i < pc->nbr; i++) {
+		struct branch *b = &pc->br[i];
+		if (b == except)
+			continue;
+		if (b->state == B_RUNNING)
+			cancel_branch(b);
+		else if (b->state == B_WAITING)
+			b->state = B_DONE, b->status = 487;
+	}
+}
+
+static void branch_fail(struct branch *b, unsigned status)
+{
+	b->state = B_DONE;
+	b->status = status;
+	ev_timer_stop(b->pc->p->loop, &b->timer_c);
+}
+
+static void on_timer_c(struct ev_loop *loop, struct ev_timer *t, void *arg)
+{
+	struct branch *b = arg;
+	struct sip_proxy_ctx *pc = b->pc;
+	(void)loop;
+	(void)t;
+	pc->p->stats.timer_c_fired++;
+	if (b->state != B_RUNNING)
+		return;
+	if (b->provisional) {
+		/* the UAS is ringing for too long: cancel; its 487 ends the branch */
+		send_cancel(b);
+		return;
+	}
+	/* no provisional at all: the branch is dead (RFC 3261 16.8) */
+	if (b->ct) {
+		sip_txn_set_user(b->ct, NULL);
+		sip_txn_detach(b->ct);
+		b->ct = NULL;
+		pc->live_txns--;
+	}
+	branch_fail(b, 408);
+	check_done(pc);
+	ctx_maybe_free(pc);
+}
+
+/* Writes our Via line for a new branch into out. */
+static int our_via(struct sip_proxy *p, struct sip_proxy_ctx *pc, enum sip_transport t, char *out,
+		   size_t cap)
+{
+	uint16_t port = p->o.port[t] ? p->o.port[t] : p->o.port[SIP_TP_UDP];
+	return snprintf(out, cap, "Via: SIP/2.0/%s %s:%u;branch=" BRANCH_PREFIX "%s.%llx",
+			sip_transport_name(t), p->host, port, pc->loop_hash,
+			(unsigned long long)++p->branch_counter);
+}
+
+static int rr_line(struct sip_proxy *p, enum sip_transport t, char *out, size_t cap)
+{
+	uint16_t port = p->o.port[t] ? p->o.port[t] : p->o.port[SIP_TP_UDP];
+	if (t == SIP_TP_UDP)
+		return snprintf(out, cap, "Record-Route: <sip:%s:%u;lr>", p->host, port);
+	if (t == SIP_TP_TLS)
+		return snprintf(out, cap, "Record-Route: <sips:%s:%u;lr>", p->host, port);
+	return snprintf(out, cap, "Record-Route: <sip:%s:%u;transport=tcp;lr>", p->host, port);
+}
+
+/* The first Route value of a message, parsed, and its header. */
+static struct sip_addr *top_route(struct sip_msg *m, struct sip_hdr **hdr)
+{
+	struct sip_hdr *h = m->first[SIP_HDR_ROUTE];
+	*hdr = h;
+	if (!h || sip_hdr_parse(m, h, NULL) < 0)
+		return NULL;
+	return h->v.addr;
+}
+
+/* Drops the first value of a list header (Route): the whole header line,
+ * or its first value when the line holds more. */
+static int pop_first_value(struct sip_msg *m, struct sip_hdr *h)
+{
+	struct sip_addr *a = h->v.addr;
+	if (!a->next) {
+		sip_msg_remove_header(h);
+		return 0;
+	}
+	const char *rest = a->next->text.s;
+	size_t restlen = (size_t)(h->value.s + h->value.len - rest);
+	char *line = malloc(h->name.len + restlen + 3);
+	if (!line)
+		return -1;
+	memcpy(line, h->name.s, h->name.len);
+	memcpy(line + h->name.len, ": ", 2);
+	memcpy(line + h->name.len + 2, rest, restlen);
+	int r = sip_msg_replace_header(m, h, line, h->name.len + 2 + restlen);
+	free(line);
+	return r;
+}
+
+static void start_branch(struct sip_proxy_ctx *pc, struct branch *b)
+{
+	struct sip_proxy *p = pc->p;
+	struct sip_msg *m = &pc->req;
+	struct sip_uri target;
+	b->state = B_RUNNING;
+	if (sip_uri_parse(&target, b->uri, b->urilen, NULL) < 0) {
+		branch_fail(b, 400);
+		return;
+	}
+	sip_msg_reset_edits(m);
+	char line[1024];
+	int n = snprintf(line, sizeof(line), "%.*s %.*s SIP/2.0", (int)m->method.len, m->method.s,
+			 (int)b->urilen, b->uri);
+	const struct sip_uri *hop = &target;
+	struct sip_hdr *rh;
+	struct sip_addr *route = top_route(m, &rh);
+	if (route && !route->uri.lr) {
+		/* strict-routing next hop (RFC 3261 16.6 step 6): it gets the
+		 * route as Request-URI, the target goes to the end of Route */
+		n = snprintf(line, sizeof(line), "%.*s %.*s SIP/2.0", (int)m->method.len, m->method.s,
+			     (int)route->uri.raw.len, route->uri.raw.s);
+		pop_first_value(m, rh);
+		char tail[1100];
+		int k = snprintf(tail, sizeof(tail), "Route: <%.*s>", (int)b->urilen, b->uri);
+		struct sip_hdr *after = m->last[SIP_HDR_ROUTE] + 1;
+		sip_msg_insert_header(m, after < m->hdrs + m->hdr_count ? after : NULL, tail, (size_t)k);
+		hop = &route->uri;
+	} else if (route) {
+		hop = &route->uri;
+	}
+	if (n <= 0 || (size_t)n >= sizeof(line) ||
+	    sip_msg_set_start_line(m, line, (size_t)n) < 0) {
+		branch_fail(b, 414);
+		return;
+	}
+	struct sip_peer to;
+	if (next_hop_peer(p, hop, &to) < 0) {
+		branch_fail(b, sip_str_caseeq_lit(hop->host, "") ? 400 : 404);
+		return;
+	}
+	/* Max-Forwards: decrement, or add one (16.6 step 3) */
+	int mf = sip_msg_max_forwards(m, NULL);
+	if (mf >= 0) {
+		n = snprintf(line, sizeof(line), "Max-Forwards: %d", mf - 1);
+		sip_msg_replace_header(m, m->first[SIP_HDR_MAX_FORWARDS], line, (size_t)n);
+	} else {
+		sip_msg_insert_header(m, &m->hdrs[0], "Max-Forwards: 70", 16);
+	}
+	/* our Via on top; Record-Route: one entry, or two when the transport
+	 * changes so each side gets the address it can reach (RFC 5658) */
+	n = our_via(p, pc, to.transport, line, sizeof(line));
+	sip_msg_insert_header(m, &m->hdrs[0], line, (size_t)n);
+	struct sip_addr *to_hdr = sip_msg_to(m, NULL);
+	bool initial = to_hdr && !sip_str_present(to_hdr->tag);
+	if (p->o.record_route && initial && m->method_id != SIP_METHOD_REGISTER) {
+		struct sip_hdr *rr_at = m->first[SIP_HDR_RECORD_ROUTE] ? m->first[SIP_HDR_RECORD_ROUTE] : &m->hdrs[0];
+		n = rr_line(p, to.transport, line, sizeof(line));
+		sip_msg_insert_header(m, rr_at, line, (size_t)n);
+		if (to.transport != pc->src.transport) {
+			n = rr_line(p, pc->src.transport, line, sizeof(line));
+			sip_msg_insert_header(m, rr_at, line, (size_t)n);
+		}
+	}
+	char *out = malloc(MAX_OUT);
+	if (!out) {
+		branch_fail(b, 500);
+		return;
+	}
+	size_t len = sip_msg_serialize(m, out, MAX_OUT);
+	b->ct = len <= MAX_OUT ? sip_txn_request(p->txn, out, len, &to, b) : NULL;
+	free(out);
+	if (!b->ct) {
+		branch_fail(b, len > MAX_OUT ? 513 : 500);
+		return;
+	}
+	pc->live_txns++;
+	p->stats.forwarded++;
+	if (sip_txn_is_invite(b->ct)) {
+		ev_timer_init(&b->timer_c, on_timer_c, b);
+		ev_timer_start(p->loop, &b->timer_c, p->o.timer_c_ms);
+	}
+}
+
+/* Starts every waiting branch of the lowest waiting group. Returns how many. */
+static unsigned start_next_group(struct sip_proxy_ctx *pc)
+{
+	unsigned lowest = UINT32_MAX, started = 0;
+	for (unsigned i = 0; i < pc->nbr; i++)
+		if (pc->br[i].state == B_WAITING && pc->br[i].group < lowest)
+			lowest = pc->br[i].group;
+	if (lowest == UINT32_MAX)
+		return 0;
+	pc->group = lowest;
+	for (unsigned i = 0; i < pc->nbr; i++)
+		if (pc->br[i].state == B_WAITING && pc->br[i].group == lowest) {
+			start_branch(pc, &pc->br[i]);
+			started++;
+		}
+	return started;
+}
+
+/* The response to send upstream when every branch has failed (16.7 step
+ * 6): a 6xx if any, else the lowest class, 3xx before 4xx before 5xx. */
+static struct branch *best_branch(struct sip_proxy_ctx *pc)
+{
+	struct branch *best = NULL;
+	for (unsigned i = 0; i < pc->nbr; i++) {
+		struct branch *b = &pc->br[i];
+		if (b->state != B_DONE || b->status < 300 || b->redirected)
+			continue;
+		if (!best) {
+			best = b;
+			continue;
+		}
+		if (best->status >= 600)
+			break;
+		if (b->status >= 600 || b->status / 100 < best->status / 100 ||
+		    (b->status / 100 == best->status / 100 && b->resp && !best->resp))
+			best = b;
+	}
+	return best;
+}
+
+/* Sends the best final response, with every challenge of every 401/407
+ * gathered into it (16.7 step 7), so that the UAC can answer all of them. */
+static void answer_with_best(struct sip_proxy_ctx *pc)
+{
+	struct branch *best = best_branch(pc);
+	if (!best) {
+		sip_proxy_reply(pc, 480, NULL, NULL);
+		return;
+	}
+	if (!best->resp) {
+		sip_proxy_reply(pc, best->status, NULL, NULL);
+		return;
+	}
+	struct sip_msg r;
+	if (sip_msg_parse(&r, best->resp, best->resp_len, NULL, NULL) < 0) {
+		sip_msg_free(&r);
+		sip_proxy_reply(pc, best->status, NULL, NULL);
+		return;
+	}
+	if (best->status == 401 || best->status == 407) {
+		for (unsigned i = 0; i < pc->nbr; i++) {
+			struct branch *o = &pc->br[i];
+			if (o == best || !o->resp || (o->status != 401 && o->status != 407))
+				continue;
+			struct sip_msg om;
+			if (sip_msg_parse(&om, o->resp, o->resp_len, NULL, NULL) == 0) {
+				static const enum sip_hdr_type kinds[] = {SIP_HDR_WWW_AUTHENTICATE,
+									  SIP_HDR_PROXY_AUTHENTICATE};
+				for (size_t k = 0; k < 2; k++)
+					for (struct sip_hdr *h = om.first[kinds[k]]; h; h = h->next_same)
+						sip_msg_insert_header(&r, NULL, h->line.s, h->line.len);
+			}
+			sip_msg_free(&om);
+		}
+	}
+	relay_response(pc, &r);
+	sip_msg_free(&r);
+}
+
+static void check_done(struct sip_proxy_ctx *pc)
+{
+	if (!pc->started)
+		return;
+	for (unsigned i = 0; i < pc->nbr; i++)
+		if (pc->br[i].state == B_RUNNING)
+			return;
+	if (pc->got_2xx || pc->answered)
+		return;
+	if (!pc->got_6xx && !pc->cancelled && start_next_group(pc) > 0) {
+		check_done(pc); /* every branch of the group may have failed at once */
+		return;
+	}
+	answer_with_best(pc);
+}
+
+/* Adds the Contacts of a 3xx as new targets (16.7 step 4). */
+static bool recurse_redirect(struct sip_proxy_ctx *pc, struct branch *b, struct sip_msg *resp)
+{
+	bool added = false;
+	for (struct sip_hdr *h = resp->first[SIP_HDR_CONTACT]; h; h = h->next_same) {
+		if (sip_hdr_parse(resp, h, NULL) < 0)
+			continue;
+		for (struct sip_addr *a = h->v.addr; a; a = a->next) {
+			if (a->star || (a->uri.scheme != SIP_URI_SIP && a->uri.scheme != SIP_URI_SIPS))
+				continue;
+			bool seen = false;
+			for (unsigned i = 0; i < pc->nbr && !seen; i++)
+				seen = pc->br[i].urilen == a->uri.raw.len &&
+				       memcmp(pc->br[i].uri, a->uri.raw.s, a->uri.raw.len) == 0;
+			if (seen || sip_proxy_add_target(pc, a->uri.raw.s, a->uri.raw.len, b->group) < 0)
+				continue;
+			start_branch(pc, &pc->br[pc->nbr - 1]);
+			added = true;
+		}
+	}
+	return added;
+}
+
+/* ---- transaction layer hooks --------------------------------------------- */
+
+static void hook_response(void *ctx, struct sip_txn *ct, struct sip_msg *resp)
+{
+	struct branch *b = sip_txn_user(ct);
+	(void)ctx;
+	if (!b)
+		return; /* a CANCEL's own response */
+	struct sip_proxy_ctx *pc = b->pc;
+	struct sip_proxy *p = pc->p;
+	unsigned code = resp->status;
+	if (code < 200) {
+		b->provisional = true;
+		if (b->cancel_wanted)
+			send_cancel(b);
+		if (code == 100)
+			return;
+		if (ev_timer_active(&b->timer_c))
+			ev_timer_start(p->loop, &b->timer_c, p->o.timer_c_ms);
+		if (!pc->answered)
+			relay_response(pc, resp);
+		return;
+	}
+	if (code < 300) {
+		/* every 2xx goes up, retransmissions and other forks' too */
+		ev_timer_stop(p->loop, &b->timer_c);
+		b->state = B_DONE;
+		b->status = code;
+		relay_response(pc, resp);
+		if (!pc->got_2xx) {
+			pc->got_2xx = true;
+			if (sip_txn_is_invite(ct))
+				cancel_others(pc, b);
+		}
+		return;
+	}
+	if (b->state == B_DONE)
+		return;
+	branch_fail(b, code);
+	b->resp = malloc(resp->len);
+	if (b->resp) {
+		memcpy(b->resp, resp->buf, resp->len);
+		b->resp_len = resp->len;
+	}
+	if (code >= 600 && sip_txn_is_invite(ct)) {
+		pc->got_6xx = true;
+		cancel_others(pc, b);
+	} else if (code < 400 && p->o.recurse_3xx && !pc->cancelled && !pc->got_2xx) {
+		b->redirected = recurse_redirect(pc, b, resp);
+	}
+	check_done(pc);
+}
+
+static void hook_terminated(void *ctx, struct sip_txn *t, enum sip_txn_end why)
+{
+	(void)ctx;
+	if (sip_txn_is_server(t)) {
+		struct sip_proxy_ctx *pc = sip_txn_user(t);
+		if (!pc)
+			return;
+		pc->st = NULL;
+		if (!pc->answered)
+			cancel_others(pc, NULL); /* nobody left to answer to */
+		ctx_maybe_free(pc);
+		return;
+	}
+	struct branch *b = sip_txn_user(t);
+	if (!b)
+		return;
+	struct sip_proxy_ctx *pc = b->pc;
+	b->ct = NULL;
+	pc->live_txns--;
+	if (b->state == B_RUNNING) {
+		branch_fail(b, why == SIP_TXN_END_TIMEOUT ? 408 : 503);
+		check_done(pc);
+	}
+	ctx_maybe_free(pc);
+}
+
+static void handle_cancel(struct sip_proxy *p, struct sip_txn *st)
+{
+	struct sip_txn *inv = sip_txn_cancelled(p->txn, st);
+	struct sip_proxy_ctx *pc = inv ? sip_txn_user(inv) : NULL;
+	if (!pc) {
+		sip_txn_reply(st, 481, NULL, NULL);
+		return;
+	}
+	p->stats.cancels++;
+	sip_txn_reply(st, 200, NULL, NULL);
+	if (pc->cancelled || pc->answered)
+		return;
+	pc->cancelled = true;
+	cancel_others(pc, NULL);
+	/* nothing was forwarded yet (routing still pending): answer ourselves */
+	bool running = false;
+	for (unsigned i = 0; i < pc->nbr; i++)
+		running |= pc->br[i].state == B_RUNNING;
+	if (!running)
+		sip_proxy_reply(pc, 487, NULL, NULL);
+}
+
+/* The top Via with received and rport filled in (RFC 3261 18.2.1, RFC
+ * 3581), so responses find their way back through NATs. */
+static void stamp_top_via(struct sip_msg *m, const struct sip_peer *src)
+{
+	struct sip_hdr *h = m->first[SIP_HDR_VIA];
+	struct sip_via *v = h ? h->v.via : NULL;
+	if (!v)
+		return;
+	char ip[64];
+	sip_peer_format(src, ip, sizeof(ip));
+	char *colon = strrchr(ip, ':');
+	if (colon)
+		*colon = 0;
+	const char *ip_bare = ip;
+	char unbr[64];
+	if (ip[0] == '[') { /* received carries IPv6 without brackets (RFC 5118) */
+		snprintf(unbr, sizeof(unbr), "%.*s", (int)strlen(ip) - 2, ip + 1);
+		ip_bare = unbr;
+	}
+	bool need_received = !sip_str_caseeq_lit(v->host, ip) && !sip_str_caseeq_lit(v->host, ip_bare);
+	bool need_rport = v->rport && !v->rport_value;
+	if (!need_received && !need_rport)
+		return;
+	const struct sip_param *rp = NULL;
+	for (const struct sip_param *q = v->params; q; q = q->next)
+		if (sip_str_caseeq_lit(q->name, "rport"))
+			rp = q;
+	char line[2048];
+	struct sip_out o = {line, sizeof(line), 0};
+	sip_out_put(&o, "Via: ", 5);
+	if (need_rport && rp) {
+		const char *split = rp->name.s + rp->name.len;
+		sip_out_put(&o, v->text.s, (size_t)(split - v->text.s));
+		sip_out_printf(&o, "=%u", sip_peer_port(src));
+		sip_out_put(&o, split, (size_t)(v->text.s + v->text.len - split));
+	} else {
+		sip_out_str(&o, v->text);
+	}
+	if (need_received || need_rport)
+		sip_out_printf(&o, ";received=%s", ip_bare);
+	if (v->next) {
+		const char *rest = v->text.s + v->text.len;
+		sip_out_put(&o, rest, (size_t)(h->value.s + h->value.len - rest));
+	}
+	if (o.len <= sizeof(line))
+		sip_msg_replace_header(m, h, line, o.len);
+}
+
+/* Route pre-processing (16.4): undo a strict router's rewrite, and drop
+ * the Route entries that name us. */
+static void preprocess_routes(struct sip_proxy *p, struct sip_msg *m)
+{
+	if (uri_is_us(p, &m->ruri) && m->last[SIP_HDR_ROUTE]) {
+		struct sip_hdr *last = m->last[SIP_HDR_ROUTE];
+		if (sip_hdr_parse(m, last, NULL) == 0 && last->v.addr) {
+			struct sip_addr *a = last->v.addr;
+			while (a->next)
+				a = a->next;
+			char line[2048];
+			int n = snprintf(line, sizeof(line), "%.*s %.*s SIP/2.0", (int)m->method.len,
+					 m->method.s, (int)a->uri.raw.len, a->uri.raw.s);
+			if (n > 0 && (size_t)n < sizeof(line) && !last->v.addr->next) {
+				sip_msg_set_start_line(m, line, (size_t)n);
+				sip_msg_remove_header(last);
+			}
+		}
+	}
+	for (struct sip_hdr *h = m->first[SIP_HDR_ROUTE]; h; h = h->next_same) {
+		if (h->removed || sip_hdr_parse(m, h, NULL) < 0)
+			break;
+		struct sip_addr *a = h->v.addr;
+		bool all_us = true;
+		for (; a && all_us; a = a->next)
+			all_us = uri_is_us(p, &a->uri);
+		if (all_us) {
+			sip_msg_remove_header(h);
+			continue;
+		}
+		if (uri_is_us(p, &h->v.addr->uri))
+			pop_first_value(m, h);
+		break;
+	}
+}
+
+static bool unsupported_proxy_require(struct sip_proxy *p, struct sip_msg *m, char *out, size_t cap)
+{
+	struct sip_out o = {out, cap - 1, 0};
+	for (struct sip_hdr *h = m->first[SIP_HDR_PROXY_REQUIRE]; h; h = h->next_same) {
+		if (sip_hdr_parse(m, h, NULL) < 0)
+			continue;
+		for (struct sip_list_item *it = h->v.list; it; it = it->next) {
+			bool ok = false;
+			const char *s = p->supported;
+			while (*s && !ok) {
+				const char *e = strchr(s, ',');
+				size_t n = e ? (size_t)(e - s) : strlen(s);
+				ok = sip_str_caseeq(it->value, sip_str_make(s, n));
+				s += n + (e ? 1 : 0);
+			}
+			if (!ok) {
+				sip_out_put(&o, o.len ? ", " : "Unsupported: ", o.len ? 2 : 13);
+				sip_out_str(&o, it->value);
+			}
+		}
+	}
+	if (!o.len || o.len + 2 > o.cap)
+		return o.len > 0;
+	sip_out_put(&o, "\r\n", 2);
+	out[o.len] = 0;
+	return true;
+}
+
+static bool is_loop(struct sip_proxy *p, struct sip_msg *m, const char *hash)
+{
+	size_t pl = sizeof(BRANCH_PREFIX) - 1;
+	for (struct sip_hdr *h = m->first[SIP_HDR_VIA]; h; h = h->next_same) {
+		if (sip_hdr_parse(m, h, NULL) < 0)
+			continue;
+		for (struct sip_via *v = h->v.via; v; v = v->next)
+			if (via_is_us(p, v) && v->branch.len > pl + 16 &&
+			    memcmp(v->branch.s, BRANCH_PREFIX, pl) == 0 &&
+			    memcmp(v->branch.s + pl, hash, 16) == 0)
+				return true;
+	}
+	return false;
+}
+
+static void hook_request(void *ctx, struct sip_txn *st, struct sip_msg *req)
+{
+	struct sip_proxy *p = ctx;
+	p->stats.requests++;
+	if (req->method_id == SIP_METHOD_CANCEL) {
+		handle_cancel(p, st);
+		return;
+	}
+	struct sip_proxy_ctx *pc = calloc(1, sizeof(*pc));
+	struct branch *br = calloc(p->o.max_branches, sizeof(*br));
+	if (!pc || !br) {
+		free(pc);
+		free(br);
+		sip_txn_reply(st, 500, NULL, NULL);
+		return;
+	}
+	p->stats.contexts++;
+	pc->p = p;
+	pc->st = st;
+	pc->br = br;
+	pc->cap = p->o.max_branches;
+	pc->src = *sip_txn_peer(st);
+	sip_txn_set_user(st, pc);
+	compute_loop_hash(req, pc->loop_hash);
+
+	pc->next = p->contexts;
+	if (p->contexts)
+		p->contexts->prev = pc;
+	p->contexts = pc;
+
+	/* validation (16.3), on the request as received */
+	char extra[512];
+	unsigned status = 0;
+	if (req->ruri.scheme == SIP_URI_OTHER)
+		status = 416;
+	else if (sip_msg_max_forwards(req, NULL) == 0)
+		status = 483, p->stats.too_many_hops++;
+	else if (is_loop(p, req, pc->loop_hash))
+		status = 482, p->stats.loops++;
+	else if (unsupported_proxy_require(p, req, extra, sizeof(extra)))
+		status = 420;
+	if (status) {
+		reply_to(pc, req, status, NULL, status == 420 ? extra : NULL);
+		ctx_maybe_free(pc);
+		return;
+	}
+
+	/* our own copy, with received/rport and Route pre-processing applied */
+	stamp_top_via(req, &pc->src);
+	preprocess_routes(p, req);
+	size_t need = sip_msg_serialize(req, NULL, 0);
+	pc->buf = malloc(need);
+	if (pc->buf)
+		pc->len = sip_msg_serialize(req, pc->buf, need);
+	sip_msg_reset_edits(req);
+	if (!pc->buf || sip_msg_parse(&pc->req, pc->buf, pc->len, NULL, NULL) < 0 ||
+	    sip_msg_check(&pc->req, NULL) < 0) {
+		reply_to(pc, req, 500, NULL, NULL);
+		ctx_maybe_free(pc);
+		return;
+	}
+
+	struct sip_msg *m = &pc->req;
+	struct sip_addr *to = sip_msg_to(m, NULL);
+	bool in_dialog = to && sip_str_present(to->tag);
+	if (m->first[SIP_HDR_ROUTE] || (in_dialog && !uri_is_us(p, &m->ruri)) || !p->h.route) {
+		sip_proxy_add_target(pc, m->ruri_text.s, m->ruri_text.len, 0);
+		sip_proxy_start(pc);
+		return;
+	}
+	p->h.route(p->h.ctx, pc, m);
+}
+
+/* An ACK for a 2xx (or a stray one) is forwarded statelessly along its
+ * Route (16.11 rules for the branch: the same ACK always gets the same). */
+static void hook_ack(void *ctx, struct sip_msg *ack, const struct sip_peer *from)
+{
+	struct sip_proxy *p = ctx;
+	(void)from;
+	preprocess_routes(p, ack);
+	char *out = NULL;
+	struct sip_hdr *rh;
+	struct sip_addr *route = top_route(ack, &rh);
+	while (route && rh && rh->removed)
+		route = (rh = rh->next_same) && sip_hdr_parse(ack, rh, NULL) == 0 ? rh->v.addr : NULL;
+	const struct sip_uri *hop = route ? &route->uri : &ack->ruri;
+	if (!route && uri_is_us(p, &ack->ruri))
+		goto done; /* for us: nothing to forward */
+	int mf = sip_msg_max_forwards(ack, NULL);
+	if (mf == 0)
+		goto done;
+	struct sip_peer to;
+	if (next_hop_peer(p, hop, &to) < 0)
+		goto done;
+	char line[256];
+	int n;
+	if (mf > 0) {
+		n = snprintf(line, sizeof(line), "Max-Forwards: %d", mf - 1);
+		sip_msg_replace_header(ack, ack->first[SIP_HDR_MAX_FORWARDS], line, (size_t)n);
+	}
+	char hash[17];
+	compute_loop_hash(ack, hash);
+	uint16_t port = p->o.port[to.transport] ? p->o.port[to.transport] : p->o.port[SIP_TP_UDP];
+	n = snprintf(line, sizeof(line), "Via: SIP/2.0/%s %s:%u;branch=" BRANCH_PREFIX "%s.ack",
+		     sip_transport_name(to.transport), p->host, port, hash);
+	sip_msg_insert_header(ack, &ack->hdrs[0], line, (size_t)n);
+	out = malloc(MAX_OUT);
+	size_t len = out ? sip_msg_serialize(ack, out, MAX_OUT) : MAX_OUT + 1;
+	if (len <= MAX_OUT && p->h.send(p->h.ctx, &to, out, len) == 0)
+		p->stats.acks_forwarded++;
+done:
+	free(out);
+	sip_msg_reset_edits(ack);
+}
+
+/* A 2xx that matches no transaction any more (its INVITE client
+ * transaction has ended) still belongs upstream (16.7, RFC 6026). */
+static void hook_stray(void *ctx, struct sip_msg *resp, const struct sip_peer *from)
+{
+	struct sip_proxy *p = ctx;
+	(void)from;
+	if (resp->status < 200 || resp->status >= 300)
+		return;
+	struct sip_hdr *h = resp->first[SIP_HDR_VIA];
+	if (!h || sip_hdr_parse(resp, h, NULL) < 0 || !via_is_us(p, h->v.via))
+		return;
+	struct sip_via *next = h->v.via->next;
+	if (!next && h->next_same && sip_hdr_parse(resp, h->next_same, NULL) == 0)
+		next = h->next_same->v.via;
+	if (!next)
+		return;
+	int t = sip_transport_from_name(next->transport.s, next->transport.len);
+	sip_str host = next->received.len ? next->received : next->host;
+	uint16_t port = next->rport_value ? next->rport_value : next->has_port ? next->port : 5060;
+	struct sip_peer to;
+	if (t < 0 || sip_peer_from_numeric(&to, (enum sip_transport)t, host.s, host.len, port) < 0)
+		return;
+	if (pop_top_via(resp) < 0)
+		return;
+	char *out = malloc(MAX_OUT);
+	size_t len = out ? sip_msg_serialize(resp, out, MAX_OUT) : MAX_OUT + 1;
+	if (len <= MAX_OUT && p->h.send(p->h.ctx, &to, out, len) == 0)
+		p->stats.stray_2xx_forwarded++;
+	free(out);
+}
+
+static int hook_send(void *ctx, const struct sip_peer *to, const char *buf, size_t len)
+{
+	struct sip_proxy *p = ctx;
+	return p->h.send(p->h.ctx, to, buf, len);
+}
+
+/* ---- public -------------------------------------------------------------- */
+
+struct sip_proxy *sip_proxy_new(struct ev_loop *loop, const struct sip_proxy_opts *opts,
+				const struct sip_proxy_hooks *hooks)
+{
+	struct sip_proxy *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->loop = loop;
+	p->o = *opts;
+	p->h = *hooks;
+	snprintf(p->host, sizeof(p->host), "%s", opts->host ? opts->host : "127.0.0.1");
+	snprintf(p->supported, sizeof(p->supported), "%s", opts->supported ? opts->supported : "");
+	p->o.supported = p->supported;
+	if (!p->o.timer_c_ms)
+		p->o.timer_c_ms = 180000;
+	if (!p->o.max_branches)
+		p->o.max_branches = 16;
+	struct sip_txn_hooks th = {
+		.ctx = p, .send = hook_send, .request = hook_request, .ack = hook_ack,
+		.response = hook_response, .stray_response = hook_stray, .terminated = hook_terminated,
+	};
+	/* a proxy sends 100 Trying for an INVITE at once (16.2) */
+	struct sip_txn_timers timers = opts->timers;
+	timers.trying_100 = 0;
+	p->txn = sip_txn_layer_new(loop, &timers, &th);
+	if (!p->txn) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void sip_proxy_free(struct sip_proxy *p)
+{
+	if (!p)
+		return;
+	/* contexts first: freeing them detaches their transactions */
+	while (p->contexts) {
+		p->contexts->st = NULL;
+		ctx_free(p->contexts);
+	}
+	sip_txn_layer_free(p->txn);
+	free(p);
+}
+
+void sip_proxy_input(struct sip_proxy *p, const char *buf, size_t len, const struct sip_peer *from)
+{
+	sip_txn_input(p->txn, buf, len, from);
+}
+
+int sip_proxy_add_target(struct sip_proxy_ctx *pc, const char *uri, size_t len, unsigned group)
+{
+	if (pc->nbr >= pc->cap || len == 0)
+		return -1;
+	struct sip_uri u;
+	if (sip_uri_parse(&u, uri, len, NULL) < 0)
+		return -1;
+	struct branch *b = &pc->br[pc->nbr];
+	b->uri = malloc(len + 1);
+	if (!b->uri)
+		return -1;
+	memcpy(b->uri, uri, len);
+	b->uri[len] = 0;
+	b->urilen = len;
+	b->group = group;
+	b->pc = pc;
+	b->state = B_WAITING;
+	ev_timer_init(&b->timer_c, on_timer_c, b);
+	pc->nbr++;
+	return 0;
+}
+
+void sip_proxy_start(struct sip_proxy_ctx *pc)
+{
+	pc->started = true;
+	if (pc->cancelled || pc->answered) {
+		ctx_maybe_free(pc);
+		return;
+	}
+	if (!start_next_group(pc))
+		sip_proxy_reply(pc, 480, NULL, NULL);
+	else
+		check_done(pc);
+	ctx_maybe_free(pc);
+}
+
+struct sip_msg *sip_proxy_request(struct sip_proxy_ctx *pc) { return &pc->req; }
+const struct sip_peer *sip_proxy_source(struct sip_proxy_ctx *pc) { return &pc->src; }
+void sip_proxy_set_user(struct sip_proxy_ctx *pc, void *user) { pc->user = user; }
+void *sip_proxy_user(struct sip_proxy_ctx *pc) { return pc->user; }
+struct sip_txn_layer *sip_proxy_txn_layer(struct sip_proxy *p) { return p->txn; }
+void sip_proxy_get_stats(const struct sip_proxy *p, struct sip_proxy_stats *out) { *out = p->stats; }

@@ -1,0 +1,98 @@
+/*
+ * The stateful proxy core (RFC 3261 section 16), shared by marshald and
+ * featured: request validation, Max-Forwards, loop and spiral detection,
+ * Route pre-processing (loose routing, and strict-route compatibility),
+ * Record-Route, forking (parallel and sequential) with response
+ * aggregation, CANCEL propagation, 100 Trying, Timer C, and stateless
+ * forwarding of ACKs for 2xx and of stray 2xx responses.
+ *
+ * The proxy sits on the transaction layer and owns it: the daemon creates
+ * the proxy with a send hook (its transports) and feeds received messages
+ * to sip_proxy_input(). Policy stays in the daemon: for every new request
+ * that is not routed by a Route header the route hook decides the targets
+ * (or answers). Next hops must be numeric addresses unless a resolve hook is
+ * given (RFC 3263 lives in resolve.h).
+ */
+#ifndef VOCAL_SIP_PROXY_H
+#define VOCAL_SIP_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ev.h"
+#include "sip/msg.h"
+#include "sip/peer.h"
+#include "sip/txn.h"
+
+struct sip_proxy;
+struct sip_proxy_ctx; /* one request being proxied (a response context) */
+
+struct sip_proxy_opts {
+	/* This proxy's address as it goes into Via and Record-Route, per
+	 * transport: host (name or numeric, IPv6 in brackets) and port. */
+	const char *host;
+	uint16_t port[SIP_TP_COUNT];
+	bool record_route;          /* stay in the dialog */
+	uint32_t timer_c_ms;        /* > 3 minutes by RFC 3261 16.6; 0 = 180000 */
+	unsigned max_branches;      /* targets per request, 3xx recursion included; 0 = 16 */
+	bool recurse_3xx;           /* try 3xx Contacts ourselves */
+	const char *supported;      /* option tags we support, comma-separated, for Proxy-Require */
+	const char *server_name;    /* for generated responses' Server header; NULL = none */
+	struct sip_txn_timers timers;
+};
+
+struct sip_proxy_hooks {
+	void *ctx;
+	int (*send)(void *ctx, const struct sip_peer *to, const char *buf, size_t len);
+	/*
+	 * A request for us to route (not in-dialog, or in-dialog without a
+	 * Route to follow), after validation. The daemon calls
+	 * sip_proxy_add_target() one or more times and then
+	 * sip_proxy_start(), or sip_proxy_reply() — now or later (after an
+	 * asynchronous lookup); the ctx stays valid until it answers.
+	 * NULL: every such request is forwarded to its Request-URI.
+	 */
+	void (*route)(void *ctx, struct sip_proxy_ctx *pc, struct sip_msg *req);
+	/* Turns a next-hop URI into a peer; NULL: numeric hosts only. Returns
+	 * 0 and fills *to, or -1 (answered 404/503 by the proxy). */
+	int (*resolve)(void *ctx, const struct sip_uri *next_hop, struct sip_peer *to);
+	/* The final response the proxy sends upstream for a request (for
+	 * accounting); may be NULL. */
+	void (*final)(void *ctx, struct sip_proxy_ctx *pc, unsigned status);
+};
+
+struct sip_proxy *sip_proxy_new(struct ev_loop *loop, const struct sip_proxy_opts *opts,
+				const struct sip_proxy_hooks *hooks);
+void sip_proxy_free(struct sip_proxy *p);
+
+/* One received message from a transport. */
+void sip_proxy_input(struct sip_proxy *p, const char *buf, size_t len, const struct sip_peer *from);
+
+/*
+ * Adds a target URI (text) for the request. Targets of the same group are
+ * tried in parallel; groups are tried in order, the next when the previous
+ * ended without a 2xx or 6xx (sequential forking, q-values). Returns 0 or
+ * -1 (bad URI, too many).
+ */
+int sip_proxy_add_target(struct sip_proxy_ctx *pc, const char *uri, size_t len, unsigned group);
+/* Starts forwarding to the targets added. */
+void sip_proxy_start(struct sip_proxy_ctx *pc);
+/* Answers the request ourselves (no targets); extra: header lines each
+ * ending in CRLF, or NULL. */
+void sip_proxy_reply(struct sip_proxy_ctx *pc, unsigned status, const char *reason, const char *extra);
+
+struct sip_msg *sip_proxy_request(struct sip_proxy_ctx *pc);
+const struct sip_peer *sip_proxy_source(struct sip_proxy_ctx *pc);
+void sip_proxy_set_user(struct sip_proxy_ctx *pc, void *user);
+void *sip_proxy_user(struct sip_proxy_ctx *pc);
+
+struct sip_txn_layer *sip_proxy_txn_layer(struct sip_proxy *p);
+
+struct sip_proxy_stats {
+	uint64_t requests, forwarded, answered_locally, loops, too_many_hops, cancels,
+		acks_forwarded, stray_2xx_forwarded, timer_c_fired;
+	size_t contexts;
+};
+void sip_proxy_get_stats(const struct sip_proxy *p, struct sip_proxy_stats *out);
+
+#endif
