@@ -375,16 +375,10 @@ static struct sip_addr *top_route(struct sip_msg *m, struct sip_hdr **hdr)
 	return h->v.addr;
 }
 
-/* Drops the first value of a list header (Route): the whole header line,
- * or its first value when the line holds more. */
-static int pop_first_value(struct sip_msg *m, struct sip_hdr *h)
+/* Rewrites a list header (Route) to hold only the values from a on. */
+static int keep_values_from(struct sip_msg *m, struct sip_hdr *h, const struct sip_addr *a)
 {
-	struct sip_addr *a = h->v.addr;
-	if (!a->next) {
-		sip_msg_remove_header(h);
-		return 0;
-	}
-	const char *rest = a->next->text.s;
+	const char *rest = a->text.s;
 	size_t restlen = (size_t)(h->value.s + h->value.len - rest);
 	char *line = malloc(h->name.len + restlen + 3);
 	if (!line)
@@ -395,6 +389,17 @@ static int pop_first_value(struct sip_msg *m, struct sip_hdr *h)
 	int r = sip_msg_replace_header(m, h, line, h->name.len + 2 + restlen);
 	free(line);
 	return r;
+}
+
+/* Drops the first value of a list header: the whole line when it is the
+ * only one. */
+static int pop_first_value(struct sip_msg *m, struct sip_hdr *h)
+{
+	if (!h->v.addr->next) {
+		sip_msg_remove_header(h);
+		return 0;
+	}
+	return keep_values_from(m, h, h->v.addr->next);
 }
 
 static void start_branch(struct sip_proxy_ctx *pc, struct branch *b)
@@ -767,19 +772,20 @@ static void preprocess_routes(struct sip_proxy *p, struct sip_msg *m)
 			}
 		}
 	}
+	/* every leading entry that is us goes: with double Record-Route (a
+	 * transport change) there are two in a row */
 	for (struct sip_hdr *h = m->first[SIP_HDR_ROUTE]; h; h = h->next_same) {
 		if (h->removed || sip_hdr_parse(m, h, NULL) < 0)
 			break;
 		struct sip_addr *a = h->v.addr;
-		bool all_us = true;
-		for (; a && all_us; a = a->next)
-			all_us = uri_is_us(p, &a->uri);
-		if (all_us) {
+		while (a && uri_is_us(p, &a->uri))
+			a = a->next;
+		if (!a) {
 			sip_msg_remove_header(h);
 			continue;
 		}
-		if (uri_is_us(p, &h->v.addr->uri))
-			pop_first_value(m, h);
+		if (a != h->v.addr)
+			keep_values_from(m, h, a);
 		break;
 	}
 }

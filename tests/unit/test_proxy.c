@@ -464,6 +464,20 @@ static void test_loose_and_strict_routes(void **state)
 	assert_null(strstr(f->buf, "\r\nRoute: <sip:192.0.2.100"));
 	assert_null(strstr(f->buf, "Record-Route")); /* in-dialog: the route set is fixed */
 	assert_int_equal(e->routed, 0);
+	/* double Record-Route from a transport change: both our entries go */
+	feed(e,
+	     "BYE sip:bob@192.0.2.20:5060 SIP/2.0\n"
+	     "Via: SIP/2.0/UDP " UAC_IP ":5070;branch=z9hG4bKbye1b\n"
+	     "Max-Forwards: 70\n"
+	     "Route: <sip:192.0.2.100:5060;lr>, <sips:192.0.2.100:5061;lr>, <sip:192.0.2.50;lr>\n"
+	     "From: <sip:alice@example.com>;tag=a1\n"
+	     "To: <sip:bob@example.com>;tag=b1\n"
+	     "Call-ID: call1@" UAC_IP "\n"
+	     "CSeq: 5 BYE\n"
+	     "Content-Length: 0\n\n",
+	     peer(UAC_IP, 5070));
+	f = sent_to(e, "192.0.2.50", 5060, "BYE sip:bob@192.0.2.20:5060 SIP/2.0");
+	assert_non_null(strstr(f->buf, "\r\nRoute: <sip:192.0.2.50;lr>\r\n"));
 	/* the next hop is a strict router: it gets the Request-URI */
 	feed(e,
 	     "BYE sip:bob@192.0.2.20:5060 SIP/2.0\n"
