@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "text.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -95,16 +97,6 @@ static const char *shown(const char *s, size_t n, char *buf, size_t cap)
 
 /* ---- items: one bare word or quoted string ------------------------------ */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * Reads the next item of s[*pos..n) into out (NUL-terminated, *outlen
@@ -145,8 +137,8 @@ static int next_item(const char *s, size_t n, size_t *pos, char *out, size_t *ou
 			case 'r': out[o++] = '\r'; break;
 			case 't': out[o++] = '\t'; break;
 			case 'x': {
-				int hi = i + 1 < n ? hexval(s[i + 1]) : -1;
-				int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+				int hi = i + 1 < n ? hex_digit_value(s[i + 1]) : -1;
+				int lo = i + 2 < n ? hex_digit_value(s[i + 2]) : -1;
 				if (hi < 0 || lo < 0) {
 					snprintf(msg, msglen, "\\x needs two hex digits");
 					return -1;

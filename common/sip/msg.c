@@ -1,5 +1,7 @@
 #include "sip/msg.h"
 
+#include "sip/build.h"
+
 #include <stdio.h>
 
 static const char *const method_names[] = {
@@ -651,34 +653,15 @@ void sip_msg_reset_edits(struct sip_msg *m)
 	m->new_body = SIP_STR_NULL;
 }
 
-struct out {
-	char *p;
-	size_t cap, len;
-};
-
-static void put(struct out *o, const char *s, size_t n)
+static void put_line(struct sip_out *o, sip_str s)
 {
-	if (o->len + n <= o->cap)
-		memcpy(o->p + o->len, s, n);
-	o->len += n;
-}
-
-static void put_line(struct out *o, sip_str s)
-{
-	put(o, s.s, s.len);
-	put(o, "\r\n", 2);
-}
-
-static void put_content_length(struct out *o, size_t n)
-{
-	char tmp[40];
-	int k = snprintf(tmp, sizeof(tmp), "Content-Length: %zu", n);
-	put_line(o, sip_str_make(tmp, (size_t)k));
+	sip_out_str(o, s);
+	sip_out_put(o, "\r\n", 2);
 }
 
 size_t sip_msg_serialize(const struct sip_msg *m, char *out, size_t cap)
 {
-	struct out o = {out, cap, 0};
+	struct sip_out o = {out, cap, 0};
 	sip_str body = m->body_replaced ? m->new_body : m->body;
 	put_line(&o, m->new_start_line.s ? m->new_start_line : m->start_line);
 	const struct sip_insert *ins = m->inserts;
@@ -692,7 +675,7 @@ size_t sip_msg_serialize(const struct sip_msg *m, char *out, size_t cap)
 		if (h->removed)
 			continue;
 		if (h->type == SIP_HDR_CONTENT_LENGTH && m->body_replaced) {
-			put_content_length(&o, body.len);
+			sip_out_printf(&o, "Content-Length: %zu\r\n", body.len);
 			wrote_cl = true;
 			continue;
 		}
@@ -701,8 +684,8 @@ size_t sip_msg_serialize(const struct sip_msg *m, char *out, size_t cap)
 	}
 	/* always: mandatory on streams, and what we send may go over one */
 	if (!wrote_cl)
-		put_content_length(&o, body.len);
-	put(&o, "\r\n", 2);
-	put(&o, body.s, body.len);
+		sip_out_printf(&o, "Content-Length: %zu\r\n", body.len);
+	sip_out_put(&o, "\r\n", 2);
+	sip_out_str(&o, body);
 	return o.len;
 }

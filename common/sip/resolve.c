@@ -1,5 +1,7 @@
 #include "sip/resolve.h"
 
+#include "text.h"
+
 #include <ares.h>
 #include <arpa/inet.h>
 #include <errno.h>
@@ -163,22 +165,7 @@ struct sip_resolver {
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static void put_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void put_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
-static int lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
 
 /* Copies a DNS name as a cache key: lower case, no trailing dot. Returns
  * false when it does not fit a DNS name. */
@@ -189,7 +176,7 @@ static bool name_key(char *out, const char *in, size_t len)
 	if (len > MAX_NAME)
 		return false;
 	for (size_t i = 0; i < len; i++)
-		out[i] = (char)lower((unsigned char)in[i]);
+		out[i] = (char)ascii_lower((unsigned char)in[i]);
 	out[len] = 0;
 	return true;
 }
@@ -282,12 +269,12 @@ int sip_resolve_plan(const struct sip_uri *uri, unsigned transports, struct sip_
 {
 	memset(plan, 0, sizeof(*plan));
 	if (uri->scheme != SIP_URI_SIP && uri->scheme != SIP_URI_SIPS) {
-		put_err(err, errlen, "only sip and sips URIs can be resolved");
+		errbuf_printf(err, errlen, "only sip and sips URIs can be resolved");
 		return -1;
 	}
 	unsigned mask = tp_mask(transports);
 	if (!mask) {
-		put_err(err, errlen, "no transport enabled");
+		errbuf_printf(err, errlen, "no transport enabled");
 		return -1;
 	}
 	plan->sips = uri->scheme == SIP_URI_SIPS;
@@ -298,12 +285,12 @@ int sip_resolve_plan(const struct sip_uri *uri, unsigned transports, struct sip_
 	if (sip_str_present(uri->maddr) && uri->maddr.len) {
 		len = sip_unescape(uri->maddr, buf, sizeof(buf) - 1);
 		if (len < 0) {
-			put_err(err, errlen, "maddr too long or badly escaped");
+			errbuf_printf(err, errlen, "maddr too long or badly escaped");
 			return -1;
 		}
 	} else {
 		if (uri->host.len > sizeof(buf) - 1) {
-			put_err(err, errlen, "host name too long");
+			errbuf_printf(err, errlen, "host name too long");
 			return -1;
 		}
 		len = (long)uri->host.len;
@@ -319,7 +306,7 @@ int sip_resolve_plan(const struct sip_uri *uri, unsigned transports, struct sip_
 		len -= 2;
 	}
 	if (len == 0) {
-		put_err(err, errlen, "empty host");
+		errbuf_printf(err, errlen, "empty host");
 		return -1;
 	}
 
@@ -329,16 +316,16 @@ int sip_resolve_plan(const struct sip_uri *uri, unsigned transports, struct sip_
 	if (numeric) {
 		memcpy(plan->host, h, (size_t)len + 1);
 	} else if (bracketed) {
-		put_err(err, errlen, "bad IPv6 reference");
+		errbuf_printf(err, errlen, "bad IPv6 reference");
 		return -1;
 	} else {
 		if (!name_key(plan->host, h, (size_t)len) || !plan->host[0]) {
-			put_err(err, errlen, "host name too long");
+			errbuf_printf(err, errlen, "host name too long");
 			return -1;
 		}
 		for (const char *p = plan->host; *p; p++) {
 			if (!host_char((unsigned char)*p)) {
-				put_err(err, errlen, "bad character in host \"%s\"", plan->host);
+				errbuf_printf(err, errlen, "bad character in host \"%s\"", plan->host);
 				return -1;
 			}
 		}
@@ -350,7 +337,7 @@ int sip_resolve_plan(const struct sip_uri *uri, unsigned transports, struct sip_
 		sip_str t = uri->transport;
 		if (sip_str_caseeq_lit(t, "udp")) {
 			if (plan->sips) {
-				put_err(err, errlen, "sips URI with transport=udp");
+				errbuf_printf(err, errlen, "sips URI with transport=udp");
 				return -1;
 			}
 			tp = SIP_TP_UDP;
@@ -360,7 +347,7 @@ int sip_resolve_plan(const struct sip_uri *uri, unsigned transports, struct sip_
 		} else if (sip_str_caseeq_lit(t, "tls")) {
 			tp = SIP_TP_TLS;
 		} else {
-			put_err(err, errlen, "transport=%.*s is not supported",
+			errbuf_printf(err, errlen, "transport=%.*s is not supported",
 				(int)(t.len > 32 ? 32 : t.len), t.s);
 			return -1;
 		}
@@ -368,12 +355,12 @@ int sip_resolve_plan(const struct sip_uri *uri, unsigned transports, struct sip_
 		tp = default_transport(plan->sips, mask);
 	}
 	if (!(mask & SIP_TP_BIT(tp))) {
-		put_err(err, errlen, "%s is needed but not enabled", sip_transport_name(tp));
+		errbuf_printf(err, errlen, "%s is needed but not enabled", sip_transport_name(tp));
 		return -1;
 	}
 	plan->transport = tp;
 	if (uri->has_port && uri->port == 0) {
-		put_err(err, errlen, "port 0");
+		errbuf_printf(err, errlen, "port 0");
 		return -1;
 	}
 	plan->port = uri->has_port ? uri->port : default_port(tp);
@@ -1675,7 +1662,7 @@ static void on_sync(void *arg, struct sip_targets *targets, enum sip_resolve_sta
 	res->done = true;
 	res->status = status;
 	res->targets = targets;
-	put_err(res->err, res->errlen, "%s", err);
+	errbuf_printf(res->err, res->errlen, "%s", err);
 }
 
 enum sip_resolve_status sip_resolve_sync(struct sip_resolver *r, const struct sip_uri *uri,
@@ -1683,16 +1670,16 @@ enum sip_resolve_status sip_resolve_sync(struct sip_resolver *r, const struct si
 {
 	struct sync_result res = {.err = err, .errlen = errlen};
 	*out = NULL;
-	put_err(err, errlen, "%s", "");
+	errbuf_printf(err, errlen, "%s", "");
 	struct sip_resolve_req *q = sip_resolve(r, uri, on_sync, &res);
 	if (!q) {
-		put_err(err, errlen, "out of memory");
+		errbuf_printf(err, errlen, "out of memory");
 		return SIP_RESOLVE_ERROR;
 	}
 	while (!res.done) {
 		if (ev_run_once(r->loop, 1000) < 0 && errno != EINTR) {
 			sip_resolve_cancel(q);
-			put_err(err, errlen, "event loop failed: %s", strerror(errno));
+			errbuf_printf(err, errlen, "event loop failed: %s", strerror(errno));
 			return SIP_RESOLVE_ERROR;
 		}
 	}
@@ -1798,11 +1785,11 @@ static int channel_init(ares_channel *ch, const struct sip_resolver_opts *o, voi
 	}
 	int rc = ares_init_options(ch, &ao, mask);
 	if (rc != ARES_SUCCESS) {
-		put_err(err, errlen, "c-ares: %s", ares_strerror(rc));
+		errbuf_printf(err, errlen, "c-ares: %s", ares_strerror(rc));
 		return -1;
 	}
 	if (o->servers && (rc = ares_set_servers_ports_csv(*ch, o->servers)) != ARES_SUCCESS) {
-		put_err(err, errlen, "DNS servers \"%s\": %s", o->servers, ares_strerror(rc));
+		errbuf_printf(err, errlen, "DNS servers \"%s\": %s", o->servers, ares_strerror(rc));
 		ares_destroy(*ch);
 		return -1;
 	}
@@ -1814,24 +1801,24 @@ int sip_resolver_opts_check(const struct sip_resolver_opts *in, char *err, size_
 	struct sip_resolver_opts o;
 	fill_defaults(&o, in);
 	if (o.timeout_ms > 600000 || o.tries > 16) {
-		put_err(err, errlen, "DNS timeout or tries out of range");
+		errbuf_printf(err, errlen, "DNS timeout or tries out of range");
 		return -1;
 	}
 	if (o.min_ttl > o.max_ttl) {
-		put_err(err, errlen, "min_ttl %u above max_ttl %u", o.min_ttl, o.max_ttl);
+		errbuf_printf(err, errlen, "min_ttl %u above max_ttl %u", o.min_ttl, o.max_ttl);
 		return -1;
 	}
 	if (!o.transports || (in && in->transports & ~SIP_TP_ALL)) {
-		put_err(err, errlen, "unknown transport bits");
+		errbuf_printf(err, errlen, "unknown transport bits");
 		return -1;
 	}
 	if ((unsigned)o.family > SIP_RESOLVE_V6_ONLY) {
-		put_err(err, errlen, "unknown address family preference");
+		errbuf_printf(err, errlen, "unknown address family preference");
 		return -1;
 	}
 	if (o.servers) {
 		if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) {
-			put_err(err, errlen, "c-ares cannot start");
+			errbuf_printf(err, errlen, "c-ares cannot start");
 			return -1;
 		}
 		ares_channel ch;
@@ -1923,7 +1910,7 @@ int sip_resolver_cache_answer(struct sip_resolver *r, const unsigned char *msg, 
 			      char *err, size_t errlen)
 {
 	if (len < 12 || len > 65535 || get16(msg + 4) != 1) {
-		put_err(err, errlen, "not a DNS answer with one question");
+		errbuf_printf(err, errlen, "not a DNS answer with one question");
 		return -1;
 	}
 	char *qname = NULL;
@@ -1931,7 +1918,7 @@ int sip_resolver_cache_answer(struct sip_resolver *r, const unsigned char *msg, 
 	if (ares_expand_name(msg + 12, msg, (int)len, &qname, &qlen) != ARES_SUCCESS ||
 	    12 + (size_t)qlen + 4 > len) {
 		ares_free_string(qname);
-		put_err(err, errlen, "malformed question");
+		errbuf_printf(err, errlen, "malformed question");
 		return -1;
 	}
 	char name[MAX_NAME + 1];
@@ -1939,7 +1926,7 @@ int sip_resolver_cache_answer(struct sip_resolver *r, const unsigned char *msg, 
 	ares_free_string(qname);
 	uint16_t type = get16(msg + 12 + qlen);
 	if (!fits || (type != DNS_A && type != DNS_AAAA && type != DNS_SRV && type != DNS_NAPTR)) {
-		put_err(err, errlen, "not a NAPTR, SRV, A or AAAA question");
+		errbuf_printf(err, errlen, "not a NAPTR, SRV, A or AAAA question");
 		return -1;
 	}
 	int rcode = msg[3] & 0x0f, status;
@@ -1952,10 +1939,10 @@ int sip_resolver_cache_answer(struct sip_resolver *r, const unsigned char *msg, 
 	struct rrset *s = rrset_from_answer(r, name, type, status, msg, (int)len);
 	int rc = 0;
 	if (!s) {
-		put_err(err, errlen, "out of memory");
+		errbuf_printf(err, errlen, "out of memory");
 		rc = -1;
 	} else if (is_failure(s->status) || !s->expires) {
-		put_err(err, errlen, "%s %s: %s", type_name(type), name,
+		errbuf_printf(err, errlen, "%s %s: %s", type_name(type), name,
 			is_failure(s->status) ? s->why : "TTL 0, not cached");
 		rc = -1;
 	} else {

@@ -22,6 +22,8 @@
  */
 #include "sip/transport.h"
 
+#include "text.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -156,17 +158,6 @@ static void conn_close(struct conn *c, enum close_why why);
 static int conn_flush(struct conn *c);
 static void conn_read(struct conn *c);
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static socklen_t sockaddr_len(sa_family_t family)
 {
@@ -353,7 +344,7 @@ static int tls_fail(char *err, size_t errlen, const char *what, const char *file
 	if (code)
 		ERR_error_string_n(code, e, sizeof(e));
 	ERR_clear_error();
-	set_err(err, errlen, "TLS: %s%s%s: %s", what, file ? " " : "", file ? file : "", e);
+	errbuf_printf(err, errlen, "TLS: %s%s%s: %s", what, file ? " " : "", file ? file : "", e);
 	return -1;
 }
 
@@ -1250,32 +1241,32 @@ int sip_tp_listen(struct sip_tp *tp, enum sip_transport t, const char *hostport,
 {
 	struct sip_peer addr;
 	if ((unsigned)t >= SIP_TP_COUNT) {
-		set_err(err, errlen, "unknown transport");
+		errbuf_printf(err, errlen, "unknown transport");
 		return -1;
 	}
 	if (!hostport || parse_hostport(hostport, t, &addr) < 0) {
-		set_err(err, errlen,
+		errbuf_printf(err, errlen,
 			"%s: expected host:port, [v6]:port or *:port with a numeric host",
 			hostport ? hostport : "(null)");
 		return -1;
 	}
 	if (t == SIP_TP_TLS && !tp->server_ctx) {
-		set_err(err, errlen, "a TLS listener needs tls_cert and tls_key");
+		errbuf_printf(err, errlen, "a TLS listener needs tls_cert and tls_key");
 		return -1;
 	}
 	if (t == SIP_TP_UDP && udp_batch_alloc(tp) < 0) {
-		set_err(err, errlen, "out of memory");
+		errbuf_printf(err, errlen, "out of memory");
 		return -1;
 	}
 	struct listener **ls = realloc(tp->listeners, (size_t)(tp->nlisteners + 1) * sizeof(*ls));
 	if (!ls) {
-		set_err(err, errlen, "out of memory");
+		errbuf_printf(err, errlen, "out of memory");
 		return -1;
 	}
 	tp->listeners = ls;
 	struct listener *l = calloc(1, sizeof(*l));
 	if (!l) {
-		set_err(err, errlen, "out of memory");
+		errbuf_printf(err, errlen, "out of memory");
 		return -1;
 	}
 	l->tp = tp;
@@ -1313,7 +1304,7 @@ int sip_tp_listen(struct sip_tp *tp, enum sip_transport t, const char *hostport,
 	tp->listeners[tp->nlisteners] = l;
 	return tp->nlisteners++;
 fail:
-	set_err(err, errlen, "%s %s: %s", sip_transport_name(t), hostport, strerror(errno));
+	errbuf_printf(err, errlen, "%s %s: %s", sip_transport_name(t), hostport, strerror(errno));
 	if (l->fd >= 0)
 		close(l->fd);
 	free(l);
@@ -1416,12 +1407,12 @@ struct sip_tp *sip_tp_new(struct ev_loop *loop, const struct sip_tp_opts *opts, 
 			  void *ctx, char *err, size_t errlen)
 {
 	if (!loop || !recv) {
-		set_err(err, errlen, "a loop and a receive callback are required");
+		errbuf_printf(err, errlen, "a loop and a receive callback are required");
 		return NULL;
 	}
 	struct sip_tp *tp = calloc(1, sizeof(*tp));
 	if (!tp) {
-		set_err(err, errlen, "out of memory");
+		errbuf_printf(err, errlen, "out of memory");
 		return NULL;
 	}
 	tp->loop = loop;
@@ -1456,7 +1447,7 @@ struct sip_tp *sip_tp_new(struct ev_loop *loop, const struct sip_tp_opts *opts, 
 	tp->scratch = malloc(tp->scratch_cap);
 	tp->bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "sip_tp socket");
 	if (!tp->by_id || !tp->by_addr || !tp->by_ip || !tp->scratch || !tp->bio_method) {
-		set_err(err, errlen, "out of memory");
+		errbuf_printf(err, errlen, "out of memory");
 		goto fail;
 	}
 	BIO_meth_set_write(tp->bio_method, bio_write);
@@ -1466,7 +1457,7 @@ struct sip_tp *sip_tp_new(struct ev_loop *loop, const struct sip_tp_opts *opts, 
 	BIO_meth_set_create(tp->bio_method, bio_create);
 
 	if (!o->tls_cert != !o->tls_key) {
-		set_err(err, errlen, "TLS: tls_cert and tls_key go together");
+		errbuf_printf(err, errlen, "TLS: tls_cert and tls_key go together");
 		goto fail;
 	}
 	if (o->tls_cert && !(tp->server_ctx = tls_ctx_new(o, true, err, errlen)))

@@ -1,19 +1,11 @@
 #include "sip/uri.h"
 
+#include "text.h"
+
 #include <arpa/inet.h>
 
 #include "sip/scan.h"
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Matches 1*( cls / escaped ), checking every '%' starts a valid escape. */
 static bool span_escaped(struct scan *sc, unsigned cls, sip_str *out)
@@ -22,7 +14,7 @@ static bool span_escaped(struct scan *sc, unsigned cls, sip_str *out)
 	while (q < sc->end) {
 		unsigned char c = (unsigned char)*q;
 		if (c == '%') {
-			if (sc->end - q < 3 || hexval(q[1]) < 0 || hexval(q[2]) < 0)
+			if (sc->end - q < 3 || hex_digit_value(q[1]) < 0 || hex_digit_value(q[2]) < 0)
 				break;
 			q += 3;
 		} else if (cc_is(c, cls)) {
@@ -199,7 +191,7 @@ long sip_unescape(sip_str in, char *out, size_t cap)
 		if (c == '%') {
 			if (i + 2 >= in.len)
 				return -1;
-			int h = hexval(in.s[i + 1]), l = hexval(in.s[i + 2]);
+			int h = hex_digit_value(in.s[i + 1]), l = hex_digit_value(in.s[i + 2]);
 			if (h < 0 || l < 0)
 				return -1;
 			c = h * 16 + l;
@@ -219,7 +211,7 @@ static int next_octet(sip_str s, size_t *i)
 		return -1;
 	int c = (unsigned char)s.s[*i];
 	if (c == '%' && *i + 2 < s.len) {
-		int h = hexval(s.s[*i + 1]), l = hexval(s.s[*i + 2]);
+		int h = hex_digit_value(s.s[*i + 1]), l = hex_digit_value(s.s[*i + 2]);
 		if (h >= 0 && l >= 0) {
 			*i += 3;
 			return h * 16 + l;
@@ -229,7 +221,6 @@ static int next_octet(sip_str s, size_t *i)
 	return c;
 }
 
-static int lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 
 /* Equality of two escaped slices after unescaping. */
 static bool escaped_eq(sip_str a, sip_str b, bool nocase)
@@ -240,8 +231,8 @@ static bool escaped_eq(sip_str a, sip_str b, bool nocase)
 		if (x < 0 || y < 0)
 			return x == y;
 		if (nocase) {
-			x = lower(x);
-			y = lower(y);
+			x = ascii_lower(x);
+			y = ascii_lower(y);
 		}
 		if (x != y)
 			return false;
@@ -376,7 +367,7 @@ static bool tel_number_eq(sip_str a, sip_str b)
 			j++;
 		if (i >= a.len || j >= b.len)
 			return i >= a.len && j >= b.len;
-		if (lower((unsigned char)a.s[i]) != lower((unsigned char)b.s[j]))
+		if (ascii_lower((unsigned char)a.s[i]) != ascii_lower((unsigned char)b.s[j]))
 			return false;
 		i++;
 		j++;
