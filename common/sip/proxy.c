@@ -4,11 +4,14 @@
 #include <stdlib.h>
 
 #include "sip/build.h"
+#include "sip/resolve.h"
 
 #define MAX_OUT 65536
 #define BRANCH_PREFIX "z9hG4bKvp" /* ours: cookie + "vp" + loop hash + "." + counter */
 
-enum branch_state { B_WAITING, B_RUNNING, B_DONE };
+/* A branch waits for its group, may wait for DNS (B_RESOLVING), runs one
+ * attempt (a client transaction to one address) after another, and ends. */
+enum branch_state { B_WAITING, B_RESOLVING, B_RUNNING, B_DONE };
 
 struct branch {
 	struct sip_proxy_ctx *pc;
@@ -16,9 +19,16 @@ struct branch {
 	size_t urilen;
 	unsigned group;
 	enum branch_state state;
-	struct sip_txn *ct;
+	struct sip_txn *ct;     /* the current attempt */
+	struct sip_resolve_req *dns; /* while B_RESOLVING */
+	/* The next hop's addresses in the order to try (RFC 3263), when the
+	 * resolver found them; NULL for a numeric hop: nothing to fail over to. */
+	struct sip_targets *targets;
+	struct sip_peer peer;   /* where the current attempt went */
 	unsigned status;        /* final status, 408 for a timeout, 503 for a transport error */
-	bool provisional;
+	bool provisional;       /* the current attempt had a 1xx */
+	bool early;             /* an INVITE 1xx other than 100 came: the caller
+				   may have heard it ring, so no failover */
 	bool cancel_wanted;     /* cancel once a provisional arrives (RFC 3261 9.1) */
 	bool cancelled;
 	bool redirected;        /* a 3xx whose Contacts we tried ourselves */
@@ -39,6 +49,7 @@ struct sip_proxy_ctx {
 	unsigned nbr, cap;
 	unsigned group;            /* group being tried */
 	unsigned live_txns;        /* client transactions not yet terminated */
+	unsigned resolving;        /* branches waiting for DNS */
 	bool answered;             /* a final response went upstream */
 	bool got_2xx, got_6xx;
 	bool cancelled;            /* a CANCEL arrived */
@@ -56,7 +67,20 @@ struct sip_proxy {
 	char supported[256];
 	uint64_t branch_counter;
 	struct sip_proxy_ctx *contexts;
+	struct ack_hold *acks;
 	struct sip_proxy_stats stats;
+};
+
+/* An ACK for a 2xx whose next hop needs DNS, held until the answer: the
+ * ACK with Max-Forwards done, without our Via (that depends on the
+ * transport). */
+struct ack_hold {
+	struct sip_proxy *p;
+	struct sip_resolve_req *dns;
+	char *buf;
+	size_t len;
+	char hash[17];
+	struct ack_hold *prev, *next;
 };
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -135,8 +159,9 @@ static enum sip_transport uri_transport(const struct sip_uri *u)
 	return SIP_TP_UDP;
 }
 
-/* The next hop for a URI: numeric host (or maddr) directly, else the
- * daemon's resolver. */
+/* The next hop for a URI when it is known at once: a numeric host (or
+ * maddr), or what the daemon's synchronous hook says when there is no
+ * resolver. -1: ask the resolver, if any. */
 static int next_hop_peer(struct sip_proxy *p, const struct sip_uri *u, struct sip_peer *to)
 {
 	enum sip_transport t = uri_transport(u);
@@ -144,7 +169,7 @@ static int next_hop_peer(struct sip_proxy *p, const struct sip_uri *u, struct si
 	uint16_t port = u->has_port ? u->port : default_port(u, t);
 	if (sip_peer_from_numeric(to, t, host.s, host.len, port) == 0)
 		return 0;
-	if (p->h.resolve)
+	if (p->h.resolve && !p->o.resolver)
 		return p->h.resolve(p->h.ctx, u, to);
 	return -1;
 }
@@ -159,6 +184,8 @@ static void ctx_free(struct sip_proxy_ctx *pc)
 		ev_timer_stop(p->loop, &b->timer_c);
 		if (b->ct && b->state == B_RUNNING)
 			sip_txn_detach(b->ct);
+		sip_resolve_cancel(b->dns);
+		sip_targets_free(b->targets);
 		free(b->uri);
 		free(b->resp);
 	}
@@ -180,7 +207,7 @@ static void ctx_free(struct sip_proxy_ctx *pc)
 /* Frees the context once nothing can refer to it any more. */
 static void ctx_maybe_free(struct sip_proxy_ctx *pc)
 {
-	if (pc->st || pc->live_txns)
+	if (pc->st || pc->live_txns || pc->resolving)
 		return;
 	ctx_free(pc);
 }
@@ -299,16 +326,30 @@ static void cancel_branch(struct branch *b)
 		b->cancel_wanted = true;
 }
 
+static void stop_resolving(struct branch *b)
+{
+	if (!b->dns)
+		return;
+	sip_resolve_cancel(b->dns);
+	b->dns = NULL;
+	b->pc->resolving--;
+}
+
 static void cancel_others(struct sip_proxy_ctx *pc, struct branch *except)
 {
 	for (unsigned i = 0; i < pc->nbr; i++) {
 		struct branch *b = &pc->br[i];
 		if (b == except)
 			continue;
-		if (b->state == B_RUNNING)
+		if (b->state == B_RUNNING) {
 			cancel_branch(b);
-		else if (b->state == B_WAITING)
+		} else if (b->state == B_RESOLVING) {
+			/* nothing was sent yet: nothing to CANCEL downstream */
+			stop_resolving(b);
 			b->state = B_DONE, b->status = 487;
+		} else if (b->state == B_WAITING) {
+			b->state = B_DONE, b->status = 487;
+		}
 	}
 }
 
@@ -317,6 +358,77 @@ static void branch_fail(struct branch *b, unsigned status)
 	b->state = B_DONE;
 	b->status = status;
 	ev_timer_stop(b->pc->p->loop, &b->timer_c);
+}
+
+/* Lets go of the current attempt's client transaction: it finishes its
+ * retransmission duties (the ACK for a non-2xx) without us. */
+static void drop_attempt(struct branch *b)
+{
+	if (!b->ct)
+		return;
+	sip_txn_set_user(b->ct, NULL);
+	sip_txn_detach(b->ct);
+	b->ct = NULL;
+	b->pc->live_txns--;
+}
+
+/* Tells the resolver that the current attempt's address failed, so that
+ * lists made meanwhile put it last; ms 0: the resolver's default. */
+static void mark_failed(struct branch *b, uint32_t ms)
+{
+	struct sip_proxy *p = b->pc->p;
+	if (b->targets && p->o.resolver)
+		sip_resolver_mark_failed(p->o.resolver, &b->peer, ms);
+}
+
+/* Whether a branch whose attempt failed in the RFC 3263 4.3 sense (no
+ * response at all, or a 503) may try its next address: not once the
+ * caller may have heard an INVITE ring, and not when nobody wants the
+ * answer any more (cancelled, answered, won or lost by another branch). */
+static bool may_fail_over(const struct branch *b)
+{
+	const struct sip_proxy_ctx *pc = b->pc;
+	return b->targets && b->targets->next < b->targets->count && !b->early &&
+	       !b->cancel_wanted && !b->cancelled && pc->st && !pc->answered && !pc->cancelled &&
+	       !pc->got_2xx && !pc->got_6xx;
+}
+
+static unsigned send_attempt(struct sip_proxy_ctx *pc, struct branch *b, const struct sip_peer *to);
+
+/* Sends the branch's request to the next address of its list that takes
+ * it. Returns true when an attempt runs; false when the list is used up
+ * (*status then holds the last local failure, if there was one). */
+static bool try_next_target(struct branch *b, unsigned *status)
+{
+	const struct sip_target *t;
+	while (b->targets && (t = sip_targets_next(b->targets)) != NULL) {
+		unsigned st = send_attempt(b->pc, b, &t->peer);
+		if (!st)
+			return true;
+		*status = st;
+	}
+	return false;
+}
+
+/* The current attempt ended without any final response (Timer B/F, a
+ * transport error, Timer C): its client transaction is gone. Without any
+ * response at all the address counts as failed and the branch moves on to
+ * the next one; otherwise the branch fails with status (487 when the
+ * caller had cancelled it: that is what was asked for). */
+static void attempt_lost(struct branch *b, unsigned status)
+{
+	struct sip_proxy_ctx *pc = b->pc;
+	if (!b->provisional) {
+		mark_failed(b, 0);
+		if (may_fail_over(b) && try_next_target(b, &status)) {
+			pc->p->stats.failovers++;
+			return;
+		}
+	}
+	if (b->cancel_wanted || b->cancelled)
+		status = 487;
+	branch_fail(b, status);
+	check_done(pc);
 }
 
 static void on_timer_c(struct ev_loop *loop, struct ev_timer *t, void *arg)
@@ -333,15 +445,9 @@ static void on_timer_c(struct ev_loop *loop, struct ev_timer *t, void *arg)
 		send_cancel(b);
 		return;
 	}
-	/* no provisional at all: the branch is dead (RFC 3261 16.8) */
-	if (b->ct) {
-		sip_txn_set_user(b->ct, NULL);
-		sip_txn_detach(b->ct);
-		b->ct = NULL;
-		pc->live_txns--;
-	}
-	branch_fail(b, 408);
-	check_done(pc);
+	/* no provisional at all: this attempt is dead (RFC 3261 16.8) */
+	drop_attempt(b);
+	attempt_lost(b, 408);
 	ctx_maybe_free(pc);
 }
 
@@ -402,21 +508,18 @@ static int pop_first_value(struct sip_msg *m, struct sip_hdr *h)
 	return keep_values_from(m, h, h->v.addr->next);
 }
 
-static void start_branch(struct sip_proxy_ctx *pc, struct branch *b)
+/* Sends the branch's request to one address in a new client transaction,
+ * with our Via (a fresh branch id) and Record-Route for that transport: the
+ * first attempt, and each failover. Returns 0, or the status the attempt
+ * fails with locally. */
+static unsigned send_attempt(struct sip_proxy_ctx *pc, struct branch *b, const struct sip_peer *to)
 {
 	struct sip_proxy *p = pc->p;
 	struct sip_msg *m = &pc->req;
-	struct sip_uri target;
-	b->state = B_RUNNING;
-	if (sip_uri_parse(&target, b->uri, b->urilen, NULL) < 0) {
-		branch_fail(b, 400);
-		return;
-	}
 	sip_msg_reset_edits(m);
 	char line[1024];
 	int n = snprintf(line, sizeof(line), "%.*s %.*s SIP/2.0", (int)m->method.len, m->method.s,
 			 (int)b->urilen, b->uri);
-	const struct sip_uri *hop = &target;
 	struct sip_hdr *rh;
 	struct sip_addr *route = top_route(m, &rh);
 	if (route && !route->uri.lr) {
@@ -429,20 +532,10 @@ static void start_branch(struct sip_proxy_ctx *pc, struct branch *b)
 		int k = snprintf(tail, sizeof(tail), "Route: <%.*s>", (int)b->urilen, b->uri);
 		struct sip_hdr *after = m->last[SIP_HDR_ROUTE] + 1;
 		sip_msg_insert_header(m, after < m->hdrs + m->hdr_count ? after : NULL, tail, (size_t)k);
-		hop = &route->uri;
-	} else if (route) {
-		hop = &route->uri;
 	}
 	if (n <= 0 || (size_t)n >= sizeof(line) ||
-	    sip_msg_set_start_line(m, line, (size_t)n) < 0) {
-		branch_fail(b, 414);
-		return;
-	}
-	struct sip_peer to;
-	if (next_hop_peer(p, hop, &to) < 0) {
-		branch_fail(b, sip_str_caseeq_lit(hop->host, "") ? 400 : 404);
-		return;
-	}
+	    sip_msg_set_start_line(m, line, (size_t)n) < 0)
+		return 414;
 	/* Max-Forwards: decrement, or add one (16.6 step 3) */
 	int mf = sip_msg_max_forwards(m, NULL);
 	if (mf >= 0) {
@@ -453,37 +546,99 @@ static void start_branch(struct sip_proxy_ctx *pc, struct branch *b)
 	}
 	/* our Via on top; Record-Route: one entry, or two when the transport
 	 * changes so each side gets the address it can reach (RFC 5658) */
-	n = our_via(p, pc, to.transport, line, sizeof(line));
+	n = our_via(p, pc, to->transport, line, sizeof(line));
 	sip_msg_insert_header(m, &m->hdrs[0], line, (size_t)n);
 	struct sip_addr *to_hdr = sip_msg_to(m, NULL);
 	bool initial = to_hdr && !sip_str_present(to_hdr->tag);
 	if (p->o.record_route && initial && m->method_id != SIP_METHOD_REGISTER) {
 		struct sip_hdr *rr_at = m->first[SIP_HDR_RECORD_ROUTE] ? m->first[SIP_HDR_RECORD_ROUTE] : &m->hdrs[0];
-		n = rr_line(p, to.transport, line, sizeof(line));
+		n = rr_line(p, to->transport, line, sizeof(line));
 		sip_msg_insert_header(m, rr_at, line, (size_t)n);
-		if (to.transport != pc->src.transport) {
+		if (to->transport != pc->src.transport) {
 			n = rr_line(p, pc->src.transport, line, sizeof(line));
 			sip_msg_insert_header(m, rr_at, line, (size_t)n);
 		}
 	}
 	char *out = malloc(MAX_OUT);
-	if (!out) {
+	if (!out)
+		return 500;
+	size_t len = sip_msg_serialize(m, out, MAX_OUT);
+	b->ct = len <= MAX_OUT ? sip_txn_request(p->txn, out, len, to, b) : NULL;
+	free(out);
+	if (!b->ct)
+		return len > MAX_OUT ? 513 : 500;
+	b->peer = *to;
+	b->provisional = false;
+	b->cancelled = false;
+	pc->live_txns++;
+	p->stats.forwarded++;
+	/* Timer C runs per attempt (initialised with the branch) */
+	if (sip_txn_is_invite(b->ct))
+		ev_timer_start(p->loop, &b->timer_c, p->o.timer_c_ms);
+	else
+		ev_timer_stop(p->loop, &b->timer_c);
+	return 0;
+}
+
+/* The resolver's answer for a branch's next hop: the first attempt. */
+static void on_resolved(void *arg, struct sip_targets *targets, enum sip_resolve_status status,
+			const char *err)
+{
+	struct branch *b = arg;
+	struct sip_proxy_ctx *pc = b->pc;
+	(void)err;
+	b->dns = NULL;
+	pc->resolving--;
+	b->state = B_RUNNING;
+	b->targets = targets;
+	if (status != SIP_RESOLVE_OK) {
+		/* no such name: 404; DNS itself failing is our trouble: 503 */
+		pc->p->stats.dns_failures++;
+		bool none = status == SIP_RESOLVE_NXDOMAIN || status == SIP_RESOLVE_NODATA ||
+			    status == SIP_RESOLVE_BADURI;
+		branch_fail(b, none ? 404 : 503);
+	} else {
+		unsigned fail = 500;
+		if (!try_next_target(b, &fail))
+			branch_fail(b, fail);
+	}
+	check_done(pc);
+	ctx_maybe_free(pc);
+}
+
+static void start_branch(struct sip_proxy_ctx *pc, struct branch *b)
+{
+	struct sip_proxy *p = pc->p;
+	struct sip_uri target;
+	b->state = B_RUNNING;
+	if (sip_uri_parse(&target, b->uri, b->urilen, NULL) < 0) {
+		branch_fail(b, 400);
+		return;
+	}
+	/* the next hop: the top Route (loose or strict), else the target */
+	sip_msg_reset_edits(&pc->req);
+	struct sip_hdr *rh;
+	struct sip_addr *route = top_route(&pc->req, &rh);
+	const struct sip_uri *hop = route ? &route->uri : &target;
+	struct sip_peer to;
+	if (next_hop_peer(p, hop, &to) == 0) {
+		unsigned st = send_attempt(pc, b, &to);
+		if (st)
+			branch_fail(b, st);
+		return;
+	}
+	if (sip_str_caseeq_lit(hop->host, "") || !p->o.resolver) {
+		branch_fail(b, sip_str_caseeq_lit(hop->host, "") ? 400 : 404);
+		return;
+	}
+	/* the answer comes from the loop, never from inside sip_resolve */
+	b->dns = sip_resolve(p->o.resolver, hop, on_resolved, b);
+	if (!b->dns) {
 		branch_fail(b, 500);
 		return;
 	}
-	size_t len = sip_msg_serialize(m, out, MAX_OUT);
-	b->ct = len <= MAX_OUT ? sip_txn_request(p->txn, out, len, &to, b) : NULL;
-	free(out);
-	if (!b->ct) {
-		branch_fail(b, len > MAX_OUT ? 513 : 500);
-		return;
-	}
-	pc->live_txns++;
-	p->stats.forwarded++;
-	if (sip_txn_is_invite(b->ct)) {
-		ev_timer_init(&b->timer_c, on_timer_c, b);
-		ev_timer_start(p->loop, &b->timer_c, p->o.timer_c_ms);
-	}
+	b->state = B_RESOLVING;
+	pc->resolving++;
 }
 
 /* Starts every waiting branch of the lowest waiting group. Returns how many. */
@@ -570,7 +725,7 @@ static void check_done(struct sip_proxy_ctx *pc)
 	if (!pc->started)
 		return;
 	for (unsigned i = 0; i < pc->nbr; i++)
-		if (pc->br[i].state == B_RUNNING)
+		if (pc->br[i].state == B_RUNNING || pc->br[i].state == B_RESOLVING)
 			return;
 	if (pc->got_2xx || pc->answered)
 		return;
@@ -606,6 +761,17 @@ static bool recurse_redirect(struct sip_proxy_ctx *pc, struct branch *b, struct 
 
 /* ---- transaction layer hooks --------------------------------------------- */
 
+/* How long a 503's Retry-After asks us to leave its sender alone; 0 for
+ * the resolver's default. */
+static uint32_t retry_after_ms(struct sip_msg *resp)
+{
+	struct sip_hdr *h = resp->first[SIP_HDR_RETRY_AFTER];
+	if (!h || sip_hdr_parse(resp, h, NULL) < 0 || !h->v.retry)
+		return 0;
+	uint32_t s = h->v.retry->seconds;
+	return s > 86400 ? 86400u * 1000u : s * 1000u;
+}
+
 static void hook_response(void *ctx, struct sip_txn *ct, struct sip_msg *resp)
 {
 	struct branch *b = sip_txn_user(ct);
@@ -617,6 +783,8 @@ static void hook_response(void *ctx, struct sip_txn *ct, struct sip_msg *resp)
 	unsigned code = resp->status;
 	if (code < 200) {
 		b->provisional = true;
+		if (code > 100 && sip_txn_is_invite(ct))
+			b->early = true;
 		if (b->cancel_wanted)
 			send_cancel(b);
 		if (code == 100)
@@ -642,6 +810,22 @@ static void hook_response(void *ctx, struct sip_txn *ct, struct sip_msg *resp)
 	}
 	if (b->state == B_DONE)
 		return;
+	if (code == 503) {
+		/* the address is overloaded or down for a while (RFC 3263 4.3): on
+		 * to the next, with a new transaction; the caller never sees it */
+		mark_failed(b, retry_after_ms(resp));
+		if (may_fail_over(b)) {
+			drop_attempt(b);
+			unsigned fail = 503;
+			if (try_next_target(b, &fail)) {
+				p->stats.failovers++;
+				return;
+			}
+			branch_fail(b, fail);
+			check_done(pc);
+			return;
+		}
+	}
 	branch_fail(b, code);
 	b->resp = malloc(resp->len);
 	if (b->resp) {
@@ -677,8 +861,12 @@ static void hook_terminated(void *ctx, struct sip_txn *t, enum sip_txn_end why)
 	b->ct = NULL;
 	pc->live_txns--;
 	if (b->state == B_RUNNING) {
-		branch_fail(b, why == SIP_TXN_END_TIMEOUT ? 408 : 503);
-		check_done(pc);
+		if (why == SIP_TXN_END_NORMAL) {
+			branch_fail(b, 503);
+			check_done(pc);
+		} else {
+			attempt_lost(b, why == SIP_TXN_END_TIMEOUT ? 408 : 503);
+		}
 	}
 	ctx_maybe_free(pc);
 }
@@ -906,6 +1094,80 @@ static void hook_request(void *ctx, struct sip_txn *st, struct sip_msg *req)
 	p->h.route(p->h.ctx, pc, m);
 }
 
+/* Sends an ACK (Max-Forwards done) to its next hop with our Via on top,
+ * whose branch depends only on the ACK (16.11: the same ACK always gets the
+ * same one). */
+static void send_ack(struct sip_proxy *p, struct sip_msg *ack, const char *hash,
+		     const struct sip_peer *to)
+{
+	char line[256];
+	uint16_t port = p->o.port[to->transport] ? p->o.port[to->transport] : p->o.port[SIP_TP_UDP];
+	int n = snprintf(line, sizeof(line), "Via: SIP/2.0/%s %s:%u;branch=" BRANCH_PREFIX "%s.ack",
+			 sip_transport_name(to->transport), p->host, port, hash);
+	sip_msg_insert_header(ack, &ack->hdrs[0], line, (size_t)n);
+	char *out = malloc(MAX_OUT);
+	size_t len = out ? sip_msg_serialize(ack, out, MAX_OUT) : MAX_OUT + 1;
+	if (len <= MAX_OUT && p->h.send(p->h.ctx, to, out, len) == 0)
+		p->stats.acks_forwarded++;
+	free(out);
+}
+
+static void ack_hold_free(struct ack_hold *h)
+{
+	struct sip_proxy *p = h->p;
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		p->acks = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	sip_resolve_cancel(h->dns);
+	free(h->buf);
+	free(h);
+}
+
+/* A held ACK's next hop is located: it goes to the first address (an ACK
+ * has no transaction, so nothing tells us to try another). */
+static void on_ack_resolved(void *arg, struct sip_targets *targets, enum sip_resolve_status status,
+			    const char *err)
+{
+	struct ack_hold *h = arg;
+	(void)err;
+	h->dns = NULL;
+	const struct sip_target *t = status == SIP_RESOLVE_OK ? sip_targets_next(targets) : NULL;
+	struct sip_msg m;
+	if (t && sip_msg_parse(&m, h->buf, h->len, NULL, NULL) == 0)
+		send_ack(h->p, &m, h->hash, &t->peer);
+	if (t)
+		sip_msg_free(&m);
+	if (status != SIP_RESOLVE_OK)
+		h->p->stats.dns_failures++;
+	sip_targets_free(targets);
+	ack_hold_free(h);
+}
+
+/* Keeps a copy of ack until the resolver has located hop. */
+static void hold_ack(struct sip_proxy *p, struct sip_msg *ack, const struct sip_uri *hop,
+		     const char *hash)
+{
+	struct ack_hold *h = calloc(1, sizeof(*h));
+	size_t need = sip_msg_serialize(ack, NULL, 0);
+	if (!h || !(h->buf = malloc(need))) {
+		free(h);
+		return;
+	}
+	h->p = p;
+	h->len = sip_msg_serialize(ack, h->buf, need);
+	memcpy(h->hash, hash, sizeof(h->hash));
+	h->next = p->acks;
+	if (p->acks)
+		p->acks->prev = h;
+	p->acks = h;
+	h->dns = sip_resolve(p->o.resolver, hop, on_ack_resolved, h);
+	if (!h->dns)
+		ack_hold_free(h);
+}
+
 /* An ACK for a 2xx (or a stray one) is forwarded statelessly along its
  * Route (16.11 rules for the branch: the same ACK always gets the same). */
 static void hook_ack(void *ctx, struct sip_msg *ack, const struct sip_peer *from)
@@ -913,7 +1175,6 @@ static void hook_ack(void *ctx, struct sip_msg *ack, const struct sip_peer *from
 	struct sip_proxy *p = ctx;
 	(void)from;
 	preprocess_routes(p, ack);
-	char *out = NULL;
 	struct sip_hdr *rh;
 	struct sip_addr *route = top_route(ack, &rh);
 	while (route && rh && rh->removed)
@@ -925,26 +1186,21 @@ static void hook_ack(void *ctx, struct sip_msg *ack, const struct sip_peer *from
 	if (mf == 0)
 		goto done;
 	struct sip_peer to;
-	if (next_hop_peer(p, hop, &to) < 0)
+	bool known = next_hop_peer(p, hop, &to) == 0;
+	if (!known && (!p->o.resolver || sip_str_caseeq_lit(hop->host, "")))
 		goto done;
-	char line[256];
-	int n;
 	if (mf > 0) {
-		n = snprintf(line, sizeof(line), "Max-Forwards: %d", mf - 1);
+		char line[64];
+		int n = snprintf(line, sizeof(line), "Max-Forwards: %d", mf - 1);
 		sip_msg_replace_header(ack, ack->first[SIP_HDR_MAX_FORWARDS], line, (size_t)n);
 	}
 	char hash[17];
 	compute_loop_hash(ack, hash);
-	uint16_t port = p->o.port[to.transport] ? p->o.port[to.transport] : p->o.port[SIP_TP_UDP];
-	n = snprintf(line, sizeof(line), "Via: SIP/2.0/%s %s:%u;branch=" BRANCH_PREFIX "%s.ack",
-		     sip_transport_name(to.transport), p->host, port, hash);
-	sip_msg_insert_header(ack, &ack->hdrs[0], line, (size_t)n);
-	out = malloc(MAX_OUT);
-	size_t len = out ? sip_msg_serialize(ack, out, MAX_OUT) : MAX_OUT + 1;
-	if (len <= MAX_OUT && p->h.send(p->h.ctx, &to, out, len) == 0)
-		p->stats.acks_forwarded++;
+	if (known)
+		send_ack(p, ack, hash, &to);
+	else
+		hold_ack(p, ack, hop, hash);
 done:
-	free(out);
 	sip_msg_reset_edits(ack);
 }
 
@@ -1022,11 +1278,14 @@ void sip_proxy_free(struct sip_proxy *p)
 {
 	if (!p)
 		return;
-	/* contexts first: freeing them detaches their transactions */
+	/* contexts first: freeing them detaches their transactions and
+	 * drops their pending DNS */
 	while (p->contexts) {
 		p->contexts->st = NULL;
 		ctx_free(p->contexts);
 	}
+	while (p->acks)
+		ack_hold_free(p->acks);
 	sip_txn_layer_free(p->txn);
 	free(p);
 }

@@ -10,8 +10,18 @@
  * the proxy with a send hook (its transports) and feeds received messages
  * to sip_proxy_input(). Policy stays in the daemon: for every new request
  * that is not routed by a Route header the route hook decides the targets
- * (or answers). Next hops must be numeric addresses unless a resolve hook is
- * given (RFC 3263 lives in resolve.h).
+ * (or answers).
+ *
+ * Next hops (the top Route, else the target) with a numeric host go out at
+ * once. Others are located with RFC 3263 (resolve.h) when the daemon hands
+ * the proxy a resolver: the branch waits for DNS, then tries the addresses
+ * in order. An attempt that gets no response at all (Timer B/F, a transport
+ * error) or a 503 marks its address failed in the resolver (for Retry-After
+ * seconds when given) and the branch goes on to the next address with a new
+ * client transaction (RFC 3263 4.3), unless the caller already heard a
+ * provisional response for that INVITE branch, or the request was cancelled
+ * or answered meanwhile. Only when no address is left does the branch fail
+ * (408 timeout, 503 transport, or the last 503, relayed as 500).
  */
 #ifndef VOCAL_SIP_PROXY_H
 #define VOCAL_SIP_PROXY_H
@@ -26,6 +36,7 @@
 
 struct sip_proxy;
 struct sip_proxy_ctx; /* one request being proxied (a response context) */
+struct sip_resolver;
 
 struct sip_proxy_opts {
 	/* This proxy's address as it goes into Via and Record-Route, per
@@ -39,6 +50,11 @@ struct sip_proxy_opts {
 	const char *supported;      /* option tags we support, comma-separated, for Proxy-Require */
 	const char *server_name;    /* for generated responses' Server header; NULL = none */
 	struct sip_txn_timers timers;
+	/* RFC 3263 server location for next hops that are not numeric, and
+	 * the place failed addresses are marked; runs on the proxy's loop and
+	 * must outlive the proxy. NULL: numeric hosts and the resolve hook
+	 * only, and no failover. */
+	struct sip_resolver *resolver;
 };
 
 struct sip_proxy_hooks {
@@ -53,8 +69,9 @@ struct sip_proxy_hooks {
 	 * NULL: every such request is forwarded to its Request-URI.
 	 */
 	void (*route)(void *ctx, struct sip_proxy_ctx *pc, struct sip_msg *req);
-	/* Turns a next-hop URI into a peer; NULL: numeric hosts only. Returns
-	 * 0 and fills *to, or -1 (answered 404/503 by the proxy). */
+	/* Turns a next-hop URI into a peer at once (one address, no
+	 * failover); used only without opts.resolver. NULL: numeric hosts
+	 * only. Returns 0 and fills *to, or -1 (the branch fails with 404). */
 	int (*resolve)(void *ctx, const struct sip_uri *next_hop, struct sip_peer *to);
 	/* The final response the proxy sends upstream for a request (for
 	 * accounting); may be NULL. */
@@ -90,7 +107,9 @@ struct sip_txn_layer *sip_proxy_txn_layer(struct sip_proxy *p);
 
 struct sip_proxy_stats {
 	uint64_t requests, forwarded, answered_locally, loops, too_many_hops, cancels,
-		acks_forwarded, stray_2xx_forwarded, timer_c_fired;
+		acks_forwarded, stray_2xx_forwarded, timer_c_fired,
+		failovers,     /* attempts sent to a branch's next address */
+		dns_failures;  /* next hops the resolver could not locate */
 	size_t contexts;
 };
 void sip_proxy_get_stats(const struct sip_proxy *p, struct sip_proxy_stats *out);

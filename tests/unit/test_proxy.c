@@ -2,11 +2,17 @@
  * The proxy core (RFC 3261 section 16) on a fake network: the test plays
  * the upstream UAC and the downstream UASs by feeding messages to the proxy
  * and reading what it sends, with a fake clock for Timer C.
+ *
+ * Next hops by name (RFC 3263 failover) use a real resolver whose cache is
+ * loaded with hand-made DNS answers, so no DNS traffic ever leaves it.
  */
 #include "unit/testutil.h"
 
+#include <arpa/inet.h>
+
 #include "ev.h"
 #include "sip/proxy.h"
+#include "sip/resolve.h"
 
 static uint64_t now_ms;
 static uint64_t fake_clock(void *arg)
@@ -25,8 +31,10 @@ struct out {
 struct env {
 	struct ev_loop *loop;
 	struct sip_proxy *proxy;
-	struct out out[128];
+	struct sip_resolver *resolver;
+	struct out out[256];
 	int n;
+	const char *fail_ip; /* sends to addresses starting so fail (transport error) */
 	/* what the route hook does */
 	const char *targets[4];
 	unsigned groups[4];
@@ -38,7 +46,13 @@ struct env {
 static int hook_send(void *ctx, const struct sip_peer *to, const char *buf, size_t len)
 {
 	struct env *e = ctx;
-	assert_true(e->n < 128);
+	if (e->fail_ip) {
+		char a[64];
+		sip_peer_format(to, a, sizeof(a));
+		if (strncmp(a, e->fail_ip, strlen(e->fail_ip)) == 0)
+			return -1;
+	}
+	assert_true(e->n < 256);
 	struct out *o = &e->out[e->n++];
 	assert_true(len < sizeof(o->buf));
 	memcpy(o->buf, buf, len);
@@ -68,24 +82,181 @@ static void hook_final(void *ctx, struct sip_proxy_ctx *pc, unsigned status)
 	((struct env *)ctx)->final_status = status;
 }
 
-static struct env *env_new(bool recurse)
+/* ---- DNS answers, built by hand, for the resolver's cache --------------- */
+
+enum { T_A_ = 1, T_SOA_ = 6, T_SRV_ = 33 };
+
+struct dnsmsg {
+	unsigned char b[512];
+	size_t len;
+};
+
+static void put8(struct dnsmsg *m, unsigned v)
+{
+	assert_true(m->len < sizeof(m->b));
+	m->b[m->len++] = (unsigned char)v;
+}
+
+static void put16(struct dnsmsg *m, unsigned v)
+{
+	put8(m, v >> 8 & 0xff);
+	put8(m, v & 0xff);
+}
+
+static void put32(struct dnsmsg *m, uint32_t v)
+{
+	put16(m, v >> 16);
+	put16(m, v & 0xffff);
+}
+
+static void put_name(struct dnsmsg *m, const char *name)
+{
+	while (*name) {
+		size_t n = strcspn(name, ".");
+		put8(m, (unsigned)n);
+		for (size_t i = 0; i < n; i++)
+			put8(m, (unsigned char)name[i]);
+		name += n + (name[n] == '.');
+	}
+	put8(m, 0);
+}
+
+/* A response header and question; rcode 0 NOERROR, 3 NXDOMAIN. */
+static void dns_begin(struct dnsmsg *m, const char *qname, unsigned qtype, unsigned rcode)
+{
+	m->len = 0;
+	put16(m, 0);
+	put16(m, 0x8580 | rcode); /* QR AA RD RA */
+	put16(m, 1);
+	put16(m, 0);
+	put16(m, 0);
+	put16(m, 0);
+	put_name(m, qname);
+	put16(m, qtype);
+	put16(m, 1);
+}
+
+/* Appends a record: section 0 answer, 1 authority (after every answer). */
+static void dns_rr(struct dnsmsg *m, int section, const char *name, unsigned type,
+		   const struct dnsmsg *rd)
+{
+	put_name(m, name);
+	put16(m, type);
+	put16(m, 1);
+	put32(m, 3600);
+	put16(m, (unsigned)rd->len);
+	for (size_t i = 0; i < rd->len; i++)
+		put8(m, rd->b[i]);
+	size_t at = section == 0 ? 6 : 8;
+	unsigned n = (unsigned)(m->b[at] << 8 | m->b[at + 1]) + 1;
+	m->b[at] = (unsigned char)(n >> 8);
+	m->b[at + 1] = (unsigned char)n;
+}
+
+static void cache(struct env *e, const struct dnsmsg *m)
+{
+	char err[200];
+	if (sip_resolver_cache_answer(e->resolver, m->b, m->len, err, sizeof(err)) < 0)
+		fail_msg("cache_answer: %s", err);
+}
+
+/* fo.test: SRV _sip._udp priority 10 a.fo.test (192.0.2.20), priority 20
+ * b.fo.test (192.0.2.21), both port 5060; nx.test does not exist. */
+static void load_zone(struct env *e)
+{
+	struct dnsmsg m, rd;
+	dns_begin(&m, "_sip._udp.fo.test", T_SRV_, 0);
+	static const struct {
+		unsigned prio;
+		const char *host, *ip;
+	} srv[] = {{20, "b.fo.test", "192.0.2.21"}, {10, "a.fo.test", "192.0.2.20"}};
+	for (size_t i = 0; i < 2; i++) {
+		rd.len = 0;
+		put16(&rd, srv[i].prio);
+		put16(&rd, 0);
+		put16(&rd, 5060);
+		put_name(&rd, srv[i].host);
+		dns_rr(&m, 0, "_sip._udp.fo.test", T_SRV_, &rd);
+	}
+	cache(e, &m);
+	for (size_t i = 0; i < 2; i++) {
+		dns_begin(&m, srv[i].host, T_A_, 0);
+		rd.len = 4;
+		assert_int_equal(inet_pton(AF_INET, srv[i].ip, rd.b), 1);
+		dns_rr(&m, 0, srv[i].host, T_A_, &rd);
+		cache(e, &m);
+	}
+	static const struct {
+		const char *name;
+		unsigned type;
+	} nx[] = {{"_sip._udp.nx.test", T_SRV_}, {"nx.test", T_A_}};
+	for (size_t i = 0; i < 2; i++) {
+		dns_begin(&m, nx[i].name, nx[i].type, 3);
+		rd.len = 0;
+		put_name(&rd, "ns.test");
+		put_name(&rd, "hostmaster.test");
+		put32(&rd, 1);
+		put32(&rd, 3600);
+		put32(&rd, 600);
+		put32(&rd, 86400);
+		put32(&rd, 60);
+		dns_rr(&m, 1, "test", T_SOA_, &rd);
+		cache(e, &m);
+	}
+}
+
+/* The synchronous hook: hook.test is 192.0.2.30:5060, nothing else is. */
+static int hook_resolve(void *ctx, const struct sip_uri *next_hop, struct sip_peer *to)
+{
+	(void)ctx;
+	if (!sip_str_caseeq_lit(next_hop->host, "hook.test"))
+		return -1;
+	return sip_peer_from_numeric(to, SIP_TP_UDP, "192.0.2.30", 10, 5060);
+}
+
+enum env_dns { ENV_NUMERIC, ENV_RESOLVER, ENV_HOOK };
+
+static struct env *env_new_with(bool recurse, enum env_dns dns)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	now_ms = 5000000;
 	e->loop = ev_loop_new();
 	ev_set_clock(e->loop, fake_clock, NULL);
+	if (dns == ENV_RESOLVER) {
+		/* The server is never asked: every answer is in the cache. */
+		struct sip_resolver_opts ro = {
+			.servers = "127.0.0.1:9", .hosts_file = "", .seed = 42,
+			.family = SIP_RESOLVE_V4_ONLY, .timeout_ms = 100, .tries = 1,
+		};
+		e->resolver = sip_resolver_new(e->loop, &ro);
+		assert_non_null(e->resolver);
+		load_zone(e);
+	}
 	struct sip_proxy_opts o = {
 		.host = "192.0.2.100", .port = {5060, 5060, 5061}, .record_route = true,
-		.recurse_3xx = recurse, .supported = "100rel,timer",
+		.recurse_3xx = recurse, .supported = "100rel,timer", .resolver = e->resolver,
 	};
 	struct sip_proxy_hooks h = {.ctx = e, .send = hook_send, .route = hook_route, .final = hook_final};
+	if (dns == ENV_HOOK)
+		h.resolve = hook_resolve;
 	e->proxy = sip_proxy_new(e->loop, &o, &h);
 	return e;
+}
+
+static struct env *env_new(bool recurse)
+{
+	return env_new_with(recurse, ENV_NUMERIC);
 }
 
 static void env_free(struct env *e)
 {
 	sip_proxy_free(e->proxy);
+	if (e->resolver) {
+		struct sip_resolver_stats st;
+		sip_resolver_get_stats(e->resolver, &st);
+		assert_int_equal(st.queries, 0); /* the cache answered everything */
+		sip_resolver_free(e->resolver);
+	}
 	ev_loop_free(e->loop);
 	free(e);
 }
@@ -180,16 +351,18 @@ static void respond_from(struct env *e, const struct out *req, unsigned status, 
 		strcat(vias, "\n");
 	}
 	const char *cseq = strstr(req->buf, "CSeq: ");
+	const char *callid = strstr(req->buf, "Call-ID: ");
 	char msg[4096];
 	snprintf(msg, sizeof(msg),
 		 "SIP/2.0 %u %s\n%s"
 		 "From: <sip:alice@example.com>;tag=a1\n"
 		 "To: <sip:bob@example.com>;tag=%s\n"
-		 "Call-ID: call1@" UAC_IP "\n"
+		 "%.*s\n"
 		 "%.*s\n"
 		 "%s"
 		 "Content-Length: 0\n\n",
-		 status, reason, vias, ip, (int)strcspn(cseq, "\r"), cseq, extra ? extra : "");
+		 status, reason, vias, ip, (int)strcspn(callid, "\r"), callid,
+		 (int)strcspn(cseq, "\r"), cseq, extra ? extra : "");
 	feed(e, msg, peer(ip, port));
 }
 
@@ -579,6 +752,338 @@ static void test_route_hook_can_answer(void **state)
 	env_free(e);
 }
 
+
+/* ---- RFC 3263 next hops and failover ------------------------------------ */
+
+#define FO_URI "sip:bob@fo.test;transport=udp"
+#define FO_A "192.0.2.20" /* priority 10 */
+#define FO_B "192.0.2.21" /* priority 20 */
+
+#define CANCEL_CALL1                                                            \
+	"CANCEL sip:bob@example.com SIP/2.0\n"                                  \
+	"Via: SIP/2.0/UDP " UAC_IP ":5070;branch=z9hG4bKuac1;rport\n"           \
+	"Max-Forwards: 70\n"                                                    \
+	"From: <sip:alice@example.com>;tag=a1\n"                                \
+	"To: <sip:bob@example.com>\n"                                           \
+	"Call-ID: call1@" UAC_IP "\n"                                           \
+	"CSeq: 1 CANCEL\n"                                                      \
+	"Content-Length: 0\n\n"
+
+/* Another call than INVITE()'s: its own Call-ID and branch. */
+#define INVITE_CALL(ruri, n)                                                    \
+	"INVITE " ruri " SIP/2.0\n"                                             \
+	"Via: SIP/2.0/UDP " UAC_IP ":5070;branch=z9hG4bKuac" n ";rport\n"       \
+	"Max-Forwards: 70\n"                                                    \
+	"From: <sip:alice@example.com>;tag=a" n "\n"                            \
+	"To: <sip:bob@example.com>\n"                                           \
+	"Call-ID: call" n "@" UAC_IP "\n"                                       \
+	"CSeq: 1 INVITE\n"                                                      \
+	"Content-Length: 0\n\n"
+
+static struct env *fo_env(void)
+{
+	struct env *e = env_new_with(false, ENV_RESOLVER);
+	e->targets[0] = FO_URI;
+	return e;
+}
+
+static bool is_failed(struct env *e, const char *ip)
+{
+	struct sip_peer p = peer(ip, 5060);
+	return sip_resolver_is_failed(e->resolver, &p);
+}
+
+static void test_failover_on_503(void **state)
+{
+	(void)state;
+	struct env *e = fo_env();
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	/* nothing goes out before the resolver answers (from the loop) */
+	assert_true(nothing_more_to(e, FO_A, 5060, "INVITE "));
+	run(e, 0);
+	struct out *a = sent_to(e, FO_A, 5060, "INVITE " FO_URI " SIP/2.0\r\n");
+	assert_true(nothing_more_to(e, FO_B, 5060, "INVITE "));
+	respond_from(e, a, 503, "Service Unavailable", FO_A, 5060, "Retry-After: 5\n");
+	/* the 503 is acknowledged; the same request goes to the next address
+	 * in a new transaction, and the caller hears nothing of it */
+	sent_to(e, FO_A, 5060, "ACK ");
+	struct out *b = sent_to(e, FO_B, 5060, "INVITE " FO_URI " SIP/2.0\r\n");
+	char ba[128], bb[128];
+	top_branch(a, ba, sizeof(ba));
+	top_branch(b, bb, sizeof(bb));
+	assert_string_not_equal(ba, bb);
+	assert_non_null(strstr(b->buf, "Max-Forwards: 69\r\n"));
+	assert_non_null(strstr(b->buf, "Record-Route: <sip:192.0.2.100:5060;lr>\r\n"));
+	assert_null(strstr(b->buf, ba));
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 5"));
+	respond_from(e, b, 180, "Ringing", FO_B, 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 180 Ringing");
+	respond_from(e, b, 200, "OK", FO_B, 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	assert_int_equal(e->final_status, 200);
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 5"));
+	/* the 503's sender is left alone for its Retry-After */
+	assert_true(is_failed(e, FO_A));
+	assert_false(is_failed(e, FO_B));
+	struct sip_proxy_stats ps;
+	sip_proxy_get_stats(e->proxy, &ps);
+	assert_int_equal(ps.failovers, 1);
+	assert_int_equal(ps.forwarded, 2);
+	/* while it is marked, a new call tries the other address first */
+	feed(e, INVITE_CALL("sip:bob@example.com", "2"), peer(UAC_IP, 5070));
+	run(e, 0);
+	sent_to(e, FO_B, 5060, "INVITE ");
+	assert_true(nothing_more_to(e, FO_A, 5060, "INVITE "));
+	run(e, 5000);
+	assert_false(is_failed(e, FO_A));
+	env_free(e);
+}
+
+static void test_failover_on_transport_error(void **state)
+{
+	(void)state;
+	struct env *e = fo_env();
+	e->fail_ip = FO_A ":";
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	/* the failed send is reported from the loop; the next address follows */
+	struct out *b = sent_to(e, FO_B, 5060, "INVITE " FO_URI " SIP/2.0\r\n");
+	assert_true(is_failed(e, FO_A));
+	respond_from(e, b, 200, "OK", FO_B, 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	env_free(e);
+}
+
+static void test_failover_on_timeout(void **state)
+{
+	(void)state;
+	struct env *e = fo_env();
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	sent_to(e, FO_A, 5060, "INVITE ");
+	run(e, 31000); /* Timer A retransmits; Timer B (64*T1) not yet */
+	sent_to(e, FO_A, 5060, "INVITE "); /* a retransmission */
+	assert_true(nothing_more_to(e, FO_B, 5060, "INVITE "));
+	run(e, 1500);
+	struct out *b = sent_to(e, FO_B, 5060, "INVITE ");
+	assert_true(is_failed(e, FO_A));
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 408"));
+	respond_from(e, b, 180, "Ringing", FO_B, 5060, NULL);
+	respond_from(e, b, 200, "OK", FO_B, 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	env_free(e);
+
+	/* a non-INVITE the same way (Timer F) */
+	e = fo_env();
+	feed(e,
+	     "OPTIONS sip:bob@example.com SIP/2.0\n"
+	     "Via: SIP/2.0/UDP " UAC_IP ":5070;branch=z9hG4bKopt1\n"
+	     "Max-Forwards: 70\n"
+	     "From: <sip:alice@example.com>;tag=a1\n"
+	     "To: <sip:bob@example.com>\n"
+	     "Call-ID: opt1@x\n"
+	     "CSeq: 1 OPTIONS\n"
+	     "Content-Length: 0\n\n",
+	     peer(UAC_IP, 5070));
+	run(e, 0);
+	sent_to(e, FO_A, 5060, "OPTIONS ");
+	run(e, 32500);
+	b = sent_to(e, FO_B, 5060, "OPTIONS ");
+	respond_from(e, b, 200, "OK", FO_B, 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	env_free(e);
+}
+
+static void test_no_failover_after_provisional(void **state)
+{
+	(void)state;
+	struct env *e = fo_env();
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	struct out *a = sent_to(e, FO_A, 5060, "INVITE ");
+	respond_from(e, a, 180, "Ringing", FO_A, 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 180 Ringing");
+	/* the caller heard it ring: a 503 now is the answer (as 500, 16.7) */
+	respond_from(e, a, 503, "Service Unavailable", FO_A, 5060, NULL);
+	assert_true(nothing_more_to(e, FO_B, 5060, "INVITE "));
+	struct out *fin = sent_to(e, UAC_IP, 5070, "SIP/2.0 500");
+	assert_null(strstr(fin->buf, "503"));
+	assert_true(is_failed(e, FO_A)); /* still a 503 from that address */
+	env_free(e);
+
+	/* a 100 Trying is hop-by-hop and never reached the caller: a 503
+	 * after it still fails over */
+	e = fo_env();
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	a = sent_to(e, FO_A, 5060, "INVITE ");
+	respond_from(e, a, 100, "Trying", FO_A, 5060, NULL);
+	respond_from(e, a, 503, "Service Unavailable", FO_A, 5060, NULL);
+	struct out *b = sent_to(e, FO_B, 5060, "INVITE ");
+	respond_from(e, b, 200, "OK", FO_B, 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	env_free(e);
+}
+
+static void test_failover_list_exhausted(void **state)
+{
+	(void)state;
+	/* every address 503: the last one's answer, as 500 */
+	struct env *e = fo_env();
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	struct out *a = sent_to(e, FO_A, 5060, "INVITE ");
+	respond_from(e, a, 503, "Service Unavailable", FO_A, 5060, NULL);
+	struct out *b = sent_to(e, FO_B, 5060, "INVITE ");
+	respond_from(e, b, 503, "Service Unavailable", FO_B, 5060, NULL);
+	struct out *fin = sent_to(e, UAC_IP, 5070, "SIP/2.0 500");
+	assert_null(strstr(fin->buf, "503"));
+	assert_true(nothing_more_to(e, FO_A, 5060, "INVITE "));
+	env_free(e);
+
+	/* every address silent: 408 */
+	e = fo_env();
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	sent_to(e, FO_A, 5060, "INVITE ");
+	run(e, 32500);
+	sent_to(e, FO_B, 5060, "INVITE ");
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 408"));
+	run(e, 32500);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 408");
+	assert_int_equal(e->final_status, 408);
+	env_free(e);
+
+	/* no address can be sent to: 503 from us */
+	e = fo_env();
+	e->fail_ip = "192.0.2.2"; /* both */
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 503");
+	assert_true(is_failed(e, FO_A));
+	assert_true(is_failed(e, FO_B));
+	env_free(e);
+
+	/* a name that does not exist: 404 */
+	e = env_new_with(false, ENV_RESOLVER);
+	e->targets[0] = "sip:bob@nx.test;transport=udp";
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 404");
+	struct sip_proxy_stats ps;
+	sip_proxy_get_stats(e->proxy, &ps);
+	assert_int_equal(ps.dns_failures, 1);
+	assert_int_equal(ps.forwarded, 0);
+	env_free(e);
+}
+
+static void test_cancel_during_failover(void **state)
+{
+	(void)state;
+	struct env *e = fo_env();
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	struct out *a = sent_to(e, FO_A, 5060, "INVITE ");
+	respond_from(e, a, 503, "Service Unavailable", FO_A, 5060, NULL);
+	struct out *b = sent_to(e, FO_B, 5060, "INVITE ");
+	char bb[128];
+	top_branch(b, bb, sizeof(bb));
+	/* the caller gives up while the second address has said nothing */
+	feed(e, CANCEL_CALL1, peer(UAC_IP, 5070));
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	assert_true(nothing_more_to(e, FO_B, 5060, "CANCEL "));
+	/* the CANCEL goes to the attempt that is current, once it rings */
+	respond_from(e, b, 180, "Ringing", FO_B, 5060, NULL);
+	struct out *c = sent_to(e, FO_B, 5060, "CANCEL " FO_URI " SIP/2.0");
+	assert_non_null(strstr(c->buf, bb));
+	assert_true(nothing_more_to(e, FO_A, 5060, "CANCEL "));
+	respond_from(e, b, 487, "Request Terminated", FO_B, 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 487");
+	env_free(e);
+
+	/* cancelled before the first address answered: no failover after
+	 * its timeout, and the caller gets the 487 it asked for */
+	e = fo_env();
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	sent_to(e, FO_A, 5060, "INVITE ");
+	feed(e, CANCEL_CALL1, peer(UAC_IP, 5070));
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	run(e, 32500);
+	assert_true(nothing_more_to(e, FO_B, 5060, "INVITE "));
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 487");
+	env_free(e);
+
+	/* cancelled while the name is being resolved: nothing goes out */
+	e = fo_env();
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	feed(e, CANCEL_CALL1, peer(UAC_IP, 5070));
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 487");
+	run(e, 1000);
+	assert_true(nothing_more_to(e, FO_A, 5060, "INVITE "));
+	assert_true(nothing_more_to(e, FO_B, 5060, "INVITE "));
+	env_free(e);
+
+	/* the proxy goes away while a name is being resolved */
+	e = fo_env();
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	env_free(e);
+}
+
+static void test_resolved_hops(void **state)
+{
+	(void)state;
+	/* a Route by name is located too, and keeps the target as R-URI */
+	struct env *e = fo_env();
+	feed(e,
+	     "BYE sip:bob@192.0.2.40:5060 SIP/2.0\n"
+	     "Via: SIP/2.0/UDP " UAC_IP ":5070;branch=z9hG4bKbyefo\n"
+	     "Max-Forwards: 70\n"
+	     "Route: <sip:192.0.2.100:5060;lr>, <sip:fo.test;transport=udp;lr>\n"
+	     "From: <sip:alice@example.com>;tag=a1\n"
+	     "To: <sip:bob@example.com>;tag=b1\n"
+	     "Call-ID: call1@" UAC_IP "\n"
+	     "CSeq: 2 BYE\n"
+	     "Content-Length: 0\n\n",
+	     peer(UAC_IP, 5070));
+	run(e, 0);
+	struct out *bye = sent_to(e, FO_A, 5060, "BYE sip:bob@192.0.2.40:5060 SIP/2.0");
+	respond_from(e, bye, 503, "Service Unavailable", FO_A, 5060, NULL);
+	bye = sent_to(e, FO_B, 5060, "BYE sip:bob@192.0.2.40:5060 SIP/2.0");
+	respond_from(e, bye, 200, "OK", FO_B, 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	/* an ACK for a 2xx to a name: held until located, then sent */
+	feed(e,
+	     "ACK " FO_URI " SIP/2.0\n"
+	     "Via: SIP/2.0/UDP " UAC_IP ":5070;branch=z9hG4bKackfo\n"
+	     "Max-Forwards: 70\n"
+	     "Route: <sip:192.0.2.100:5060;lr>\n"
+	     "From: <sip:alice@example.com>;tag=a1\n"
+	     "To: <sip:bob@example.com>;tag=b1\n"
+	     "Call-ID: call1@" UAC_IP "\n"
+	     "CSeq: 1 ACK\n"
+	     "Content-Length: 0\n\n",
+	     peer(UAC_IP, 5070));
+	run(e, 0);
+	/* b.fo.test comes first now: a.fo.test is marked failed */
+	struct out *ack = sent_to(e, FO_B, 5060, "ACK " FO_URI " SIP/2.0");
+	assert_non_null(strstr(ack->buf, "Max-Forwards: 69\r\n"));
+	assert_non_null(strstr(ack->buf, "\r\nVia: SIP/2.0/UDP 192.0.2.100:5060;branch=z9hG4bKvp"));
+	env_free(e);
+
+	/* the synchronous hook still works without a resolver */
+	e = env_new_with(false, ENV_HOOK);
+	e->targets[0] = "sip:bob@hook.test";
+	e->targets[1] = "sip:bob@nohook.test";
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	struct out *h = sent_to(e, "192.0.2.30", 5060, "INVITE sip:bob@hook.test SIP/2.0");
+	respond_from(e, h, 486, "Busy Here", "192.0.2.30", 5060, NULL);
+	/* the name the hook does not know failed with 404 on the spot */
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 486");
+	env_free(e);
+}
+
 int main(void)
 {
 	(void)uac;
@@ -596,6 +1101,13 @@ int main(void)
 		cmocka_unit_test(test_ack_for_2xx_forwarded),
 		cmocka_unit_test(test_timer_c_cancels),
 		cmocka_unit_test(test_route_hook_can_answer),
+		cmocka_unit_test(test_failover_on_503),
+		cmocka_unit_test(test_failover_on_transport_error),
+		cmocka_unit_test(test_failover_on_timeout),
+		cmocka_unit_test(test_no_failover_after_provisional),
+		cmocka_unit_test(test_failover_list_exhausted),
+		cmocka_unit_test(test_cancel_during_failover),
+		cmocka_unit_test(test_resolved_hops),
 	};
 	return cmocka_run_group_tests_name("proxy", tests, NULL, NULL);
 }
