@@ -11,7 +11,7 @@ packages=(
   libpq-dev libssl-dev libxml2-dev libmicrohttpd-dev libsnmp-dev
   libradcli-dev protobuf-c-compiler libprotobuf-c-dev libc-ares-dev
   # tests, benchmarks and the real services they start
-  libcmocka-dev valgrind postgresql dnsmasq-base bind9-dnsutils sip-tester
+  libcmocka-dev valgrind postgresql dnsmasq-base bind9-dnsutils sip-tester sipsak
   iproute2 procps util-linux
 )
 

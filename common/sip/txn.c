@@ -683,6 +683,18 @@ struct sip_txn *sip_txn_request(struct sip_txn_layer *l, const char *buf, size_t
 	return t;
 }
 
+void sip_txn_transport_failed(struct sip_txn_layer *l, const struct sip_peer *peer)
+{
+	for (struct sip_txn *t = l->all; t; t = t->next) {
+		if (t->server || t->state == SIP_TXN_TERMINATED || !sip_peer_equal(&t->peer, peer))
+			continue;
+		/* only those that heard nothing yet: one with a provisional
+		 * response may still get its final over a new connection */
+		if (t->state == SIP_TXN_CALLING || t->state == SIP_TXN_TRYING)
+			txn_terminate_soon(t, SIP_TXN_END_TRANSPORT);
+	}
+}
+
 struct sip_txn *sip_txn_cancelled(struct sip_txn_layer *l, struct sip_txn *cancel)
 {
 	struct keybuf k;

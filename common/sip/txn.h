@@ -94,6 +94,13 @@ int sip_txn_reply(struct sip_txn *st, unsigned status, const char *reason, const
 struct sip_txn *sip_txn_request(struct sip_txn_layer *l, const char *buf, size_t len,
 				const struct sip_peer *to, void *user);
 
+/* Tells the layer that the transport lost a peer (a connection refused,
+ * reset or failing its TLS handshake after the request was queued): every
+ * client transaction waiting on that peer ends with SIP_TXN_END_TRANSPORT
+ * now, instead of at Timer B/F, so that the TU can fail over at once
+ * (RFC 3261 17.1.4). Wire it to sip_tp_on_error. */
+void sip_txn_transport_failed(struct sip_txn_layer *l, const struct sip_peer *peer);
+
 /* The INVITE server transaction a CANCEL server transaction refers to
  * (RFC 3261 9.2), or NULL. */
 struct sip_txn *sip_txn_cancelled(struct sip_txn_layer *l, struct sip_txn *cancel);

@@ -348,6 +348,27 @@ static void test_client_transport_error(void **state)
 	env_free(e);
 }
 
+static void test_transport_failure_ends_waiting_clients(void **state)
+{
+	(void)state;
+	struct env *e = env_new();
+	struct sip_peer to = peer(SIP_TP_TLS, "127.0.0.1", 5061);
+	struct sip_peer other = peer(SIP_TP_TLS, "127.0.0.1", 5062);
+	request(e, OPTIONS_REQ, &to);
+	request(e, INVITE_REQ, &other);
+	sip_txn_transport_failed(e->layer, &to);
+	advance(e, 10);
+	/* the one to the lost peer ends at once, not at Timer F */
+	assert_int_equal(e->terminated, 1);
+	assert_int_equal(e->last_end, SIP_TXN_END_TRANSPORT);
+	/* one that has rung is left to its timers */
+	input(e, response_to(NULL, 180, "INVITE", 7, "z9hG4bKinv1"), &other);
+	sip_txn_transport_failed(e->layer, &other);
+	advance(e, 10);
+	assert_int_equal(e->terminated, 1);
+	env_free(e);
+}
+
 static void test_stray_response(void **state)
 {
 	(void)state;
@@ -603,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_client_invite_2xx_accepted),
 		cmocka_unit_test(test_client_reliable_no_retransmissions),
 		cmocka_unit_test(test_client_transport_error),
+		cmocka_unit_test(test_transport_failure_ends_waiting_clients),
 		cmocka_unit_test(test_stray_response),
 		cmocka_unit_test(test_server_non_invite),
 		cmocka_unit_test(test_server_invite_100_and_non2xx),
