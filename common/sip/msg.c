@@ -367,6 +367,13 @@ long sip_frame_stream(const char *buf, size_t len, size_t max_size, size_t *skip
 	bool have_cl = false;
 	uint32_t cl = 0;
 	for (;;) {
+		/* A field whose CRLF ends the data may go on in a folded line
+		 * that has not arrived yet ("Content-Length:" CRLF SP "10", or
+		 * "Subject" CRLF SP ": x"): judge it only once more data came. */
+		bool blank = limit - h >= 2 && h[0] == '\r' && h[1] == '\n';
+		const char *b2 = NULL, *fe = blank ? NULL : field_end(h, limit, &b2);
+		if (fe && fe + 2 >= limit)
+			goto need_more;
 		struct field f;
 		struct sip_error ferr = {.base = buf};
 		int r = next_field(h, limit, &f, &ferr);
@@ -379,10 +386,6 @@ long sip_frame_stream(const char *buf, size_t len, size_t max_size, size_t *skip
 				goto need_more;
 			return sip_fail(err, ferr.fault, buf + ferr.offset, "%s", ferr.detail);
 		}
-		/* a field whose CRLF ends the data may go on in a folded line
-		 * that has not arrived yet ("Content-Length:" CRLF SP "10") */
-		if (f.next >= limit)
-			goto need_more;
 		if (sip_hdr_lookup(f.name.s, f.name.len) == SIP_HDR_CONTENT_LENGTH) {
 			uint32_t v;
 			struct sip_error cerr = {0};

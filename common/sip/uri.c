@@ -310,10 +310,13 @@ static bool param_sets_eq(sip_str pa, sip_str pb)
 		if (ina != inb || (ina && !escaped_eq(va, vb, true)))
 			return false;
 	}
-	/* any other parameter present in both must match */
-	sip_str cur = pa, n, v, w;
+	/* any other parameter present in both must match; a repeated name
+	 * counts by its first occurrence in each URI, so that the comparison
+	 * stays reflexive and symmetric */
+	sip_str cur = pa, n, v, first, w;
 	while (sip_uri_param_next(&cur, &n, &v))
-		if (params_find(pb, n, &w) && !escaped_eq(v, w, true))
+		if (params_find(pa, n, &first) && params_find(pb, n, &w) &&
+		    !escaped_eq(first, w, true))
 			return false;
 	return true;
 }
@@ -376,9 +379,10 @@ static bool tel_number_eq(sip_str a, sip_str b)
 
 static bool tel_params_eq(sip_str pa, sip_str pb)
 {
-	sip_str cur = pa, n, v, w;
+	sip_str cur = pa, n, v, first, w;
 	while (sip_uri_param_next(&cur, &n, &v))
-		if (!params_find(pb, n, &w) || !escaped_eq(v, w, true))
+		if (!params_find(pa, n, &first) || !params_find(pb, n, &w) ||
+		    !escaped_eq(first, w, true))
 			return false;
 	cur = pb;
 	while (sip_uri_param_next(&cur, &n, &v))

@@ -66,6 +66,8 @@ static int via_params(struct scan *sc, struct arena *a, struct sip_via *via, str
 		} else if (sip_str_caseeq_lit(n, "maddr")) {
 			via->maddr = v;
 		} else if (sip_str_caseeq_lit(n, "ttl")) {
+			if (!sip_str_present(v))
+				return bad(err, n.s, "ttl must be 0-255");
 			struct scan t = scan_of(v);
 			uint64_t ttl;
 			if (!scan_uint(&t, 255, &ttl) || !scan_eof(&t))

@@ -458,6 +458,56 @@ static void test_cancel_waits_for_provisional(void **state)
 	env_free(e);
 }
 
+#define CANCEL_REQ                                                              \
+	"CANCEL sip:bob@example.com SIP/2.0\n"                                  \
+	"Via: SIP/2.0/UDP " UAC_IP ":5070;branch=z9hG4bKuac1;rport\n"           \
+	"Max-Forwards: 70\n"                                                    \
+	"From: <sip:alice@example.com>;tag=a1\n"                                \
+	"To: <sip:bob@example.com>\n"                                           \
+	"Call-ID: call1@" UAC_IP "\n"                                           \
+	"CSeq: 1 CANCEL\n"                                                      \
+	"Content-Length: 0\n\n"
+
+/* The races of CANCEL with answers (RFC 3261 9.2, 16.10). */
+static void test_cancel_races(void **state)
+{
+	(void)state;
+	/* the callee answers 200 although our CANCEL is on its way: the 200
+	 * still goes up (the caller will ACK and BYE it) */
+	struct env *e = env_new(false);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	struct out *a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	respond_from(e, a, 180, "Ringing", "192.0.2.20", 5060, NULL);
+	feed(e, CANCEL_REQ, peer(UAC_IP, 5070));
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	sent_to(e, "192.0.2.20", 5060, "CANCEL ");
+	respond_from(e, a, 200, "OK", "192.0.2.20", 5060, NULL);
+	struct out *ok = sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	assert_non_null(strstr(ok->buf, "CSeq: 1 INVITE"));
+	env_free(e);
+
+	/* the CANCEL arrives after the call was answered: 200 for the CANCEL,
+	 * and nothing is cancelled downstream */
+	e = env_new(false);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	respond_from(e, a, 200, "OK", "192.0.2.20", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	feed(e, CANCEL_REQ, peer(UAC_IP, 5070));
+	struct out *c = sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	assert_non_null(strstr(c->buf, "CSeq: 1 CANCEL"));
+	assert_true(nothing_more_to(e, "192.0.2.20", 5060, "CANCEL "));
+	env_free(e);
+
+	/* a CANCEL for a transaction we never saw: 481 */
+	e = env_new(false);
+	feed(e, CANCEL_REQ, peer(UAC_IP, 5070));
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 481");
+	env_free(e);
+}
+
 static void test_best_response_and_6xx(void **state)
 {
 	(void)state;
@@ -1091,6 +1141,7 @@ int main(void)
 		cmocka_unit_test(test_forward_and_headers),
 		cmocka_unit_test(test_fork_first_2xx_wins),
 		cmocka_unit_test(test_cancel_waits_for_provisional),
+		cmocka_unit_test(test_cancel_races),
 		cmocka_unit_test(test_best_response_and_6xx),
 		cmocka_unit_test(test_auth_challenges_aggregated),
 		cmocka_unit_test(test_sequential_groups),
