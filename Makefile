@@ -49,7 +49,8 @@ UNIT_BIN   := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
 
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-BENCH_BIN  := $(BUILD)/tests/bench/bench_parse
+# Benchmarks with the run.sh contract (ns/op and callgrind instructions/op)
+BENCH_BIN  := $(BUILD)/tests/bench/bench_parse $(BUILD)/tests/bench/bench_txn
 
 .PHONY: run stop all check unit unit-asan conformance cli integration fuzz-check fuzz \
         bench install clean deps clang-build
@@ -142,8 +143,16 @@ $(BUILD)/tests/bench/%: tests/bench/%.c $(LIBVOCAL)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) -o $@ $< $(LIBVOCAL) $(LDFLAGS) $(LDLIBS)
 
-bench: deps $(BENCH_BIN)
+# Parser and transactions (time and instructions per operation), digest
+# verification (time per operation; its setup grows with N, so no
+# instruction count), and calls through the proxy core under SIPp load (CPU
+# per call from /proc).
+bench: deps $(BENCH_BIN) $(BUILD)/tests/bench/bench_digest $(BUILD)/tests/proxy/testproxy
 	@bash tests/bench/run.sh $(BENCH_BIN)
+	@echo "== digest authentication (sip/digest.h)"
+	@$(BUILD)/tests/bench/bench_digest
+	@echo "== calls through the proxy core (testproxy + SIPp on loopback)"
+	@bash tests/bench/proxy_load.sh
 
 # ---- install -------------------------------------------------------------
 install: all
