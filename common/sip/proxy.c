@@ -42,7 +42,7 @@ struct sip_proxy_ctx {
 	struct sip_txn *st;        /* server transaction; NULL once it ended */
 	char *buf;                 /* our copy of the request, pre-processed */
 	size_t len;
-	struct sip_msg req;
+	struct sip_msg *req;       /* our copy; dropped once nothing can need it */
 	struct sip_peer src;
 	char loop_hash[17];
 	struct branch *br;
@@ -198,17 +198,42 @@ static void ctx_free(struct sip_proxy_ctx *pc)
 	if (pc->next)
 		pc->next->prev = pc->prev;
 	free(pc->br);
-	sip_msg_free(&pc->req);
+	if (pc->req)
+		sip_msg_free(pc->req);
+	free(pc->req);
 	free(pc->buf);
 	p->stats.contexts--;
 	free(pc);
 }
 
+/* Once answered with no branch left to start or finish, a context only
+ * relays late 2xx retransmissions until its transactions end (up to 32 s):
+ * it gives back the request copy and the stored responses meanwhile. */
+static void ctx_shrink(struct sip_proxy_ctx *pc)
+{
+	if (!pc->answered || !pc->req)
+		return;
+	for (unsigned i = 0; i < pc->nbr; i++)
+		if (pc->br[i].state != B_DONE)
+			return;
+	for (unsigned i = 0; i < pc->nbr; i++) {
+		free(pc->br[i].resp);
+		pc->br[i].resp = NULL;
+	}
+	sip_msg_free(pc->req);
+	free(pc->req);
+	pc->req = NULL;
+	free(pc->buf);
+	pc->buf = NULL;
+}
+
 /* Frees the context once nothing can refer to it any more. */
 static void ctx_maybe_free(struct sip_proxy_ctx *pc)
 {
-	if (pc->st || pc->live_txns || pc->resolving)
+	if (pc->st || pc->live_txns || pc->resolving) {
+		ctx_shrink(pc);
 		return;
+	}
 	ctx_free(pc);
 }
 
@@ -231,7 +256,7 @@ static void reply_to(struct sip_proxy_ctx *pc, struct sip_msg *req, unsigned sta
 		     const char *reason, const char *extra)
 {
 	struct sip_proxy *p = pc->p;
-	if (pc->answered && status >= 200)
+	if ((pc->answered && status >= 200) || !req)
 		return;
 	p->stats.answered_locally++;
 	char tag[24];
@@ -248,7 +273,7 @@ static void reply_to(struct sip_proxy_ctx *pc, struct sip_msg *req, unsigned sta
 
 void sip_proxy_reply(struct sip_proxy_ctx *pc, unsigned status, const char *reason, const char *extra)
 {
-	reply_to(pc, &pc->req, status, reason, extra);
+	reply_to(pc, pc->req, status, reason, extra);
 }
 
 /* Removes the first via-parm of a message: the whole top Via header, or
@@ -515,7 +540,7 @@ static int pop_first_value(struct sip_msg *m, struct sip_hdr *h)
 static unsigned send_attempt(struct sip_proxy_ctx *pc, struct branch *b, const struct sip_peer *to)
 {
 	struct sip_proxy *p = pc->p;
-	struct sip_msg *m = &pc->req;
+	struct sip_msg *m = pc->req;
 	sip_msg_reset_edits(m);
 	char line[1024];
 	int n = snprintf(line, sizeof(line), "%.*s %.*s SIP/2.0", (int)m->method.len, m->method.s,
@@ -616,9 +641,9 @@ static void start_branch(struct sip_proxy_ctx *pc, struct branch *b)
 		return;
 	}
 	/* the next hop: the top Route (loose or strict), else the target */
-	sip_msg_reset_edits(&pc->req);
+	sip_msg_reset_edits(pc->req);
 	struct sip_hdr *rh;
-	struct sip_addr *route = top_route(&pc->req, &rh);
+	struct sip_addr *route = top_route(pc->req, &rh);
 	const struct sip_uri *hop = route ? &route->uri : &target;
 	struct sip_peer to;
 	if (next_hop_peer(p, hop, &to) == 0) {
@@ -806,6 +831,7 @@ static void hook_response(void *ctx, struct sip_txn *ct, struct sip_msg *resp)
 			if (sip_txn_is_invite(ct))
 				cancel_others(pc, b);
 		}
+		ctx_shrink(pc);
 		return;
 	}
 	if (b->state == B_DONE)
@@ -839,6 +865,7 @@ static void hook_response(void *ctx, struct sip_txn *ct, struct sip_msg *resp)
 		b->redirected = recurse_redirect(pc, b, resp);
 	}
 	check_done(pc);
+	ctx_shrink(pc);
 }
 
 static void hook_terminated(void *ctx, struct sip_txn *t, enum sip_txn_end why)
@@ -1076,14 +1103,15 @@ static void hook_request(void *ctx, struct sip_txn *st, struct sip_msg *req)
 	if (pc->buf)
 		pc->len = sip_msg_serialize(req, pc->buf, need);
 	sip_msg_reset_edits(req);
-	if (!pc->buf || sip_msg_parse(&pc->req, pc->buf, pc->len, NULL, NULL) < 0 ||
-	    sip_msg_check(&pc->req, NULL) < 0) {
+	pc->req = pc->buf ? malloc(sizeof(*pc->req)) : NULL;
+	if (!pc->req || sip_msg_parse(pc->req, pc->buf, pc->len, NULL, NULL) < 0 ||
+	    sip_msg_check(pc->req, NULL) < 0) {
 		reply_to(pc, req, 500, NULL, NULL);
 		ctx_maybe_free(pc);
 		return;
 	}
 
-	struct sip_msg *m = &pc->req;
+	struct sip_msg *m = pc->req;
 	struct sip_addr *to = sip_msg_to(m, NULL);
 	bool in_dialog = to && sip_str_present(to->tag);
 	if (m->first[SIP_HDR_ROUTE] || (in_dialog && !uri_is_us(p, &m->ruri)) || !p->h.route) {
@@ -1331,7 +1359,7 @@ void sip_proxy_start(struct sip_proxy_ctx *pc)
 	ctx_maybe_free(pc);
 }
 
-struct sip_msg *sip_proxy_request(struct sip_proxy_ctx *pc) { return &pc->req; }
+struct sip_msg *sip_proxy_request(struct sip_proxy_ctx *pc) { return pc->req; }
 const struct sip_peer *sip_proxy_source(struct sip_proxy_ctx *pc) { return &pc->src; }
 void sip_proxy_set_user(struct sip_proxy_ctx *pc, void *user) { pc->user = user; }
 void *sip_proxy_user(struct sip_proxy_ctx *pc) { return pc->user; }

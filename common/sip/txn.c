@@ -17,13 +17,19 @@ struct sip_txn {
 	unsigned hash;
 
 	bool server, invite, rfc2543, detached, reported_end;
+	bool in_request_hook;             /* the TU holds t->req right now */
 	enum sip_txn_state state;
 	enum sip_txn_end end;
 	unsigned status;                  /* last response status sent/received */
 
+	/* The request, kept only while it can still be needed (retransmitting
+	 * it, building the ACK or a response): a transaction that has its
+	 * final response lives on for up to 32 s on its key and last response
+	 * alone, so that thousands of calls a second do not hold kilobytes
+	 * each (see release_request). */
 	char *req_buf;
 	size_t req_len;
-	struct sip_msg req;
+	struct sip_msg *req;
 	char *resp_buf;                   /* server: last response sent */
 	size_t resp_len;
 	char *ack_buf;                    /* INVITE client: ACK for a non-2xx */
@@ -193,21 +199,22 @@ static struct sip_txn *txn_new(struct sip_txn_layer *l, const char *buf, size_t 
 		return NULL;
 	t->req_buf = malloc(len ? len : 1);
 	t->key = malloc(k->n);
-	if (!t->req_buf || !t->key)
+	t->req = malloc(sizeof(*t->req));
+	if (!t->req_buf || !t->key || !t->req)
 		goto fail;
 	memcpy(t->req_buf, buf, len);
 	t->req_len = len;
 	struct sip_parse_opts opts = {.stream = stream};
 	/* the bytes parsed once already; this cannot fail but for memory */
-	if (sip_msg_parse(&t->req, t->req_buf, len, &opts, NULL) < 0 ||
-	    sip_msg_check(&t->req, NULL) < 0)
+	if (sip_msg_parse(t->req, t->req_buf, len, &opts, NULL) < 0 ||
+	    sip_msg_check(t->req, NULL) < 0)
 		goto fail_msg;
 	memcpy(t->key, k->b, k->n);
 	t->keylen = k->n;
 	t->hash = hash_key(k->b, k->n);
 	t->layer = l;
 	t->server = server;
-	t->invite = t->req.method_id == SIP_METHOD_INVITE;
+	t->invite = t->req->method_id == SIP_METHOD_INVITE;
 	ev_timer_init(&t->retx, on_retx, t);
 	ev_timer_init(&t->life, on_life, t);
 	table_insert(l, t);
@@ -218,12 +225,28 @@ static struct sip_txn *txn_new(struct sip_txn_layer *l, const char *buf, size_t 
 	l->stats.active++;
 	return t;
 fail_msg:
-	sip_msg_free(&t->req);
+	sip_msg_free(t->req);
 fail:
+	free(t->req);
 	free(t->req_buf);
 	free(t->key);
 	free(t);
 	return NULL;
+}
+
+/* Drops the request once the transaction cannot need it any more: a final
+ * response was received (client) or sent (server; a TU that retransmits
+ * its 2xx passes the bytes to sip_txn_respond). */
+static void release_request(struct sip_txn *t)
+{
+	if (t->req) {
+		sip_msg_free(t->req);
+		free(t->req);
+		t->req = NULL;
+	}
+	free(t->req_buf);
+	t->req_buf = NULL;
+	t->req_len = 0;
 }
 
 static void txn_free(struct sip_txn *t)
@@ -238,8 +261,7 @@ static void txn_free(struct sip_txn *t)
 	if (t->next)
 		t->next->prev = t->prev;
 	l->stats.active--;
-	sip_msg_free(&t->req);
-	free(t->req_buf);
+	release_request(t);
 	free(t->resp_buf);
 	free(t->ack_buf);
 	free(t->key);
@@ -472,7 +494,7 @@ static void input_request(struct sip_txn_layer *l, const char *buf, size_t len, 
 		return;
 	l->stats.server_created++;
 	t->rfc2543 = rfc2543;
-	response_peer(&t->req, from, &t->peer);
+	response_peer(t->req, from, &t->peer);
 	t->peer.conn_id = from->conn_id;
 	if (t->invite) {
 		t->state = SIP_TXN_PROCEEDING;
@@ -481,8 +503,13 @@ static void input_request(struct sip_txn_layer *l, const char *buf, size_t len, 
 	} else {
 		t->state = SIP_TXN_TRYING;
 	}
-	if (l->hooks.request)
-		l->hooks.request(l->hooks.ctx, t, &t->req);
+	if (l->hooks.request) {
+		t->in_request_hook = true;
+		l->hooks.request(l->hooks.ctx, t, t->req);
+		t->in_request_hook = false;
+		if (t->state == SIP_TXN_COMPLETED || t->state == SIP_TXN_ACCEPTED)
+			release_request(t); /* answered finally from inside the hook */
+	}
 }
 
 static void input_response(struct sip_txn_layer *l, struct sip_msg *m, const struct sip_peer *from)
@@ -516,10 +543,10 @@ static void input_response(struct sip_txn_layer *l, struct sip_msg *m, const str
 		} else if (t->invite) {
 			ev_timer_stop(l->loop, &t->retx);
 			t->state = SIP_TXN_COMPLETED;
-			size_t need = sip_build_ack(&t->req, m, NULL, 0);
+			size_t need = sip_build_ack(t->req, m, NULL, 0);
 			t->ack_buf = malloc(need);
 			if (t->ack_buf) {
-				t->ack_len = sip_build_ack(&t->req, m, t->ack_buf, need);
+				t->ack_len = sip_build_ack(t->req, m, t->ack_buf, need);
 				txn_send(t, t->ack_buf, t->ack_len);
 			}
 			ev_timer_start(l->loop, &t->life, reliable(t) ? 0 : 32000); /* Timer D */
@@ -545,6 +572,9 @@ static void input_response(struct sip_txn_layer *l, struct sip_msg *m, const str
 	}
 	if (pass && !t->detached && l->hooks.response)
 		l->hooks.response(l->hooks.ctx, t, m);
+	/* final: nothing will be retransmitted or built from the request */
+	if (t->state == SIP_TXN_COMPLETED || t->state == SIP_TXN_ACCEPTED)
+		release_request(t);
 }
 
 void sip_txn_input(struct sip_txn_layer *l, const char *buf, size_t len, const struct sip_peer *from)
@@ -634,6 +664,9 @@ int sip_txn_respond(struct sip_txn *st, const char *buf, size_t len)
 		st->state = SIP_TXN_COMPLETED;
 		ev_timer_start(l->loop, &st->life, reliable(st) ? 0 : 64 * l->t.t1); /* Timer J */
 	}
+	if ((st->state == SIP_TXN_COMPLETED || st->state == SIP_TXN_ACCEPTED) &&
+	    !st->in_request_hook)
+		release_request(st);
 	return 0;
 }
 
@@ -642,7 +675,9 @@ int sip_txn_reply(struct sip_txn *st, unsigned status, const char *reason, const
 	char tag[24];
 	int n = snprintf(tag, sizeof(tag), "%08x%08x", (unsigned)random(), (unsigned)random());
 	char out[8192];
-	size_t len = sip_build_response(&st->req, status, reason, sip_str_make(tag, (size_t)n), extra,
+	if (!st->req)
+		return -1; /* a final response went out already */
+	size_t len = sip_build_response(st->req, status, reason, sip_str_make(tag, (size_t)n), extra,
 					SIP_STR_NULL, out, sizeof(out));
 	if (len > sizeof(out))
 		return -1;
@@ -699,14 +734,14 @@ struct sip_txn *sip_txn_cancelled(struct sip_txn_layer *l, struct sip_txn *cance
 {
 	struct keybuf k;
 	bool rfc2543;
-	if (!server_key(&cancel->req, SIP_STR_LIT("INVITE"), &k, &rfc2543))
+	if (!cancel->req || !server_key(cancel->req, SIP_STR_LIT("INVITE"), &k, &rfc2543))
 		return NULL;
 	struct sip_txn *t = table_find(l, &k);
 	return t && t->server && t->invite ? t : NULL;
 }
 
 void sip_txn_detach(struct sip_txn *t) { t->detached = true; }
-struct sip_msg *sip_txn_request_msg(struct sip_txn *t) { return &t->req; }
+struct sip_msg *sip_txn_request_msg(struct sip_txn *t) { return t->req; }
 const struct sip_peer *sip_txn_peer(const struct sip_txn *t) { return &t->peer; }
 enum sip_txn_state sip_txn_state(const struct sip_txn *t) { return t->state; }
 bool sip_txn_is_server(const struct sip_txn *t) { return t->server; }

@@ -84,7 +84,8 @@ void sip_txn_input(struct sip_txn_layer *l, const char *buf, size_t len, const s
  * INVITE moves it to Accepted; 2xx retransmissions from the TU (a UAS core)
  * go out through here too. Returns 0 or -1. */
 int sip_txn_respond(struct sip_txn *st, const char *buf, size_t len);
-/* Builds and sends a response with sip_build_response. */
+/* Builds and sends a response with sip_build_response; -1 once a final
+ * response was sent (the request is gone by then). */
 int sip_txn_reply(struct sip_txn *st, unsigned status, const char *reason, const char *extra);
 
 /* Client side: sends request bytes to a peer in a new client transaction.

@@ -420,6 +420,7 @@ int main(int argc, char **argv)
 		 (unsigned long long)ps.answered_locally, (unsigned long long)ps.loops,
 		 (unsigned long long)ps.too_many_hops, (unsigned long long)ps.cancels,
 		 (unsigned long long)ts.rejected, (unsigned long long)ts.retransmissions_absorbed);
+	log_info("contexts=%zu transactions=%zu (still alive at exit)", ps.contexts, ts.active);
 	struct sip_tp_stats tps;
 	sip_tp_get_stats(tp, &tps);
 	log_info("conns-accepted=%llu tls-handshake-failures=%llu send-errors=%llu",
