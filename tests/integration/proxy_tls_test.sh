@@ -18,92 +18,25 @@
 # Over 127.0.0.1 and over ::1 (the certificate names both).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. tests/harness/lib.sh
+# shellcheck source=tests/harness/sipp.sh
+. tests/harness/sipp.sh
+# shellcheck source=tests/harness/testproxy.sh
+. tests/harness/testproxy.sh
 harness_init
 
-PROXY=${TESTPROXY:-build/tests/proxy/testproxy}
 SCEN=tests/integration/sipp
 TLS=tests/unit/tls
-[ -x "$PROXY" ] || fail "$PROXY is not built (make integration builds it)"
-command -v sipp >/dev/null || fail "sipp (Debian sip-tester) is not installed"
-TOP=$PWD
-
-# SIPp writes its logs into the current directory; keep them in ours.
-LOGS=$HARNESS_DIR/logs
-mkdir -p "$LOGS"
+SIPP_TIMEOUT=15s
 
 # Short transaction timers: the negative case ends by Timer B (64*T1) when
 # nothing tells the transaction that the TLS connection failed.
 T1=50
 
-declare -A proxy_pids=()
-start_proxy() { # start_proxy NAME ARGS...
-    local name=$1
-    shift
-    "$PROXY" --t1 $T1 "$@" >"$HARNESS_DIR/$name.out" 2>>"$LOGS/$name.log" &
-    proxy_pids[$name]=$!
-    harness_wait_for "testproxy $name ready" 5 grep -qs '^ready' "$HARNESS_DIR/$name.out" ||
-        fail "testproxy $name did not start: $(tail -5 "$LOGS/$name.log")"
-}
-stop_proxy() { # stop_proxy NAME: SIGTERM; it must exit 0
-    local name=$1 pid=${proxy_pids[$1]:-}
-    [ -n "$pid" ] || return 0
-    proxy_pids[$name]=""
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || fail "testproxy $name exited with an error (see $LOGS/$name.log)"
-}
-stop_all() {
-    local name
-    for name in "${!proxy_pids[@]}"; do
-        [ -z "${proxy_pids[$name]}" ] || harness_kill_pid "${proxy_pids[$name]}"
-    done
-}
-harness_on_exit stop_all
-
-abspath() { case $1 in /*) echo "$1" ;; *) echo "$TOP/$1" ;; esac; }
-
-# sipp_bg NAME SCENARIO IP PORT [ARGS...]: a callee in the background
-declare -A bg_pids=()
-sipp_bg() {
-    local name=$1 scen=$2 ip=$3 port=$4
-    shift 4
-    (cd "$LOGS" && exec sipp -sf "$(abspath "$scen")" -i "$ip" -p "$port" -m 1 -nostdin \
-        -timeout 15s -timeout_error -trace_err -trace_msg -message_file "$LOGS/$name.msg" \
-        "$@" >"$LOGS/$name.out" 2>&1) &
-    bg_pids[$name]=$!
-}
-# sipp_run NAME SCENARIO IP TARGETPORT SERVICE [ARGS...]: a caller in the foreground
-sipp_run() {
-    local name=$1 scen=$2 ip=$3 target=$4 service=$5 port
-    shift 5
-    port=$(harness_free_port udp)
-    local dest=$ip
-    [[ $ip == *:* ]] && dest="[$ip]"
-    if ! (cd "$LOGS" && exec sipp -sf "$(abspath "$scen")" -i "$ip" -p "$port" -s "$service" \
-        -m 1 -nostdin -timeout 15s -timeout_error -trace_err -trace_msg \
-        -message_file "$LOGS/$name.msg" "$@" "$dest:$target" >"$LOGS/$name.out" 2>&1); then
-        show_logs "$name"
-        fail "$name: the caller's scenario failed"
-    fi
-}
-wait_bg() { # wait_bg NAME: the background callee must finish its scenario
-    local name=$1
-    if ! wait "${bg_pids[$name]}"; then
-        show_logs "$name"
-        fail "$name: the callee's scenario failed"
-    fi
-}
-show_logs() {
-    local f
-    for f in "$LOGS"/*_errors.log "$LOGS/$1.out" "$LOGS"/*.log; do
-        [ -f "$f" ] && { echo "--- $f" >&2; tail -30 "$f" >&2; }
-    done
-}
 # the start line of each message in a SIPp trace (sent and received), in order
-received() { grep -E '^(SIP/2.0 [0-9]+|[A-Z]+ [^ ]+ SIP/2.0)' "$LOGS/$1.msg" || true; }
+received() { grep -E '^(SIP/2.0 [0-9]+|[A-Z]+ [^ ]+ SIP/2.0)' "$(sipp_msg "$1")" || true; }
 
-for ip in 127.0.0.1 ::1; do
-    if [[ $ip == *:* ]]; then host="[$ip]"; v=v6; else host=$ip; v=v4; fi
+for host in 127.0.0.1 "[::1]"; do
+    if [[ $host == "[::1]" ]]; then v=v6; else v=v4; fi
     A_UDP=$(harness_free_port udp)
     A_TLS=$(harness_free_port tcp)
     B_UDP=$(harness_free_port udp)
@@ -113,23 +46,23 @@ for ip in 127.0.0.1 ::1; do
     # callee's requests come back) and verify the servers they connect to
     tls_opts=(--cert "$TLS/server.pem" --key "$TLS/server.key" --ca "$TLS/ca.pem")
 
-    start_proxy "$v-A" --host "$host" -l "udp:$host:$A_UDP" -l "tls:$host:$A_TLS" "${tls_opts[@]}" \
+    testproxy_start "$v-A" "udp:$host:$A_UDP,tls:$host:$A_TLS" --t1 $T1 "${tls_opts[@]}" \
         --target "alice=sip:alice@$host:$B_TLS;transport=tls" \
         --target "bob=sips:bob@$host:$B_TLS"
-    start_proxy "$v-B" --host "$host" -l "udp:$host:$B_UDP" -l "tls:$host:$B_TLS" "${tls_opts[@]}" \
+    testproxy_start "$v-B" "udp:$host:$B_UDP,tls:$host:$B_TLS" --t1 $T1 "${tls_opts[@]}" \
         --target "alice=sip:alice@$host:$UAS" --target "bob=sip:bob@$host:$UAS"
 
     # the caller hangs up: ACK and BYE go A -> B over A's connection
-    sipp_bg "$v-call-uas" $SCEN/uas_answer.xml "$ip" "$UAS"
-    sipp_run "$v-call-uac" $SCEN/uac_call.xml "$ip" "$A_UDP" alice
-    wait_bg "$v-call-uas"
+    sipp_bg "$v-call-uas" $SCEN/uas_answer.xml "$host:$UAS"
+    sipp_run "$v-call-uac" $SCEN/uac_call.xml "$host:$A_UDP" alice
+    sipp_wait "$v-call-uas"
     # what the callee saw came through both proxies, A's leg over TLS, with
     # two Record-Route entries from each
-    msg=$(cat "$LOGS/$v-call-uas.msg")
+    msg=$(<"$(sipp_msg "$v-call-uas")")
     assert_contains "$msg" "Via: SIP/2.0/TLS $host:$A_TLS;branch=" \
         "$v: the INVITE crossed A -> B over TLS"
     assert_contains "$msg" "Record-Route: <sip:$host:$B_UDP;lr>" "$v: B recorded its UDP side"
-    rr=$(grep -m1 -A3 '^Record-Route:' "$LOGS/$v-call-uas.msg" | grep '^Record-Route:' | tr -d '\r' |
+    rr=$(grep -m1 -A3 '^Record-Route:' "$(sipp_msg "$v-call-uas")" | grep '^Record-Route:' | tr -d '\r' |
         sed 's/^Record-Route: //' | paste -sd' ')
     assert_eq "<sip:$host:$B_UDP;lr> <sips:$host:$B_TLS;lr> <sips:$host:$A_TLS;lr> <sip:$host:$A_UDP;lr>" \
         "$rr" "$v: double Record-Route at each transport change, outbound side first"
@@ -139,46 +72,47 @@ for ip in 127.0.0.1 ::1; do
     ok "$v: call over TLS between two proxies, the caller hangs up"
 
     # the callee hangs up: its BYE goes B -> A over a new TLS connection
-    sipp_bg "$v-bye-uas" $SCEN/uas_answer_bye.xml "$ip" "$UAS"
-    sipp_run "$v-bye-uac" $SCEN/uac_call_callee_bye.xml "$ip" "$A_UDP" alice
-    wait_bg "$v-bye-uas"
+    sipp_bg "$v-bye-uas" $SCEN/uas_answer_bye.xml "$host:$UAS"
+    sipp_run "$v-bye-uac" $SCEN/uac_call_callee_bye.xml "$host:$A_UDP" alice
+    sipp_wait "$v-bye-uas"
     ok "$v: call over TLS between two proxies, the callee hangs up"
 
     # a sips: target
-    sipp_bg "$v-sips-uas" $SCEN/uas_answer.xml "$ip" "$UAS"
-    sipp_run "$v-sips-uac" $SCEN/uac_call.xml "$ip" "$A_UDP" bob
-    wait_bg "$v-sips-uas"
-    assert_contains "$(cat "$LOGS/$v-sips-uas.msg")" "Via: SIP/2.0/TLS $host:$A_TLS;branch=" \
+    sipp_bg "$v-sips-uas" $SCEN/uas_answer.xml "$host:$UAS"
+    sipp_run "$v-sips-uac" $SCEN/uac_call.xml "$host:$A_UDP" bob
+    sipp_wait "$v-sips-uas"
+    assert_contains "$(<"$(sipp_msg "$v-sips-uas")")" "Via: SIP/2.0/TLS $host:$A_TLS;branch=" \
         "$v: sips: target reached over TLS"
     ok "$v: call to a sips: target"
-    stop_proxy "$v-A"
-    stop_proxy "$v-B"
-    failures=$(cat "$LOGS/$v-A.log" "$LOGS/$v-B.log" | grep -o "tls-handshake-failures=[0-9]*" | cut -d= -f2 | awk "{s += \$1} END {print s + 0}")
+    testproxy_stop "$v-A"
+    testproxy_stop "$v-B"
+    failures=$(cat "$(testproxy_log "$v-A")" "$(testproxy_log "$v-B")" |
+        grep -o "tls-handshake-failures=[0-9]*" | cut -d= -f2 | awk "{s += \$1} END {print s + 0}")
     assert_eq 0 "$failures" "$v: no TLS handshake failed"
     # one connection each way: A's to B for the caller's requests, B's to A
     # for the callee's BYE
-    assert_contains "$(cat "$LOGS/$v-A.log")" "conns-accepted=1 " "$v: A accepted B's connection"
-    assert_contains "$(cat "$LOGS/$v-B.log")" "conns-accepted=1 " "$v: B accepted A's connection"
+    assert_contains "$(<"$(testproxy_log "$v-A")")" "conns-accepted=1 " "$v: A accepted B's connection"
+    assert_contains "$(<"$(testproxy_log "$v-B")")" "conns-accepted=1 " "$v: B accepted A's connection"
 
     # A trusts another CA: B's certificate is refused, the call fails cleanly.
-    # Nothing passes the failed connection (sip_tp_on_error) to the INVITE
-    # client transaction yet, so today the answer is a 408 after Timer B
-    # (64*T1); uac_expect_error.xml also takes the 503 that a transport error
-    # path would give at once.
-    start_proxy "$v-A-wrong-ca" --host "$host" -l "udp:$host:$A_UDP" -l "tls:$host:$A_TLS" \
+    # The failed connection ends the INVITE client transaction at once
+    # (sip_txn_transport_failed), so the answer is a 503 well before Timer B
+    # (64*T1); uac_expect_error.xml takes 408, 480, 500, 503 or 504, so the
+    # 408 of Timer B would pass too.
+    testproxy_start "$v-A-wrong-ca" "udp:$host:$A_UDP,tls:$host:$A_TLS" --t1 $T1 \
         --cert "$TLS/server.pem" --key "$TLS/server.key" --ca "$TLS/other-ca.pem" \
         --target "alice=sip:alice@$host:$B_TLS;transport=tls"
-    start_proxy "$v-B2" --host "$host" -l "udp:$host:$B_UDP" -l "tls:$host:$B_TLS" "${tls_opts[@]}" \
+    testproxy_start "$v-B2" "udp:$host:$B_UDP,tls:$host:$B_TLS" --t1 $T1 "${tls_opts[@]}" \
         --target "alice=sip:alice@$host:$UAS"
     start=$(_harness_now_usec)
-    sipp_run "$v-badca-uac" $SCEN/uac_expect_error.xml "$ip" "$A_UDP" alice
+    sipp_run "$v-badca-uac" $SCEN/uac_expect_error.xml "$host:$A_UDP" alice
     ms=$((($(_harness_now_usec) - start) / 1000))
     status=$(received "$v-badca-uac" | grep -m1 -E '^SIP/2.0 [2-6][0-9][0-9]' | awk '{print $2}')
     ok "$v: wrong CA: the caller got $status after $ms ms"
-    stop_proxy "$v-A-wrong-ca"
-    stop_proxy "$v-B2"
-    assert_contains "$(cat "$LOGS/$v-A-wrong-ca.log")" "tls-handshake-failures=1" \
+    testproxy_stop "$v-A-wrong-ca"
+    testproxy_stop "$v-B2"
+    assert_contains "$(<"$(testproxy_log "$v-A-wrong-ca")")" "tls-handshake-failures=1" \
         "$v: wrong CA: A refused B's certificate"
-    assert_contains "$(cat "$LOGS/$v-B2.log")" "requests=0 " "$v: wrong CA: B got no request"
+    assert_contains "$(<"$(testproxy_log "$v-B2")")" "requests=0 " "$v: wrong CA: B got no request"
 done
 ok "testproxies exited cleanly"
