@@ -52,7 +52,7 @@ FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 # Benchmarks with the run.sh contract (ns/op and callgrind instructions/op)
 BENCH_BIN  := $(BUILD)/tests/bench/bench_parse $(BUILD)/tests/bench/bench_txn
 
-.PHONY: run stop all check unit unit-asan conformance cli integration fuzz-check fuzz \
+.PHONY: run stop all check unit unit-asan conformance cli integration integration-asan fuzz-check fuzz \
         bench install clean deps clang-build
 
 all: $(PROGRAMS)
@@ -107,8 +107,7 @@ unit: $(UNIT_BIN)
 
 # The same unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 unit-asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
-	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" SAN="$(ASAN_SAN)" unit
 
 cli: all
 	@bash tests/run-suite.sh cli tests/cli/*_test.sh tests/conformance/*_test.sh
@@ -120,6 +119,17 @@ TEST_PROGRAMS := $(BUILD)/tests/proxy/testproxy $(BUILD)/tests/proxy/sipsend \
 
 integration: all $(TEST_PROGRAMS)
 	@bash tests/run-suite.sh integration tests/integration/*_test.sh
+
+# The proxy tests again against a testproxy built with ASan+UBSan (and
+# LeakSanitizer at its exit): whatever bytes arrive on its sockets, no
+# memory error and no leak.
+ASAN_SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+integration-asan: all $(TEST_PROGRAMS)
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" SAN="$(ASAN_SAN)" \
+	  build/asan/tests/proxy/testproxy
+	@TESTPROXY=build/asan/tests/proxy/testproxy bash tests/run-suite.sh integration-asan \
+	  tests/integration/torture_wire_test.sh tests/integration/proxy_sipp_test.sh \
+	  tests/integration/proxy_tls_test.sh
 
 clang-build:
 	@$(MAKE) --no-print-directory CC=$(CLANG) BUILD=build/clang build/clang/libvocal.a \

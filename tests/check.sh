@@ -5,8 +5,9 @@
 # exits non-zero if anything failed.
 #
 # Tiers: build (gcc -Werror, and clang), unit + conformance, the same under
-# ASan+UBSan, command-line, integration (real PostgreSQL and DNS servers on
-# loopback), fuzz corpus replay + a short fuzzing run.
+# ASan+UBSan, command-line, integration (real PostgreSQL, DNS servers and
+# SIP user agents on loopback), the proxy tests again against an ASan build,
+# fuzz corpus replay + a short fuzzing run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 MAKE=${MAKE:-make}
@@ -44,6 +45,7 @@ tier unit -j"$jobs" unit
 tier unit-asan -j"$jobs" unit-asan
 tier cli cli
 tier integration integration
+tier integration-asan integration-asan
 tier fuzz -j"$jobs" fuzz-check
 
 echo

@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 . tests/harness/lib.sh
 harness_init
 
-PROXY=build/tests/proxy/testproxy
+PROXY=${TESTPROXY:-build/tests/proxy/testproxy}
 SEND=build/tests/proxy/sipsend
 [ -x "$PROXY" ] && [ -x "$SEND" ] || fail "testproxy/sipsend not built (make integration builds them)"
 
