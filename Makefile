@@ -26,7 +26,7 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN)
 CPPFLAGS += -D_GNU_SOURCE -Icommon
 # OpenSSL: TLS and digest hashes; c-ares: asynchronous DNS for RFC 3263
 # server location; protobuf-c: messages between daemons.
-LDLIBS   = -lssl -lcrypto -lcares -lprotobuf-c
+LDLIBS   = -lssl -lcrypto -lcares -lprotobuf-c -lpq
 LDLIBS_TEST = -lcmocka
 
 COMMON_SRC := $(wildcard common/*.c common/sip/*.c)
@@ -42,7 +42,7 @@ PROTO_H    := $(PROTO_C:.c=.h)
 PROTO_OBJ  := $(PROTO_C:.c=.o)
 CPPFLAGS   += -I$(BUILD)/proto
 
-PROGRAMS := bin/sipcheck
+PROGRAMS := bin/sipcheck bin/vocal-migrate
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c tests/conformance/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)

@@ -14,9 +14,15 @@ bash deploy/install-deps.sh
 make --no-print-directory -j"$(nproc)" all >/dev/null
 
 pg_cluster_start
+# The schema: provisioning/sql/ migrations not applied yet (none on a
+# second run). vocal-migrate's last line is "schema version N (...)".
+migrate_out=$(bin/vocal-migrate -d "postgresql://vocal:vocal@127.0.0.1:${VOCAL_PG_PORT}/vocal" \
+	-s provisioning/sql 2>&1) || die "schema migration failed: ${migrate_out}"
+SCHEMA_LINE=${migrate_out##*$'\n'}
 echo
 echo "vocal is running on this machine (all-in-one, loopback only):"
 echo "  PostgreSQL ${PG_VERSION_STR} on 127.0.0.1:${VOCAL_PG_PORT}, database vocal, data in ${VOCAL_PG_DATA}"
+echo "    ${SCHEMA_LINE}, migrations in provisioning/sql (bin/vocal-migrate --status)"
 echo "    connect: psql 'postgresql://vocal:vocal@127.0.0.1:${VOCAL_PG_PORT}/vocal'"
 echo "  tools: bin/sipcheck FILE...   (parse captured SIP messages)"
 echo
