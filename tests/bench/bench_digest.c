@@ -15,7 +15,8 @@
  *                     default pair (SHA-256, MD5), fresh nonces each
  *
  * Each operation runs N iterations (default 20000) R times (default 5); the
- * best run gives ns/op (CLOCK_MONOTONIC) and ops/s. Responses for every
+ * best run gives ns/op (CLOCK_MONOTONIC; operations per second are 1e9
+ * divided by it). Input bytes: the credentials value verified. Responses for every
  * nonce-count are computed before the clock starts, so only the server's
  * work is timed.
  */
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "sip/auth.h"
 #include "sip/digest.h"
 
@@ -32,13 +34,6 @@
 #define T0 ((int64_t)1700000000)
 
 static sip_str lit(const char *s) { return sip_str_make(s, strlen(s)); }
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static void die(const char *what)
 {
@@ -141,46 +136,10 @@ static void run_challenge(struct op *op, size_t iterations)
 			die("digest_challenge failed");
 }
 
-static bool selected(const char *name, const char *only)
-{
-	if (!only || strcmp(name, only) == 0)
-		return true;
-	const char *slash = strchr(name, '/');
-	return slash && strlen(only) == (size_t)(slash - name) &&
-	       strncmp(name, only, (size_t)(slash - name)) == 0;
-}
-
-static size_t number(const char *s)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (*s == 0 || *end != 0) {
-		fprintf(stderr, "usage: bench_digest [--iterations N] [--runs R] [--only NAME] "
-				"[--list]\n");
-		exit(2);
-	}
-	return (size_t)v;
-}
-
 int main(int argc, char **argv)
 {
-	size_t iterations = 20000, runs = 5;
-	const char *only = NULL;
-	bool list = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc)
-			iterations = number(argv[++i]);
-		else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
-			runs = number(argv[++i]);
-		else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
-			only = argv[++i];
-		else if (strcmp(argv[i], "--list") == 0)
-			list = true;
-		else
-			number(""); /* prints the usage */
-	}
-	if (runs == 0)
-		runs = 1;
+	struct bench_opts o = bench_parse_args(argc, argv, "bench_digest");
+	size_t iterations = o.iterations;
 	if (iterations >= UINT32_MAX)
 		die("--iterations must stay below 2^32 (the nonce-count is 32 bits)");
 	static struct op ops[] = {
@@ -195,30 +154,23 @@ int main(int argc, char **argv)
 	    {.name = "challenge/SHA-256+MD5", .run = run_challenge, .algs = DIGEST_ALGS_DEFAULT},
 	};
 	size_t nops = sizeof(ops) / sizeof(ops[0]);
-	size_t matched = 0;
+	const char *names[sizeof(ops) / sizeof(ops[0])];
 	for (size_t i = 0; i < nops; i++)
-		matched += selected(ops[i].name, only);
-	if (!matched) {
-		fprintf(stderr, "bench_digest: no operation named '%s' (see --list)\n", only);
-		return 2;
-	}
-	if (list) {
-		for (size_t i = 0; i < nops; i++)
-			if (selected(ops[i].name, only))
-				printf("%s\n", ops[i].name);
-		return 0;
-	}
+		names[i] = ops[i].name;
+	int rc = bench_list("bench_digest", names, nops, &o);
+	if (rc >= 0)
+		return rc;
 
-	printf("%-24s %10s %10s %12s\n", "operation", "iterations", "ns/op", "ops/s");
+	bench_header();
 	for (size_t i = 0; i < nops; i++) {
 		struct op *op = &ops[i];
-		if (!selected(op->name, only))
+		if (!bench_selected(op->name, o.only))
 			continue;
 		arena_init(&op->arena, 0);
 		if (digest_ha1(digest_alg_base(op->alg), "alice", REALM, "s3cr3t", op->ha1) < 0)
 			die("digest_ha1 failed");
 		double best = 0;
-		for (size_t r = 0; r < runs; r++) {
+		for (size_t r = 0; r < o.runs; r++) {
 			/* a fresh context per run: an empty nonce-count table */
 			struct digest_config cfg = {.replay_slots = 65536};
 			op->ctx = digest_ctx_new(&cfg, NULL, 0);
@@ -235,17 +187,15 @@ int main(int argc, char **argv)
 				char *n = op->text + (op->au.nonce.s - op->text);
 				n[40] = n[40] == 'A' ? 'B' : 'A';
 			}
-			double t = now_ns();
+			double t = bench_now_ns();
 			op->run(op, iterations);
-			t = now_ns() - t;
+			t = bench_now_ns() - t;
 			if (r == 0 || t < best)
 				best = t;
 			digest_ctx_free(op->ctx);
 			op->ctx = NULL;
 		}
-		double ns = iterations ? best / (double)iterations : 0;
-		printf("%-24s %10zu %10.1f %12.0f\n", op->name, iterations, ns,
-		       ns > 0 ? 1e9 / ns : 0);
+		bench_row(op->name, op->au.scheme.len ? strlen(op->text) : 0, iterations, best);
 		free(op->answers);
 		op->answers = NULL;
 		arena_free(&op->arena);

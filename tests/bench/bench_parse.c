@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "sip/msg.h"
 
 #define CRLF "\r\n"
@@ -246,13 +247,6 @@ struct op {
 	size_t bytes; /* input size, averaged for URIs */
 };
 
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 static void run_once(const struct op *o, size_t iterations)
 {
 	for (size_t i = 0; i < iterations; i++) {
@@ -325,85 +319,32 @@ static size_t build_ops(struct op *ops)
 	return n;
 }
 
-/* --only NAME selects an operation by name, or a group by the part before '/'. */
-static bool selected(const char *name, const char *only)
-{
-	if (!only || strcmp(name, only) == 0)
-		return true;
-	const char *slash = strchr(name, '/');
-	return slash && strlen(only) == (size_t)(slash - name) &&
-	       strncmp(name, only, (size_t)(slash - name)) == 0;
-}
-
-static void usage(void)
-{
-	fprintf(stderr, "usage: bench_parse [--iterations N] [--runs R] [--only NAME] [--list]\n");
-	exit(2);
-}
-
-static size_t number(const char *s)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (!*s || *end || s[0] == '-')
-		usage();
-	return (size_t)v;
-}
-
 int main(int argc, char **argv)
 {
-	size_t iterations = 20000, runs = 5;
-	const char *only = NULL;
-	bool list = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc)
-			iterations = number(argv[++i]);
-		else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
-			runs = number(argv[++i]);
-		else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
-			only = argv[++i];
-		else if (strcmp(argv[i], "--list") == 0)
-			list = true;
-		else
-			usage();
-	}
-	if (runs == 0)
-		usage();
-
+	struct bench_opts o = bench_parse_args(argc, argv, "bench_parse");
 	setup();
 	struct op ops[16];
 	size_t n_ops = build_ops(ops);
-	size_t matched = 0;
+	const char *names[16];
 	for (size_t i = 0; i < n_ops; i++)
-		matched += selected(ops[i].name, only);
-	if (!matched) {
-		fprintf(stderr, "bench_parse: no operation named '%s' (see --list)\n", only);
-		return 2;
-	}
-	if (list) {
-		for (size_t i = 0; i < n_ops; i++)
-			if (selected(ops[i].name, only))
-				printf("%s\n", ops[i].name);
-		return 0;
-	}
+		names[i] = ops[i].name;
+	int rc = bench_list("bench_parse", names, n_ops, &o);
+	if (rc >= 0)
+		return rc;
 
-	printf("%-24s %11s %10s %10s\n", "operation", "input_bytes", "iterations", "ns/op");
+	bench_header();
 	for (size_t i = 0; i < n_ops; i++) {
-		if (!selected(ops[i].name, only))
+		if (!bench_selected(ops[i].name, o.only))
 			continue;
 		double best = 0;
-		for (size_t r = 0; r < runs; r++) {
-			double t0 = now_ns();
-			run_once(&ops[i], iterations);
-			double t = now_ns() - t0;
+		for (size_t r = 0; r < o.runs; r++) {
+			double t0 = bench_now_ns();
+			run_once(&ops[i], o.iterations);
+			double t = bench_now_ns() - t0;
 			if (r == 0 || t < best)
 				best = t;
 		}
-		if (iterations)
-			printf("%-24s %11zu %10zu %10.1f\n", ops[i].name, ops[i].bytes, iterations,
-			       best / (double)iterations);
-		else
-			printf("%-24s %11zu %10zu %10s\n", ops[i].name, ops[i].bytes, iterations, "-");
+		bench_row(ops[i].name, ops[i].bytes, o.iterations, best);
 	}
 	for (size_t i = 0; i < sizeof(messages) / sizeof(messages[0]); i++)
 		free(messages[i].buf);

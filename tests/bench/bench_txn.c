@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "ev.h"
 #include "sip/txn.h"
 
@@ -164,56 +165,9 @@ static void run_once(const struct op *op, size_t iterations)
 	}
 }
 
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static bool selected(const char *name, const char *only)
-{
-	if (!only || strcmp(name, only) == 0)
-		return true;
-	const char *slash = strchr(name, '/');
-	return slash && strlen(only) == (size_t)(slash - name) &&
-	       strncmp(name, only, (size_t)(slash - name)) == 0;
-}
-
-static void usage(void)
-{
-	fprintf(stderr, "usage: bench_txn [--iterations N] [--runs R] [--only NAME] [--list]\n");
-	exit(2);
-}
-
-static size_t number(const char *s)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (!*s || *end || s[0] == '-')
-		usage();
-	return (size_t)v;
-}
-
 int main(int argc, char **argv)
 {
-	size_t iterations = 20000, runs = 5;
-	const char *only = NULL;
-	bool list = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc)
-			iterations = number(argv[++i]);
-		else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
-			runs = number(argv[++i]);
-		else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
-			only = argv[++i];
-		else if (strcmp(argv[i], "--list") == 0)
-			list = true;
-		else
-			usage();
-	}
-	if (runs == 0)
-		usage();
+	struct bench_opts o = bench_parse_args(argc, argv, "bench_txn");
 
 	loop = ev_loop_new();
 	ev_set_clock(loop, fake_clock, NULL);
@@ -231,36 +185,26 @@ int main(int argc, char **argv)
 		{"txn/client_new", OP_CLIENT_NEW, n},
 		{"txn/invite_server", OP_INVITE_SERVER, n},
 	};
-	size_t n_ops = sizeof(ops) / sizeof(ops[0]), matched = 0;
+	size_t n_ops = sizeof(ops) / sizeof(ops[0]);
+	const char *names[sizeof(ops) / sizeof(ops[0])];
 	for (size_t i = 0; i < n_ops; i++)
-		matched += selected(ops[i].name, only);
-	if (!matched) {
-		fprintf(stderr, "bench_txn: no operation named '%s' (see --list)\n", only);
-		return 2;
-	}
-	if (list) {
-		for (size_t i = 0; i < n_ops; i++)
-			if (selected(ops[i].name, only))
-				printf("%s\n", ops[i].name);
-		return 0;
-	}
-	printf("%-24s %11s %10s %10s\n", "operation", "input_bytes", "iterations", "ns/op");
+		names[i] = ops[i].name;
+	int rc = bench_list("bench_txn", names, n_ops, &o);
+	if (rc >= 0)
+		return rc;
+	bench_header();
 	for (size_t i = 0; i < n_ops; i++) {
-		if (!selected(ops[i].name, only))
+		if (!bench_selected(ops[i].name, o.only))
 			continue;
 		double best = 0;
-		for (size_t r = 0; r < runs; r++) {
-			double t0 = now_ns();
-			run_once(&ops[i], iterations);
-			double t = now_ns() - t0;
+		for (size_t r = 0; r < o.runs; r++) {
+			double t0 = bench_now_ns();
+			run_once(&ops[i], o.iterations);
+			double t = bench_now_ns() - t0;
 			if (r == 0 || t < best)
 				best = t;
 		}
-		if (iterations)
-			printf("%-24s %11zu %10zu %10.1f\n", ops[i].name, ops[i].bytes, iterations,
-			       best / (double)iterations);
-		else
-			printf("%-24s %11zu %10zu %10s\n", ops[i].name, ops[i].bytes, iterations, "-");
+		bench_row(ops[i].name, ops[i].bytes, o.iterations, best);
 	}
 	struct sip_txn_stats st;
 	sip_txn_get_stats(layer, &st);
