@@ -39,7 +39,9 @@ tier() { # tier NAME MAKE-ARGS...
     rm -f "$log"
 }
 
-tier build -j"$jobs" all
+# the benchmark programs too, so that they cannot rot unnoticed
+tier build -j"$jobs" all build/tests/bench/bench_parse build/tests/bench/bench_txn \
+    build/tests/bench/bench_digest
 tier build-clang -j"$jobs" clang-build
 tier unit -j"$jobs" unit
 tier unit-asan -j"$jobs" unit-asan
