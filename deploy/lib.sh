@@ -5,7 +5,7 @@
 # directory with mode 700, say), the data goes to /var/lib/vocal/ instead and
 # var/pgdata links to it.
 
-VOCAL_VAR="$top/var"
+VOCAL_VAR=${VOCAL_VAR:-$top/var} # where the cluster and the demo passwords live
 VOCAL_PG_PORT=${VOCAL_PG_PORT:-5432}
 PG_BINDIR=/usr/lib/postgresql/15/bin
 
@@ -94,4 +94,54 @@ pg_cluster_stop() {
 	else
 		echo "vocal: nothing running"
 	fi
+}
+
+# The demo domain and subscribers of the all-in-one set-up. Passwords are
+# made once, at random, and kept only in var/demo-subscribers.txt (mode
+# 600) so that make run can show them; the database gets HA1 digests, as
+# for every subscriber (RFC 7616: MD5, SHA-256, SHA-512-256).
+VOCAL_DEMO_DOMAIN=vocal.test
+VOCAL_DEMO_USERS="1000 1001 1002 1003"
+
+ha1() { # ha1 ALG USER REALM PASSWORD: lower-case hex
+	printf '%s:%s:%s' "$2" "$3" "$4" | openssl dgst "-$1" -r | cut -d' ' -f1
+}
+
+demo_seed() {
+	local creds="$VOCAL_VAR/demo-subscribers.txt" user pw
+	if [ ! -s "$creds" ]; then
+		(
+			umask 077
+			for user in $VOCAL_DEMO_USERS; do
+				pw=$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 12)
+				echo "$user $pw"
+			done >"$creds"
+		)
+	fi
+	local psql=("$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$VOCAL_PG_SOCK" -p "$VOCAL_PG_PORT"
+		-U postgres -d vocal)
+	while read -r user pw; do
+		# psql variables (:'name') quote the values: nothing is pasted into SQL
+		as_postgres "${psql[@]}" -v domain="$VOCAL_DEMO_DOMAIN" -v user="$user" \
+			-v md5="$(ha1 md5 "$user" "$VOCAL_DEMO_DOMAIN" "$pw")" \
+			-v sha256="$(ha1 sha256 "$user" "$VOCAL_DEMO_DOMAIN" "$pw")" \
+			-v sha512_256="$(ha1 sha512-256 "$user" "$VOCAL_DEMO_DOMAIN" "$pw")" <<'SQL' ||
+INSERT INTO domains (name, realm) VALUES (:'domain', :'domain') ON CONFLICT (name) DO NOTHING;
+INSERT INTO subscribers (domain_id, user_part, display_name, ha1_md5, ha1_sha256, ha1_sha512_256)
+	SELECT id, :'user', 'Demo ' || :'user', :'md5', :'sha256', :'sha512_256'
+	FROM domains WHERE name = :'domain'
+	ON CONFLICT (domain_id, user_part) DO UPDATE
+	SET ha1_md5 = EXCLUDED.ha1_md5, ha1_sha256 = EXCLUDED.ha1_sha256,
+	    ha1_sha512_256 = EXCLUDED.ha1_sha512_256;
+SQL
+			die "could not seed the demo subscriber $user"
+	done <"$creds"
+}
+
+demo_print() {
+	local user pw
+	echo "  demo subscribers (domain ${VOCAL_DEMO_DOMAIN}, digest realm ${VOCAL_DEMO_DOMAIN}; passwords in var/demo-subscribers.txt):"
+	while read -r user pw; do
+		echo "    sip:${user}@${VOCAL_DEMO_DOMAIN}  password ${pw}"
+	done <"$VOCAL_VAR/demo-subscribers.txt"
 }

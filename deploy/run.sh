@@ -19,13 +19,17 @@ pg_cluster_start
 migrate_out=$(bin/vocal-migrate -d "postgresql://vocal:vocal@127.0.0.1:${VOCAL_PG_PORT}/vocal" \
 	-s provisioning/sql 2>&1) || die "schema migration failed: ${migrate_out}"
 SCHEMA_LINE=${migrate_out##*$'\n'}
+demo_seed
 echo
 echo "vocal is running on this machine (all-in-one, loopback only):"
 echo "  PostgreSQL ${PG_VERSION_STR} on 127.0.0.1:${VOCAL_PG_PORT}, database vocal, data in ${VOCAL_PG_DATA}"
 echo "    ${SCHEMA_LINE}, migrations in provisioning/sql (bin/vocal-migrate --status)"
 echo "    connect: psql 'postgresql://vocal:vocal@127.0.0.1:${VOCAL_PG_PORT}/vocal'"
-echo "  tools: bin/sipcheck FILE...   (parse captured SIP messages)"
+demo_print
+echo "    (they can register once redirectd and marshald exist; the database holds only HA1s)"
+echo "  tools: bin/sipcheck FILE...   (parse captured SIP messages), bin/vocal-migrate --status"
 echo
 echo "Not yet built: the SIP daemons (marshald, redirectd, featured), provd and its web GUI,"
-echo "cdrd and heartbeatd. Until they exist there is no GUI address or demo subscriber to show."
+echo "cdrd and heartbeatd. Until they exist there is no GUI address, and the demo subscribers"
+echo "have nothing to register with."
 echo "Stop with: make stop"

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# README command one: `make run` on this machine starts the private
+# PostgreSQL, applies the schema, seeds the demo subscribers (HA1s only) and
+# prints them; a second run is harmless; `make stop` stops it. Run in a
+# private VOCAL_VAR on a free port, so a developer's own var/ is untouched.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. tests/harness/lib.sh
+harness_init
+
+export VOCAL_VAR=$HARNESS_DIR/var
+VOCAL_PG_PORT=$(harness_free_port tcp)
+export VOCAL_PG_PORT
+harness_on_exit make --no-print-directory stop
+
+out=$(make --no-print-directory run 2>&1) || fail "make run failed: $out"
+assert_contains "$out" "schema version 1 (1 applied now)" "first run applies the schema"
+assert_contains "$out" "sip:1000@vocal.test  password " "demo subscriber printed"
+pw=$(awk '$1 == 1000 { print $2 }' "$VOCAL_VAR/demo-subscribers.txt")
+[ -n "$pw" ] || fail "no demo password kept"
+assert_eq 600 "$(stat -c %a "$VOCAL_VAR/demo-subscribers.txt")" "demo passwords readable by root only"
+
+out2=$(make --no-print-directory run 2>&1) || fail "second make run failed: $out2"
+assert_contains "$out2" "schema version 1 (0 applied now)" "second run applies nothing"
+assert_contains "$out2" "sip:1000@vocal.test  password $pw" "second run shows the same password"
+
+q() { PGPASSWORD=vocal psql -X -At -h 127.0.0.1 -p "$VOCAL_PG_PORT" -U vocal -d vocal -c "$1"; }
+assert_eq 4 "$(q "select count(*) from subscribers s join domains d on d.id = s.domain_id where d.name = 'vocal.test'")" "four demo subscribers"
+want=$(printf '1000:vocal.test:%s' "$pw" | openssl dgst -md5 -r | cut -d' ' -f1)
+assert_eq "$want" "$(q "select ha1_md5 from subscribers where user_part = '1000'")" "MD5 HA1 of the printed password"
+assert_eq 64 "$(q "select length(ha1_sha512_256) from subscribers where user_part = '1000'")" "SHA-512-256 HA1 stored"
+[ -z "$(q "select 1 from information_schema.columns where table_schema = 'public' and column_name ilike '%password%'")" ] ||
+    fail "a password column exists"
+ok "no password column anywhere"
+
+make --no-print-directory stop >/dev/null
+if PGPASSWORD=vocal psql -X -h 127.0.0.1 -p "$VOCAL_PG_PORT" -U vocal -d vocal -c 'select 1' >/dev/null 2>&1; then
+    fail "PostgreSQL still answers after make stop"
+fi
+ok "make stop stopped it"
