@@ -91,7 +91,7 @@ bin/%: $(BUILD)/tools/%/main.o $(LIBVOCAL)
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(LIBVOCAL) tests/unit/testutil.h | $(PROTO_H)
+$(BUILD)/tests/%: tests/%.c $(LIBVOCAL) $(wildcard tests/unit/*.h tests/bench/*.h) | $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) -o $@ $< $(LIBVOCAL) $(LDFLAGS) $(LDLIBS) $(LDLIBS_TEST)
 

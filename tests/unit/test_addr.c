@@ -49,21 +49,8 @@ static unsigned count(const struct sip_addr *a)
 	return n;
 }
 
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	arena_init(&f->a, 0);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	arena_free(&f->a);
-	free(f);
-	return 0;
-}
+/* each test gets a fresh fixture with an empty arena */
+ARENA_FIXTURE_HOOKS(struct fixture, a)
 
 /* ---- name-addr ---------------------------------------------------------- */
 

@@ -28,21 +28,8 @@ static int split(struct fixture *f, const char *body, size_t len, const char *bo
 	return sip_multipart_parse(sip_str_make(f->body, len), b, &f->a, &f->parts, &f->err);
 }
 
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	arena_init(&f->a, 0);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	arena_free(&f->a);
-	free(f);
-	return 0;
-}
+/* each test gets a fresh fixture with an empty arena */
+ARENA_FIXTURE_HOOKS(struct fixture, a)
 
 static void test_two_parts_with_preamble_and_epilogue(void **state)
 {

@@ -7,6 +7,7 @@
  * loaded with hand-made DNS answers, so no DNS traffic ever leaves it.
  */
 #include "unit/testutil.h"
+#include "unit/dnsmsg.h"
 
 #include <arpa/inet.h>
 
@@ -82,76 +83,7 @@ static void hook_final(void *ctx, struct sip_proxy_ctx *pc, unsigned status)
 	((struct env *)ctx)->final_status = status;
 }
 
-/* ---- DNS answers, built by hand, for the resolver's cache --------------- */
-
-enum { T_A_ = 1, T_SOA_ = 6, T_SRV_ = 33 };
-
-struct dnsmsg {
-	unsigned char b[512];
-	size_t len;
-};
-
-static void put8(struct dnsmsg *m, unsigned v)
-{
-	assert_true(m->len < sizeof(m->b));
-	m->b[m->len++] = (unsigned char)v;
-}
-
-static void put16(struct dnsmsg *m, unsigned v)
-{
-	put8(m, v >> 8 & 0xff);
-	put8(m, v & 0xff);
-}
-
-static void put32(struct dnsmsg *m, uint32_t v)
-{
-	put16(m, v >> 16);
-	put16(m, v & 0xffff);
-}
-
-static void put_name(struct dnsmsg *m, const char *name)
-{
-	while (*name) {
-		size_t n = strcspn(name, ".");
-		put8(m, (unsigned)n);
-		for (size_t i = 0; i < n; i++)
-			put8(m, (unsigned char)name[i]);
-		name += n + (name[n] == '.');
-	}
-	put8(m, 0);
-}
-
-/* A response header and question; rcode 0 NOERROR, 3 NXDOMAIN. */
-static void dns_begin(struct dnsmsg *m, const char *qname, unsigned qtype, unsigned rcode)
-{
-	m->len = 0;
-	put16(m, 0);
-	put16(m, 0x8580 | rcode); /* QR AA RD RA */
-	put16(m, 1);
-	put16(m, 0);
-	put16(m, 0);
-	put16(m, 0);
-	put_name(m, qname);
-	put16(m, qtype);
-	put16(m, 1);
-}
-
-/* Appends a record: section 0 answer, 1 authority (after every answer). */
-static void dns_rr(struct dnsmsg *m, int section, const char *name, unsigned type,
-		   const struct dnsmsg *rd)
-{
-	put_name(m, name);
-	put16(m, type);
-	put16(m, 1);
-	put32(m, 3600);
-	put16(m, (unsigned)rd->len);
-	for (size_t i = 0; i < rd->len; i++)
-		put8(m, rd->b[i]);
-	size_t at = section == 0 ? 6 : 8;
-	unsigned n = (unsigned)(m->b[at] << 8 | m->b[at + 1]) + 1;
-	m->b[at] = (unsigned char)(n >> 8);
-	m->b[at + 1] = (unsigned char)n;
-}
+/* ---- DNS answers, built by hand (unit/dnsmsg.h), for the resolver's cache */
 
 static void cache(struct env *e, const struct dnsmsg *m)
 {
@@ -176,14 +108,14 @@ static void load_zone(struct env *e)
 		put16(&rd, 0);
 		put16(&rd, 5060);
 		put_name(&rd, srv[i].host);
-		dns_rr(&m, 0, "_sip._udp.fo.test", T_SRV_, &rd);
+		dns_rr(&m, 0, "_sip._udp.fo.test", T_SRV_, 3600, &rd);
 	}
 	cache(e, &m);
 	for (size_t i = 0; i < 2; i++) {
 		dns_begin(&m, srv[i].host, T_A_, 0);
 		rd.len = 4;
 		assert_int_equal(inet_pton(AF_INET, srv[i].ip, rd.b), 1);
-		dns_rr(&m, 0, srv[i].host, T_A_, &rd);
+		dns_rr(&m, 0, srv[i].host, T_A_, 3600, &rd);
 		cache(e, &m);
 	}
 	static const struct {
@@ -200,7 +132,7 @@ static void load_zone(struct env *e)
 		put32(&rd, 600);
 		put32(&rd, 86400);
 		put32(&rd, 60);
-		dns_rr(&m, 1, "test", T_SOA_, &rd);
+		dns_rr(&m, 1, "test", T_SOA_, 3600, &rd);
 		cache(e, &m);
 	}
 }

@@ -33,21 +33,8 @@ static struct sip_via *parse_ok(struct fixture *f, const char *lit)
 	return f->list;
 }
 
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	arena_init(&f->a, 0);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	arena_free(&f->a);
-	free(f);
-	return 0;
-}
+/* each test gets a fresh fixture with an empty arena */
+ARENA_FIXTURE_HOOKS(struct fixture, a)
 
 static unsigned count(const struct sip_via *v)
 {

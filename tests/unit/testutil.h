@@ -131,4 +131,25 @@ static inline int tu_free_all(void **state)
 				 e_->offset, e_->detail);                             \
 	} while (0)
 
+/* cmocka setup and teardown for a test file's fixture type T that holds
+ * an arena in member A: a zeroed T with an empty arena per test, freed
+ * with everything allocated from it. */
+#define ARENA_FIXTURE_HOOKS(T, A)                                                      \
+	static int setup(void **state)                                                 \
+	{                                                                              \
+		T *f_ = calloc(1, sizeof(*f_));                                        \
+		if (!f_)                                                               \
+			return -1;                                                     \
+		arena_init(&f_->A, 0);                                                 \
+		*state = f_;                                                           \
+		return 0;                                                              \
+	}                                                                              \
+	static int teardown(void **state)                                              \
+	{                                                                              \
+		T *f_ = *state;                                                        \
+		arena_free(&f_->A);                                                    \
+		free(f_);                                                              \
+		return 0;                                                              \
+	}
+
 #endif
