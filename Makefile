@@ -42,7 +42,14 @@ PROTO_H    := $(PROTO_C:.c=.h)
 PROTO_OBJ  := $(PROTO_C:.c=.o)
 CPPFLAGS   += -I$(BUILD)/proto
 
-PROGRAMS := bin/sipcheck bin/vocal-migrate
+# Each daemon is a thin DIR/main.c over a library of modules (the rest of
+# DIR/*.c, build/libDIR.a), which its unit tests link too.
+DAEMON_DIRS := redirect marshal
+DAEMON_LIBS := $(DAEMON_DIRS:%=$(BUILD)/lib%.a)
+daemon_objs = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)))
+DAEMON_OBJ := $(foreach d,$(DAEMON_DIRS),$(call daemon_objs,$(d)))
+
+PROGRAMS := bin/sipcheck bin/vocal-migrate $(foreach d,$(DAEMON_DIRS),$(if $(wildcard $(d)/main.c),bin/$(d)d))
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c tests/conformance/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -91,9 +98,19 @@ bin/%: $(BUILD)/tools/%/main.o $(LIBVOCAL)
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(LIBVOCAL) $(wildcard tests/unit/*.h tests/bench/*.h) | $(PROTO_H)
+$(BUILD)/libredirect.a: $(call daemon_objs,redirect)
+$(BUILD)/libmarshal.a: $(call daemon_objs,marshal)
+$(DAEMON_LIBS):
+	@rm -f $@
+	ar rcs $@ $^
+
+bin/%d: $(BUILD)/%/main.o $(BUILD)/lib%.a $(LIBVOCAL)
+	@mkdir -p bin
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(DAEMON_LIBS) $(LIBVOCAL) $(wildcard tests/unit/*.h tests/bench/*.h) | $(PROTO_H)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) -o $@ $< $(LIBVOCAL) $(LDFLAGS) $(LDLIBS) $(LDLIBS_TEST)
+	$(CC) $(CPPFLAGS) -I. -Itests $(ALL_CFLAGS) -o $@ $< $(DAEMON_LIBS) $(LIBVOCAL) $(LDFLAGS) $(LDLIBS) $(LDLIBS_TEST)
 
 # ---- tests ---------------------------------------------------------------
 # Every suite prints TAP-like lines; tests/run-suite.sh totals them into one
@@ -133,7 +150,8 @@ integration-asan: all $(TEST_PROGRAMS)
 
 clang-build:
 	@$(MAKE) --no-print-directory CC=$(CLANG) BUILD=build/clang build/clang/libvocal.a \
-	  $(patsubst bin/%,build/clang/tools/%/main.o,$(PROGRAMS))
+	  $(DAEMON_DIRS:%=build/clang/lib%.a) $(DAEMON_DIRS:%=build/clang/%/main.o) \
+	  $(patsubst bin/%,build/clang/tools/%/main.o,$(filter-out %d,$(PROGRAMS)))
 
 # ---- fuzzing (clang libFuzzer) -------------------------------------------
 FUZZ_FLAGS = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(CPPFLAGS)
@@ -149,9 +167,9 @@ fuzz: $(FUZZ_BIN)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh long $(FUZZ_BIN)
 
 # ---- benchmarks ----------------------------------------------------------
-$(BUILD)/tests/bench/%: tests/bench/%.c $(LIBVOCAL)
+$(BUILD)/tests/bench/%: tests/bench/%.c $(DAEMON_LIBS) $(LIBVOCAL)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) -o $@ $< $(LIBVOCAL) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) -I. -Itests $(ALL_CFLAGS) -o $@ $< $(DAEMON_LIBS) $(LIBVOCAL) $(LDFLAGS) $(LDLIBS)
 
 # Parser and transactions (time and instructions per operation), digest
 # verification (time per operation; its setup grows with N, so no
@@ -172,4 +190,4 @@ install: all
 clean:
 	rm -rf build bin
 
--include $(COMMON_OBJ:.o=.d) $(wildcard $(BUILD)/tools/*/*.d)
+-include $(COMMON_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(wildcard $(BUILD)/tools/*/*.d $(BUILD)/*/main.d)
