@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sip/build.h"
 #include "sip/resolve.h"
@@ -17,6 +18,7 @@ struct branch {
 	struct sip_proxy_ctx *pc;
 	char *uri;
 	size_t urilen;
+	char *hop;              /* outbound proxy for this target, or NULL */
 	unsigned group;
 	enum branch_state state;
 	struct sip_txn *ct;     /* the current attempt */
@@ -187,6 +189,7 @@ static void ctx_free(struct sip_proxy_ctx *pc)
 		sip_resolve_cancel(b->dns);
 		sip_targets_free(b->targets);
 		free(b->uri);
+		free(b->hop);
 		free(b->resp);
 	}
 	if (pc->st)
@@ -640,11 +643,20 @@ static void start_branch(struct sip_proxy_ctx *pc, struct branch *b)
 		branch_fail(b, 400);
 		return;
 	}
-	/* the next hop: the top Route (loose or strict), else the target */
+	/* the next hop: the top Route (loose or strict), else the outbound
+	 * proxy the daemon chose for the target, else the target */
 	sip_msg_reset_edits(pc->req);
 	struct sip_hdr *rh;
 	struct sip_addr *route = top_route(pc->req, &rh);
+	struct sip_uri outbound;
 	const struct sip_uri *hop = route ? &route->uri : &target;
+	if (!route && b->hop) {
+		if (sip_uri_parse(&outbound, b->hop, strlen(b->hop), NULL) < 0) {
+			branch_fail(b, 500);
+			return;
+		}
+		hop = &outbound;
+	}
 	struct sip_peer to;
 	if (next_hop_peer(p, hop, &to) == 0) {
 		unsigned st = send_attempt(pc, b, &to);
@@ -1269,6 +1281,13 @@ static int hook_send(void *ctx, const struct sip_peer *to, const char *buf, size
 	return p->h.send(p->h.ctx, to, buf, len);
 }
 
+static unsigned hook_admit(void *ctx, struct sip_msg *req, const struct sip_peer *from, char *extra,
+			   size_t cap)
+{
+	struct sip_proxy *p = ctx;
+	return p->h.admit(p->h.ctx, req, from, extra, cap);
+}
+
 /* ---- public -------------------------------------------------------------- */
 
 struct sip_proxy *sip_proxy_new(struct ev_loop *loop, const struct sip_proxy_opts *opts,
@@ -1290,6 +1309,7 @@ struct sip_proxy *sip_proxy_new(struct ev_loop *loop, const struct sip_proxy_opt
 	struct sip_txn_hooks th = {
 		.ctx = p, .send = hook_send, .request = hook_request, .ack = hook_ack,
 		.response = hook_response, .stray_response = hook_stray, .terminated = hook_terminated,
+		.admit = hooks->admit ? hook_admit : NULL,
 	};
 	/* a proxy sends 100 Trying for an INVITE at once (16.2) */
 	struct sip_txn_timers timers = opts->timers;
@@ -1339,6 +1359,12 @@ int sip_proxy_add_target(struct sip_proxy_ctx *pc, const char *uri, size_t len, 
 	b->urilen = len;
 	b->group = group;
 	b->pc = pc;
+	b->hop = NULL;
+	const char *hop = pc->p->h.outbound ? pc->p->h.outbound(pc->p->h.ctx, &u) : NULL;
+	if (hop && !(b->hop = strdup(hop))) {
+		free(b->uri);
+		return -1;
+	}
 	b->state = B_WAITING;
 	ev_timer_init(&b->timer_c, on_timer_c, b);
 	pc->nbr++;
@@ -1357,6 +1383,35 @@ void sip_proxy_start(struct sip_proxy_ctx *pc)
 	else
 		check_done(pc);
 	ctx_maybe_free(pc);
+}
+
+int sip_proxy_commit_edits(struct sip_proxy_ctx *pc)
+{
+	if (!pc->req || pc->started)
+		return -1;
+	size_t need = sip_msg_serialize(pc->req, NULL, 0);
+	char *buf = malloc(need);
+	struct sip_msg *m = malloc(sizeof(*m));
+	if (!buf || !m) {
+		free(buf);
+		free(m);
+		return -1;
+	}
+	size_t len = sip_msg_serialize(pc->req, buf, need);
+	if (sip_msg_parse(m, buf, len, NULL, NULL) < 0 || sip_msg_check(m, NULL) < 0) {
+		sip_msg_free(m);
+		free(m);
+		free(buf);
+		sip_msg_reset_edits(pc->req);
+		return -1;
+	}
+	sip_msg_free(pc->req);
+	free(pc->req);
+	free(pc->buf);
+	pc->req = m;
+	pc->buf = buf;
+	pc->len = len;
+	return 0;
 }
 
 struct sip_msg *sip_proxy_request(struct sip_proxy_ctx *pc) { return pc->req; }

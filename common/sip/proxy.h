@@ -76,6 +76,17 @@ struct sip_proxy_hooks {
 	/* The final response the proxy sends upstream for a request (for
 	 * accounting); may be NULL. */
 	void (*final)(void *ctx, struct sip_proxy_ctx *pc, unsigned status);
+	/* The outbound proxy for a target (RFC 3261 16.6 step 7): the URI
+	 * (text, copied at once) of the next hop a request for target goes to
+	 * when no Route header names one, keeping target as Request-URI; NULL
+	 * sends it to the target's own host. Asked for every target, 3xx
+	 * recursion included: the marshal sends hosted domains to redirectd.
+	 * May be NULL. */
+	const char *(*outbound)(void *ctx, const struct sip_uri *target);
+	/* Admission control before a transaction exists: see the admit hook
+	 * of sip_txn_hooks (txn.h). May be NULL. */
+	unsigned (*admit)(void *ctx, struct sip_msg *req, const struct sip_peer *from, char *extra,
+			  size_t cap);
 };
 
 struct sip_proxy *sip_proxy_new(struct ev_loop *loop, const struct sip_proxy_opts *opts,
@@ -97,6 +108,16 @@ void sip_proxy_start(struct sip_proxy_ctx *pc);
 /* Answers the request ourselves (no targets); extra: header lines each
  * ending in CRLF, or NULL. */
 void sip_proxy_reply(struct sip_proxy_ctx *pc, unsigned status, const char *reason, const char *extra);
+
+/*
+ * Makes the header edits the route hook applied to sip_proxy_request(pc)
+ * (sip_msg_insert_header, sip_msg_remove_header...: a Path added, spent
+ * credentials removed) part of the request every branch forwards. Call
+ * before sip_proxy_start; pointers into the old request are stale after
+ * it. Returns 0, or -1 (no memory, or the edits do not re-parse: they are
+ * dropped and the request stays as it was).
+ */
+int sip_proxy_commit_edits(struct sip_proxy_ctx *pc);
 
 struct sip_msg *sip_proxy_request(struct sip_proxy_ctx *pc);
 const struct sip_peer *sip_proxy_source(struct sip_proxy_ctx *pc);

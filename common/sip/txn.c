@@ -413,6 +413,21 @@ static void response_peer(struct sip_msg *req, const struct sip_peer *from, stru
 
 /* A request that cannot be processed gets its error statelessly, when it
  * has enough headers to route a response; ACKs never get one. */
+/* Answers a request without a transaction (a retransmission gets the same
+ * answer again, computed afresh). */
+static void reply_stateless(struct sip_txn_layer *l, struct sip_msg *m, unsigned status,
+			    const char *reason, const char *extra, const struct sip_peer *from)
+{
+	char out[4096];
+	size_t len = sip_build_response(m, status, reason, SIP_STR_NULL, extra, SIP_STR_NULL, out,
+					sizeof(out));
+	if (len > sizeof(out))
+		return;
+	struct sip_peer to;
+	response_peer(m, from, &to);
+	l->hooks.send(l->hooks.ctx, &to, out, len);
+}
+
 static void reject_request(struct sip_txn_layer *l, struct sip_msg *m, const struct sip_error *err,
 			   const struct sip_peer *from)
 {
@@ -427,14 +442,7 @@ static void reject_request(struct sip_txn_layer *l, struct sip_msg *m, const str
 	for (const char *c = err->detail; *c && n + 1 < sizeof(reason); c++)
 		reason[n++] = (*c >= 0x20 && *c < 0x7f) ? *c : '?';
 	reason[n] = 0;
-	char out[4096];
-	size_t len = sip_build_response(m, (unsigned)sip_fault_status(err->fault), reason,
-					SIP_STR_NULL, NULL, SIP_STR_NULL, out, sizeof(out));
-	if (len > sizeof(out))
-		return;
-	struct sip_peer to;
-	response_peer(m, from, &to);
-	l->hooks.send(l->hooks.ctx, &to, out, len);
+	reply_stateless(l, m, (unsigned)sip_fault_status(err->fault), reason, NULL, from);
 }
 
 static void server_retransmission(struct sip_txn *t, struct sip_msg *m, const struct sip_peer *from)
@@ -488,6 +496,17 @@ static void input_request(struct sip_txn_layer *l, const char *buf, size_t len, 
 		if (l->hooks.ack)
 			l->hooks.ack(l->hooks.ctx, m, from);
 		return;
+	}
+	if (l->hooks.admit) {
+		char extra[512];
+		extra[0] = 0;
+		unsigned verdict = l->hooks.admit(l->hooks.ctx, m, from, extra, sizeof(extra));
+		if (verdict) {
+			l->stats.refused++;
+			if (verdict >= 300 && verdict <= 699)
+				reply_stateless(l, m, verdict, NULL, extra[0] ? extra : NULL, from);
+			return;
+		}
 	}
 	t = txn_new(l, buf, len, &k, true, sip_transport_reliable(from->transport));
 	if (!t)

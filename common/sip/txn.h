@@ -65,11 +65,24 @@ struct sip_txn_hooks {
 	void (*stray_response)(void *ctx, struct sip_msg *resp, const struct sip_peer *from);
 	/* A transaction ended; after this call the pointer is gone. */
 	void (*terminated)(void *ctx, struct sip_txn *t, enum sip_txn_end why);
+	/*
+	 * A new request (not a retransmission, not an ACK) before a server
+	 * transaction is created for it: admission control. Returns 0 to go
+	 * on, SIP_TXN_DROP to drop it without a word (scanners), or a status
+	 * (300-699) that the layer answers statelessly, with extra (header
+	 * lines ending in CRLF, written by the hook into extra[cap], may stay
+	 * empty) added: a 503 with Retry-After when overloaded costs no
+	 * transaction. May be NULL: everything is admitted.
+	 */
+	unsigned (*admit)(void *ctx, struct sip_msg *req, const struct sip_peer *from, char *extra,
+			  size_t cap);
 	/* A request that could not be parsed or checked, before any
 	 * transaction exists; the layer has already answered it (400/505...)
 	 * when it could. For logs and counters; may be NULL. */
 	void (*rejected)(void *ctx, const struct sip_error *err, const struct sip_peer *from);
 };
+
+#define SIP_TXN_DROP 1u
 
 struct sip_txn_layer *sip_txn_layer_new(struct ev_loop *loop, const struct sip_txn_timers *timers,
 					const struct sip_txn_hooks *hooks);
@@ -127,7 +140,8 @@ size_t sip_txn_new_branch(char *out, size_t cap);
 
 struct sip_txn_stats {
 	uint64_t server_created, client_created, retransmissions_absorbed, retransmissions_sent,
-		timeouts, rejected, stray_responses;
+		timeouts, rejected, stray_responses,
+		refused; /* by the admit hook: dropped or answered statelessly */
 	size_t active;
 };
 void sip_txn_get_stats(const struct sip_txn_layer *l, struct sip_txn_stats *out);

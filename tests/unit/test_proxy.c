@@ -40,6 +40,7 @@ struct env {
 	const char *targets[4];
 	unsigned groups[4];
 	unsigned reply_status;
+	bool edit;          /* the route hook removes Proxy-Authorization, adds a header */
 	int routed;
 	unsigned final_status;
 };
@@ -68,6 +69,13 @@ static void hook_route(void *ctx, struct sip_proxy_ctx *pc, struct sip_msg *req)
 	struct env *e = ctx;
 	(void)req;
 	e->routed++;
+	if (e->edit) {
+		struct sip_hdr *pa = req->first[SIP_HDR_PROXY_AUTHORIZATION];
+		if (pa)
+			sip_msg_remove_header(pa);
+		sip_msg_insert_header(req, &req->hdrs[1], "X-Edited: yes", 13);
+		assert_int_equal(sip_proxy_commit_edits(pc), 0);
+	}
 	if (e->reply_status) {
 		sip_proxy_reply(pc, e->reply_status, NULL, NULL);
 		return;
@@ -81,6 +89,30 @@ static void hook_final(void *ctx, struct sip_proxy_ctx *pc, unsigned status)
 {
 	(void)pc;
 	((struct env *)ctx)->final_status = status;
+}
+
+/* Hosted domain example.com goes to its "redirect server" 192.0.2.50:5070. */
+static const char *hook_outbound(void *ctx, const struct sip_uri *target)
+{
+	(void)ctx;
+	return sip_str_caseeq_lit(target->host, "example.com") ? "sip:192.0.2.50:5070" : NULL;
+}
+
+/* Scanners are dropped; a request with "X-Load: high" gets a 503. */
+static unsigned hook_admit(void *ctx, struct sip_msg *req, const struct sip_peer *from, char *extra,
+			   size_t cap)
+{
+	(void)ctx;
+	(void)from;
+	for (struct sip_hdr *h = req->hdrs; h < req->hdrs + req->hdr_count; h++) {
+		if (sip_str_caseeq_lit(h->name, "User-Agent") && sip_str_caseeq_lit(h->value, "friendly-scanner"))
+			return SIP_TXN_DROP;
+		if (sip_str_caseeq_lit(h->name, "X-Load")) {
+			snprintf(extra, cap, "Retry-After: 5\r\n");
+			return 503;
+		}
+	}
+	return 0;
 }
 
 /* ---- DNS answers, built by hand (unit/dnsmsg.h), for the resolver's cache */
@@ -1066,6 +1098,63 @@ static void test_resolved_hops(void **state)
 	env_free(e);
 }
 
+/* The daemon's policy hooks: an outbound proxy per target (3xx recursion
+ * included), admission control before any transaction, and header edits
+ * made by the route hook that every branch forwards. */
+static void test_outbound_admit_and_edits(void **state)
+{
+	(void)state;
+	struct env *e = env_new(true);
+	sip_proxy_free(e->proxy);
+	struct sip_proxy_opts o = {.host = "192.0.2.100", .port = {5060, 5060, 5061}, .record_route = true,
+				   .recurse_3xx = true};
+	struct sip_proxy_hooks h = {.ctx = e, .send = hook_send, .route = hook_route,
+				    .final = hook_final, .outbound = hook_outbound, .admit = hook_admit};
+	e->proxy = sip_proxy_new(e->loop, &o, &h);
+	e->edit = true;
+	e->targets[0] = "sip:bob@example.com";
+	feed(e, INVITE("sip:bob@example.com", "Proxy-Authorization: Digest username=\"alice\"\n"),
+	     peer(UAC_IP, 5070));
+	/* the Request-URI stays; the request goes to the outbound proxy */
+	struct out *r = sent_to(e, "192.0.2.50", 5070, "INVITE sip:bob@example.com SIP/2.0");
+	assert_null(strstr(r->buf, "Proxy-Authorization"));
+	assert_non_null(strstr(r->buf, "\r\nX-Edited: yes\r\n"));
+	/* its 302 names a contact in the hosted domain (asked again through
+	 * the outbound proxy) and a device (sent to directly) */
+	respond_from(e, r, 302, "Moved Temporarily", "192.0.2.50", 5070,
+		     "Contact: <sip:carol@example.com>, <sip:bob@192.0.2.41:5062>\n");
+	sent_to(e, "192.0.2.50", 5070, "ACK ");
+	struct out *c = sent_to(e, "192.0.2.50", 5070, "INVITE sip:carol@example.com SIP/2.0");
+	assert_non_null(strstr(c->buf, "\r\nX-Edited: yes\r\n"));
+	struct out *d = sent_to(e, "192.0.2.41", 5062, "INVITE sip:bob@192.0.2.41:5062 SIP/2.0");
+	respond_from(e, c, 404, "Not Found", "192.0.2.50", 5070, NULL);
+	respond_from(e, d, 486, "Busy Here", "192.0.2.41", 5062, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 4"); /* 404 or 486: both 4xx (16.7 step 6) */
+	assert_int_equal(e->routed, 1);
+
+	/* a scanner gets nothing at all, and no transaction */
+	int before = e->n;
+	feed(e, "OPTIONS sip:bob@example.com SIP/2.0\n"
+		"Via: SIP/2.0/UDP 198.51.100.9:5060;branch=z9hG4bKscan1\n"
+		"Max-Forwards: 70\nFrom: <sip:100@1.2.3.4>;tag=s\nTo: <sip:100@1.2.3.4>\n"
+		"Call-ID: scan1\nCSeq: 1 OPTIONS\nUser-Agent: friendly-scanner\nContent-Length: 0\n\n",
+	     peer("198.51.100.9", 5060));
+	assert_int_equal(e->n, before);
+	/* overload: a stateless 503 with the hook's Retry-After */
+	feed(e, "OPTIONS sip:bob@example.com SIP/2.0\n"
+		"Via: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bKload1\n"
+		"Max-Forwards: 70\nFrom: <sip:alice@example.com>;tag=l\nTo: <sip:bob@example.com>\n"
+		"Call-ID: load1\nCSeq: 1 OPTIONS\nX-Load: high\nContent-Length: 0\n\n",
+	     peer(UAC_IP, 5070));
+	struct out *busy = sent_to(e, UAC_IP, 5070, "SIP/2.0 503");
+	assert_non_null(strstr(busy->buf, "\r\nRetry-After: 5\r\n"));
+	assert_int_equal(e->routed, 1);
+	struct sip_txn_stats ts;
+	sip_txn_get_stats(sip_proxy_txn_layer(e->proxy), &ts);
+	assert_int_equal(ts.refused, 2);
+	env_free(e);
+}
+
 int main(void)
 {
 	(void)uac;
@@ -1091,6 +1180,7 @@ int main(void)
 		cmocka_unit_test(test_failover_list_exhausted),
 		cmocka_unit_test(test_cancel_during_failover),
 		cmocka_unit_test(test_resolved_hops),
+		cmocka_unit_test(test_outbound_admit_and_edits),
 	};
 	return cmocka_run_group_tests_name("proxy", tests, NULL, NULL);
 }
