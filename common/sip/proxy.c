@@ -56,6 +56,7 @@ struct sip_proxy_ctx {
 	bool got_2xx, got_6xx;
 	bool cancelled;            /* a CANCEL arrived */
 	bool started;
+	bool routed_to_us;         /* a Route entry naming us was removed */
 	void *user;
 	struct sip_proxy_ctx *prev, *next; /* every context, for shutdown */
 };
@@ -982,8 +983,40 @@ static void stamp_top_via(struct sip_msg *m, const struct sip_peer *src)
 
 /* Route pre-processing (16.4): undo a strict router's rewrite, and drop
  * the Route entries that name us. */
-static void preprocess_routes(struct sip_proxy *p, struct sip_msg *m)
+/* A Request-URI whose maddr names us (16.4): maddr, port and transport
+ * go, and the request is routed as if they had never been there (the
+ * redirect server sends a call to a subscriber's own marshal this way). */
+static void strip_our_maddr(struct sip_proxy *p, struct sip_msg *m)
 {
+	const struct sip_uri *u = &m->ruri;
+	if (!u->maddr.len || !sip_str_caseeq_lit(u->maddr, p->host))
+		return;
+	enum sip_transport t = uri_transport(u);
+	if (p->o.port[t] != (u->has_port ? u->port : default_port(u, t)))
+		return;
+	char line[2048];
+	struct sip_out o = {line, sizeof(line), 0};
+	sip_out_printf(&o, "%.*s %.*s:", (int)m->method.len, m->method.s, (int)u->scheme_name.len,
+		       u->scheme_name.s);
+	if (u->user.len)
+		sip_out_printf(&o, "%.*s@", (int)u->user.len, u->user.s);
+	sip_out_str(&o, u->host);
+	sip_str cur = u->params, name, value;
+	while (sip_uri_param_next(&cur, &name, &value)) {
+		if (sip_str_caseeq_lit(name, "maddr") || sip_str_caseeq_lit(name, "transport"))
+			continue;
+		sip_out_printf(&o, ";%.*s", (int)name.len, name.s);
+		if (value.s)
+			sip_out_printf(&o, "=%.*s", (int)value.len, value.s);
+	}
+	sip_out_put(&o, " SIP/2.0", 8);
+	if (o.len <= sizeof(line))
+		sip_msg_set_start_line(m, line, o.len);
+}
+
+static bool preprocess_routes(struct sip_proxy *p, struct sip_msg *m)
+{
+	bool ours = false;
 	if (uri_is_us(p, &m->ruri) && m->last[SIP_HDR_ROUTE]) {
 		struct sip_hdr *last = m->last[SIP_HDR_ROUTE];
 		if (sip_hdr_parse(m, last, NULL) == 0 && last->v.addr) {
@@ -996,6 +1029,7 @@ static void preprocess_routes(struct sip_proxy *p, struct sip_msg *m)
 			if (n > 0 && (size_t)n < sizeof(line) && !last->v.addr->next) {
 				sip_msg_set_start_line(m, line, (size_t)n);
 				sip_msg_remove_header(last);
+				ours = true;
 			}
 		}
 	}
@@ -1007,6 +1041,7 @@ static void preprocess_routes(struct sip_proxy *p, struct sip_msg *m)
 		struct sip_addr *a = h->v.addr;
 		while (a && uri_is_us(p, &a->uri))
 			a = a->next;
+		ours |= a != h->v.addr;
 		if (!a) {
 			sip_msg_remove_header(h);
 			continue;
@@ -1015,6 +1050,7 @@ static void preprocess_routes(struct sip_proxy *p, struct sip_msg *m)
 			keep_values_from(m, h, a);
 		break;
 	}
+	return ours;
 }
 
 static bool unsupported_proxy_require(struct sip_proxy *p, struct sip_msg *m, char *out, size_t cap)
@@ -1109,7 +1145,8 @@ static void hook_request(void *ctx, struct sip_txn *st, struct sip_msg *req)
 
 	/* our own copy, with received/rport and Route pre-processing applied */
 	stamp_top_via(req, &pc->src);
-	preprocess_routes(p, req);
+	pc->routed_to_us = preprocess_routes(p, req);
+	strip_our_maddr(p, req);
 	size_t need = sip_msg_serialize(req, NULL, 0);
 	pc->buf = malloc(need);
 	if (pc->buf)
@@ -1126,9 +1163,9 @@ static void hook_request(void *ctx, struct sip_txn *st, struct sip_msg *req)
 	struct sip_msg *m = pc->req;
 	struct sip_addr *to = sip_msg_to(m, NULL);
 	bool in_dialog = to && sip_str_present(to->tag);
-	if (m->first[SIP_HDR_ROUTE] || (in_dialog && !uri_is_us(p, &m->ruri)) || !p->h.route) {
-		sip_proxy_add_target(pc, m->ruri_text.s, m->ruri_text.len, 0);
-		sip_proxy_start(pc);
+	bool routed = m->first[SIP_HDR_ROUTE] || (in_dialog && !uri_is_us(p, &m->ruri));
+	if (!p->h.route || (routed && !p->o.route_all)) {
+		sip_proxy_forward(pc);
 		return;
 	}
 	p->h.route(p->h.ctx, pc, m);
@@ -1360,7 +1397,7 @@ int sip_proxy_add_target(struct sip_proxy_ctx *pc, const char *uri, size_t len, 
 	b->group = group;
 	b->pc = pc;
 	b->hop = NULL;
-	const char *hop = pc->p->h.outbound ? pc->p->h.outbound(pc->p->h.ctx, &u) : NULL;
+	const char *hop = pc->p->h.outbound ? pc->p->h.outbound(pc->p->h.ctx, pc, &u) : NULL;
 	if (hop && !(b->hop = strdup(hop))) {
 		free(b->uri);
 		return -1;
@@ -1414,6 +1451,14 @@ int sip_proxy_commit_edits(struct sip_proxy_ctx *pc)
 	return 0;
 }
 
+void sip_proxy_forward(struct sip_proxy_ctx *pc)
+{
+	if (pc->req)
+		sip_proxy_add_target(pc, pc->req->ruri_text.s, pc->req->ruri_text.len, 0);
+	sip_proxy_start(pc);
+}
+
+bool sip_proxy_routed_to_us(const struct sip_proxy_ctx *pc) { return pc->routed_to_us; }
 struct sip_msg *sip_proxy_request(struct sip_proxy_ctx *pc) { return pc->req; }
 const struct sip_peer *sip_proxy_source(struct sip_proxy_ctx *pc) { return &pc->src; }
 void sip_proxy_set_user(struct sip_proxy_ctx *pc, void *user) { pc->user = user; }

@@ -47,6 +47,12 @@ struct sip_proxy_opts {
 	uint32_t timer_c_ms;        /* > 3 minutes by RFC 3261 16.6; 0 = 180000 */
 	unsigned max_branches;      /* targets per request, 3xx recursion included; 0 = 16 */
 	bool recurse_3xx;           /* try 3xx Contacts ourselves */
+	/* The route hook sees every request, also those a Route header or a
+	 * dialog already routes (an edge proxy refuses preloaded routes and
+	 * in-dialog requests that did not come through it); it calls
+	 * sip_proxy_forward() for the default. false: only requests for us
+	 * to route. */
+	bool route_all;
 	const char *supported;      /* option tags we support, comma-separated, for Proxy-Require */
 	const char *server_name;    /* for generated responses' Server header; NULL = none */
 	struct sip_txn_timers timers;
@@ -82,7 +88,7 @@ struct sip_proxy_hooks {
 	 * sends it to the target's own host. Asked for every target, 3xx
 	 * recursion included: the marshal sends hosted domains to redirectd.
 	 * May be NULL. */
-	const char *(*outbound)(void *ctx, const struct sip_uri *target);
+	const char *(*outbound)(void *ctx, struct sip_proxy_ctx *pc, const struct sip_uri *target);
 	/* Admission control before a transaction exists: see the admit hook
 	 * of sip_txn_hooks (txn.h). May be NULL. */
 	unsigned (*admit)(void *ctx, struct sip_msg *req, const struct sip_peer *from, char *extra,
@@ -105,6 +111,12 @@ void sip_proxy_input(struct sip_proxy *p, const char *buf, size_t len, const str
 int sip_proxy_add_target(struct sip_proxy_ctx *pc, const char *uri, size_t len, unsigned group);
 /* Starts forwarding to the targets added. */
 void sip_proxy_start(struct sip_proxy_ctx *pc);
+/* What the proxy does without a route hook: forwards to the Request-URI
+ * (the next hop being the top Route, if any). */
+void sip_proxy_forward(struct sip_proxy_ctx *pc);
+/* Whether Route pre-processing removed an entry naming us (16.4): the
+ * request follows a route we recorded (or a strict router's rewrite). */
+bool sip_proxy_routed_to_us(const struct sip_proxy_ctx *pc);
 /* Answers the request ourselves (no targets); extra: header lines each
  * ending in CRLF, or NULL. */
 void sip_proxy_reply(struct sip_proxy_ctx *pc, unsigned status, const char *reason, const char *extra);

@@ -42,6 +42,7 @@ struct env {
 	unsigned reply_status;
 	bool edit;          /* the route hook removes Proxy-Authorization, adds a header */
 	int routed;
+	char ruri[256];     /* the Request-URI the route hook saw */
 	unsigned final_status;
 };
 
@@ -69,6 +70,7 @@ static void hook_route(void *ctx, struct sip_proxy_ctx *pc, struct sip_msg *req)
 	struct env *e = ctx;
 	(void)req;
 	e->routed++;
+	snprintf(e->ruri, sizeof(e->ruri), "%.*s", (int)req->ruri_text.len, req->ruri_text.s);
 	if (e->edit) {
 		struct sip_hdr *pa = req->first[SIP_HDR_PROXY_AUTHORIZATION];
 		if (pa)
@@ -92,9 +94,10 @@ static void hook_final(void *ctx, struct sip_proxy_ctx *pc, unsigned status)
 }
 
 /* Hosted domain example.com goes to its "redirect server" 192.0.2.50:5070. */
-static const char *hook_outbound(void *ctx, const struct sip_uri *target)
+static const char *hook_outbound(void *ctx, struct sip_proxy_ctx *pc, const struct sip_uri *target)
 {
 	(void)ctx;
+	(void)pc;
 	return sip_str_caseeq_lit(target->host, "example.com") ? "sip:192.0.2.50:5070" : NULL;
 }
 
@@ -1155,6 +1158,24 @@ static void test_outbound_admit_and_edits(void **state)
 	env_free(e);
 }
 
+/* A maddr naming us is stripped with port and transport (16.4); one
+ * naming another server stays. */
+static void test_maddr_of_ours_stripped(void **state)
+{
+	(void)state;
+	struct env *e = env_new(false);
+	e->reply_status = 404;
+	feed(e, INVITE("sip:bob@example.com:5060;maddr=192.0.2.100;transport=udp;user=phone", ""),
+	     peer(UAC_IP, 5070));
+	assert_string_equal(e->ruri, "sip:bob@example.com;user=phone");
+	feed(e, "INVITE sip:bob@example.com;maddr=192.0.2.99 SIP/2.0\n"
+		"Via: SIP/2.0/UDP " UAC_IP ":5070;branch=z9hG4bKuac2\nMax-Forwards: 70\n"
+		"From: <sip:alice@example.com>;tag=a2\nTo: <sip:bob@example.com>\n"
+		"Call-ID: call2\nCSeq: 1 INVITE\nContent-Length: 0\n\n", peer(UAC_IP, 5070));
+	assert_string_equal(e->ruri, "sip:bob@example.com;maddr=192.0.2.99");
+	env_free(e);
+}
+
 int main(void)
 {
 	(void)uac;
@@ -1181,6 +1202,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_during_failover),
 		cmocka_unit_test(test_resolved_hops),
 		cmocka_unit_test(test_outbound_admit_and_edits),
+		cmocka_unit_test(test_maddr_of_ours_stripped),
 	};
 	return cmocka_run_group_tests_name("proxy", tests, NULL, NULL);
 }
