@@ -1,0 +1,53 @@
+/*
+ * What every SIP daemon's main() does the same way: listening on the
+ * configured addresses, the database link (pgq) with the provisioning
+ * cache (store) on it, and a graceful drain on SIGTERM.
+ */
+#ifndef VOCAL_SIPD_H
+#define VOCAL_SIPD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "sip/peer.h"
+
+struct ev_loop;
+struct pgq;
+struct sip_tp;
+struct store;
+struct store_hooks;
+
+/*
+ * Listens on every address of addrs (config_addr items, numeric hosts) on
+ * every transport whose bit (1 << enum sip_transport) is in tp_mask. The
+ * ports bound go into port[] (the last listener of each transport wins;
+ * daemons listen on one port per transport), and the first address's host
+ * into host (for Via and Record-Route) unless host is already set.
+ * Returns 0, or -1 with err set.
+ */
+int sipd_listen(struct sip_tp *tp, const struct config_list *addrs, unsigned tp_mask,
+		uint16_t port[SIP_TP_COUNT], char *host, size_t hostcap, char *err, size_t errlen);
+
+struct sipd_db {
+	struct pgq *q;
+	struct store *store;
+	/* Called after the store's own reaction, when the connection comes
+	 * up (again); may be NULL. */
+	void (*up)(void *ctx);
+	void *ctx;
+};
+
+/* Connects (in the background) to conninfo and loads the store over it.
+ * Returns 0, or -1 (no memory). */
+int sipd_db_open(struct sipd_db *db, struct ev_loop *loop, const char *conninfo,
+		 const struct store_hooks *hooks);
+void sipd_db_close(struct sipd_db *db);
+
+/*
+ * Graceful stop: calls busy(ctx) every 100 ms and breaks the loop once it
+ * returns false, or after max_ms at the latest.
+ */
+void sipd_drain(struct ev_loop *loop, bool (*busy)(void *ctx), void *ctx, uint64_t max_ms);
+
+#endif

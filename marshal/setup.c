@@ -1,0 +1,105 @@
+/* marshal_configure: a configuration turned into the marshal's working parts. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ev.h"
+#include "log.h"
+#include "marshal/guard.h"
+#include "marshal/marshal.h"
+
+/* conf.c's algorithm names, in this order */
+static const enum digest_alg conf_algs[] = {DIGEST_ALG_MD5, DIGEST_ALG_SHA256, DIGEST_ALG_SHA512_256};
+
+static int addr_peer(const struct config_addr *a, struct sip_peer *p, const char *what)
+{
+	if (sip_peer_from_numeric(p, SIP_TP_UDP, a->host, strlen(a->host), a->port) == 0)
+		return 0;
+	log_warnx("%s %s: a numeric address is needed", what, a->host);
+	return -1;
+}
+
+static void on_ban(void *arg, const struct guard_ban *ban)
+{
+	struct marshal *m = arg;
+	uint64_t now = ev_now(m->loop);
+	log_warnx("banned %s %s for %llu s after %u failed authentications",
+		  ban->kind == GUARD_ADDR ? "address" : "user", ban->who,
+		  (unsigned long long)((ban->until_ms > now ? ban->until_ms - now : 0) / 1000), ban->failures);
+}
+
+int marshal_configure(struct marshal *m, const struct marshal_conf *c)
+{
+	struct sip_peer redirect, gateway = {0};
+	if (addr_peer(&c->redirect, &redirect, "redirect") < 0 ||
+	    (c->kind == MARSHAL_GATEWAY && addr_peer(&c->gateway, &gateway, "gateway") < 0))
+		return -1;
+	unsigned algs = 0;
+	for (size_t i = 0; i < c->auth_algorithms.n; i++)
+		algs |= DIGEST_ALG_BIT(conf_algs[c->auth_algorithms.v[i].idx]);
+	if (!algs) {
+		log_warnx("auth.algorithms: at least one is needed");
+		return -1;
+	}
+	size_t secret_len = strlen(c->nonce_secret);
+	if (secret_len && secret_len < 16) {
+		log_warnx("auth.nonce_secret: at least 16 bytes, or empty for a random one");
+		return -1;
+	}
+	struct digest_config dc = {
+		.lifetime = (unsigned)(c->nonce_lifetime / 1000),
+		.noqop = DIGEST_NOQOP_ONCE,
+		.secret = secret_len ? c->nonce_secret : NULL,
+		.secret_len = secret_len,
+	};
+	char why[256];
+	struct digest_ctx *digest = digest_ctx_new(&dc, why, sizeof(why));
+	if (!digest) {
+		log_warnx("digest: %s", why);
+		return -1;
+	}
+	struct guard_config gc;
+	guard_config_defaults(&gc);
+	gc.window_ms = (uint32_t)c->failure_window;
+	gc.addr_limit = (unsigned)c->max_failures_per_address;
+	gc.user_limit = (unsigned)c->max_failures_per_user;
+	gc.addr_ban_ms = gc.user_ban_ms = (uint32_t)c->ban_time;
+	gc.addr_capacity = gc.user_capacity = (uint32_t)c->guard_entries;
+	struct guard *guard = guard_new(&gc, why, sizeof(why));
+	const char *scanners[CONFIG_LIST_MAX];
+	for (size_t i = 0; i < c->scanner_user_agents.n; i++)
+		scanners[i] = c->scanner_user_agents.v[i].str;
+	if (guard && guard_set_scanners(guard, scanners, c->scanner_user_agents.n) < 0)
+		snprintf(why, sizeof(why), "out of memory");
+	for (size_t i = 0; guard && i < c->never_ban.n; i++)
+		if (guard_allow(guard, c->never_ban.v[i].str, why, sizeof(why)) < 0) {
+			guard_free(guard);
+			guard = NULL;
+		}
+	if (!guard) {
+		digest_ctx_free(digest);
+		log_warnx("auth: %s", why);
+		return -1;
+	}
+	guard_set_ban_cb(guard, on_ban, m);
+	/* A reload starts with fresh nonces and counters: clients simply
+	 * get challenged again. */
+	marshal_unconfigure(m);
+	m->conf = c;
+	m->digest = digest;
+	m->guard = guard;
+	m->algs = algs;
+	m->redirect_peer = redirect;
+	m->gateway_peer = gateway;
+	bool v6 = strchr(c->redirect.host, ':') != NULL;
+	snprintf(m->redirect_uri, sizeof(m->redirect_uri), "sip:%s%s%s:%u", v6 ? "[" : "", c->redirect.host,
+		 v6 ? "]" : "", c->redirect.port);
+	return 0;
+}
+
+void marshal_unconfigure(struct marshal *m)
+{
+	digest_ctx_free(m->digest);
+	guard_free(m->guard);
+	m->digest = NULL;
+	m->guard = NULL;
+}
