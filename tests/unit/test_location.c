@@ -376,7 +376,7 @@ static void test_memory_per_binding(void **state)
 	struct location_opts o = {.now = fake_unix};
 	struct mallinfo2 before = mallinfo2();
 	struct location *loc = location_new(&o);
-	char contact[64], call_id[64];
+	char contact[128], call_id[128];
 	for (int i = 0; i < N; i++) {
 		/* a 60-byte contact, a 40-byte Call-ID, one Path, a 30-byte UA */
 		snprintf(contact, sizeof(contact), "sip:user%06d@203.0.113.77:5060;transport=udp;ob;xyzw=%05d",
