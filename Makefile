@@ -23,7 +23,7 @@ WARN      = -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-proto
             -Wpointer-arith -Wformat=2 -Wno-unused-parameter
 CFLAGS   ?= $(OPT)
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN)
-CPPFLAGS += -D_GNU_SOURCE -Icommon
+CPPFLAGS += -D_GNU_SOURCE -I. -Icommon
 # OpenSSL: TLS and digest hashes; c-ares: asynchronous DNS for RFC 3263
 # server location; protobuf-c: messages between daemons.
 LDLIBS   = -lssl -lcrypto -lcares -lprotobuf-c -lpq

@@ -21,6 +21,8 @@
 #include "sip/proxy.h"
 
 struct store;
+struct store_domain;
+struct store_subscriber;
 struct guard;
 
 struct marshal_stats {

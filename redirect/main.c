@@ -294,14 +294,14 @@ int main(int argc, char **argv)
 		fatalx("%s", err);
 
 	/* our name in the bindings' notifications (002_location_sync.sql) */
-	char origin[128];
-	snprintf(origin, sizeof(origin), "%s", c->instance);
+	char origin[300];
+	snprintf(origin, sizeof(origin), "%.100s", c->instance);
 	if (!origin[0])
 		snprintf(origin, sizeof(origin), "%s:%u", host, port[SIP_TP_UDP] ? port[SIP_TP_UDP] : port[SIP_TP_TCP]);
 	for (char *o = origin; *o; o++)
 		if (*o == ' ' || *o == '\\' || *o == '"' || *o < 0x21 || *o > 0x7e)
 			*o = '_';
-	char pgoptions[200];
+	char pgoptions[340];
 	snprintf(pgoptions, sizeof(pgoptions), "-c vocal.origin=%s", origin);
 	setenv("PGOPTIONS", pgoptions, 1);
 

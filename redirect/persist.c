@@ -81,7 +81,7 @@ struct persist {
 	struct ev_loop *loop;
 	struct pgq *q;
 	struct location *loc;
-	char origin[128];
+	char origin[300];
 	struct batch *batch;       /* between persist_begin and persist_end */
 	struct idset dirty;
 	bool loaded;
@@ -369,7 +369,7 @@ void persist_up(struct persist *p)
 void persist_notify(struct persist *p, const char *op, int64_t subscriber_id, const char *payload)
 {
 	(void)op;
-	char want[160];
+	char want[400];
 	snprintf(want, sizeof(want), "\"origin\" : \"%s\"", p->origin);
 	if (strstr(payload, want)) {
 		p->st.notifications_own++;
