@@ -91,7 +91,7 @@ unsigned marshal_admit(void *ctx, struct sip_msg *req, const struct sip_peer *fr
 	 * progress (CANCEL, in-dialog requests such as BYE). */
 	struct sip_proxy_stats ps;
 	sip_proxy_get_stats(m->proxy, &ps);
-	if ((m->draining || ps.contexts >= (size_t)m->conf->max_calls) &&
+	if ((m->draining || ps.unanswered >= (size_t)m->conf->max_calls) &&
 	    req->method_id != SIP_METHOD_CANCEL) {
 		struct sip_addr *to = sip_msg_to(req, NULL);
 		if (!to || !sip_str_present(to->tag)) {

@@ -50,13 +50,13 @@ static bool busy(void *ctx)
 	(void)ctx;
 	struct sip_proxy_stats ps;
 	sip_proxy_get_stats(m.proxy, &ps);
-	return ps.contexts > 0;
+	return ps.unanswered > 0;
 }
 
 static void drain(void *arg)
 {
 	(void)arg;
-	log_info("draining: %s", "finishing the requests in progress (at most 32 s)");
+	log_info("draining: %s", "new requests get 503; waiting for those in progress (at most 32 s)");
 	m.draining = true;
 	sipd_drain(d.loop, busy, NULL, 32000);
 }

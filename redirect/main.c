@@ -48,6 +48,7 @@ static struct {
 	size_t nclients;
 	uint64_t started;
 	bool draining;
+	unsigned pending_replies;        /* REGISTERs waiting for their writes */
 	uint64_t registers, routed, refused;
 } r;
 
@@ -106,6 +107,7 @@ struct pending_reply {
 static void reply_when_written(void *arg)
 {
 	struct pending_reply *pr = arg;
+	r.pending_replies--;
 	sip_txn_reply(pr->st, pr->status, pr->reason, pr->extra);
 	free(pr);
 }
@@ -138,6 +140,7 @@ static void do_register(struct sip_txn *st, struct sip_msg *req)
 	if (res.status >= 300)
 		log_call(LOG_INFO, sip_msg_call_id(req), "REGISTER %s@%s: %u %s", sub->user, dom->name,
 			 res.status, res.detail);
+	r.pending_replies++;
 	pr->st = st;
 	pr->status = res.status;
 	pr->reason = res.reason;
@@ -211,11 +214,7 @@ static void on_location_changed(void *ctx, int64_t id, const struct binding *b, 
 static bool busy(void *ctx)
 {
 	(void)ctx;
-	struct persist_stats ps;
-	persist_get_stats(r.persist, &ps);
-	struct sip_txn_stats ts;
-	sip_txn_get_stats(r.txn, &ts);
-	return ts.active > 0 && pgq_connected(r.db.q);
+	return r.pending_replies > 0;
 }
 
 static void drain(void *arg)

@@ -207,6 +207,8 @@ static void ctx_free(struct sip_proxy_ctx *pc)
 	free(pc->req);
 	free(pc->buf);
 	p->stats.contexts--;
+	if (!pc->answered)
+		p->stats.unanswered--;
 	free(pc);
 }
 
@@ -248,6 +250,7 @@ static void send_upstream(struct sip_proxy_ctx *pc, const char *buf, size_t len,
 	struct sip_proxy *p = pc->p;
 	if (status >= 200 && !pc->answered) {
 		pc->answered = true;
+		p->stats.unanswered--;
 		if (p->h.final)
 			p->h.final(p->h.ctx, pc, status);
 	}
@@ -1113,6 +1116,7 @@ static void hook_request(void *ctx, struct sip_txn *st, struct sip_msg *req)
 		return;
 	}
 	p->stats.contexts++;
+	p->stats.unanswered++;
 	pc->p = p;
 	pc->st = st;
 	pc->br = br;

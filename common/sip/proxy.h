@@ -143,7 +143,8 @@ struct sip_proxy_stats {
 		acks_forwarded, stray_2xx_forwarded, timer_c_fired,
 		failovers,     /* attempts sent to a branch's next address */
 		dns_failures;  /* next hops the resolver could not locate */
-	size_t contexts;
+	size_t contexts;    /* live, answered ones included (they relay late 2xx) */
+	size_t unanswered;  /* requests still waiting for their final response */
 };
 void sip_proxy_get_stats(const struct sip_proxy *p, struct sip_proxy_stats *out);
 

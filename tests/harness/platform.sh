@@ -1,0 +1,189 @@
+# shellcheck shell=bash
+# The platform for end-to-end tests: a private PostgreSQL with the schema
+# and test data, redirectd, a user-agent marshal and a gateway marshal, all
+# on loopback with free ports.
+#
+#   . tests/harness/platform.sh
+#   harness_init
+#   platform_start                  # exports the ports and users below
+#   sipp_run ... "127.0.0.1:$UA_PORT"
+#   platform_stop_daemon redirect   # SIGTERM, checks the exit status
+#   platform_start_daemon redirect  # again, same config and ports
+#
+# Data: domain vocal.test (realm vocal.test); subscribers 1000-1009 with
+# password "pw<user>" (digest), 1010 with authentication none, 1011 with an
+# IP access list of 127.0.0.1/32; alias "alice" -> 1001; DID +15550001000
+# -> 1000; dial plan "default": +1NXXNXXXXXX or 1NXXNXXXXXX or NXXNXXXXXX
+# -> sip:+1...@gateway marshal; a marshal_ua group with the UA marshal and
+# a marshal_gateway group with the gateway marshal.
+#
+# Exports: REDIRECT_PORT, UA_PORT (udp+tcp), GW_PORT (udp), GATEWAY_PORT
+# (where the gateway marshal sends calls to numbers: a test's SIPp), the
+# daemons' logs in $HARNESS_DIR/platform/NAME.log (shown when a test fails
+# through platform_show_logs), configs in $HARNESS_DIR/platform/NAME.conf.
+# PLATFORM_DIGEST_ALGS (default md5: SIPp and baresip answer nothing else)
+# and PLATFORM_EXTRA_<NAME> (extra config lines) tune the configs.
+
+# shellcheck source=SCRIPTDIR/postgres.sh
+. "$(dirname "${BASH_SOURCE[0]}")/postgres.sh"
+
+if [[ -n "${_HARNESS_PLATFORM_LOADED:-}" ]]; then
+    return 0
+fi
+_HARNESS_PLATFORM_LOADED=1
+
+PLATFORM_ROOT=$(cd "$HARNESS_LIB_DIR/../.." && pwd)
+PLATFORM_BIN=${PLATFORM_BIN:-$PLATFORM_ROOT/bin}
+declare -gA _PLATFORM_PIDS=()
+_PLATFORM_CLEANUP_REGISTERED=""
+
+_platform_ha1() { # ALG USER REALM PASSWORD
+    printf '%s:%s:%s' "$2" "$3" "$4" | openssl dgst "-$1" -r | cut -d' ' -f1
+}
+
+platform_sql() {
+    "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 "$VOCAL_DB_URI" "$@"
+}
+
+_platform_seed() {
+    local sql="$HARNESS_DIR/platform/seed.sql" u
+    {
+        echo "INSERT INTO domains (name, realm) VALUES ('vocal.test', 'vocal.test');"
+        echo "INSERT INTO server_groups (name, kind) VALUES ('ua', 'marshal_ua'), ('gw', 'marshal_gateway'), ('redirect', 'redirect');"
+        echo "INSERT INTO servers (group_id, host, port) SELECT id, '127.0.0.1', $UA_PORT FROM server_groups WHERE name = 'ua';"
+        echo "INSERT INTO servers (group_id, host, port) SELECT id, '127.0.0.1', $GW_PORT FROM server_groups WHERE name = 'gw';"
+        echo "INSERT INTO servers (group_id, host, port) SELECT id, '127.0.0.1', $REDIRECT_PORT FROM server_groups WHERE name = 'redirect';"
+        for u in 1000 1001 1002 1003 1004 1005 1006 1007 1008 1009; do
+            echo "INSERT INTO subscribers (domain_id, user_part, display_name, ha1_md5, ha1_sha256, ha1_sha512_256, marshal_group_id)
+                  SELECT d.id, '$u', 'Test $u', '$(_platform_ha1 md5 "$u" vocal.test "pw$u")',
+                         '$(_platform_ha1 sha256 "$u" vocal.test "pw$u")', '$(_platform_ha1 sha512-256 "$u" vocal.test "pw$u")', g.id
+                  FROM domains d, server_groups g WHERE d.name = 'vocal.test' AND g.name = 'ua';"
+        done
+        echo "INSERT INTO subscribers (domain_id, user_part, auth_kind) SELECT id, '1010', 'none' FROM domains WHERE name = 'vocal.test';"
+        echo "INSERT INTO subscribers (domain_id, user_part, auth_kind) SELECT id, '1011', 'ip' FROM domains WHERE name = 'vocal.test';"
+        echo "INSERT INTO subscriber_acl (subscriber_id, network) SELECT id, '127.0.0.1/32' FROM subscribers WHERE user_part = '1011';"
+        echo "INSERT INTO aliases (subscriber_id, domain_id, user_part) SELECT s.id, s.domain_id, 'alice' FROM subscribers s WHERE s.user_part = '1001';"
+        echo "INSERT INTO dids (subscriber_id, number) SELECT id, '+15550001000' FROM subscribers WHERE user_part = '1000';"
+        echo "INSERT INTO dial_plans (name) VALUES ('default');"
+        echo "INSERT INTO dial_plan_entries (dial_plan_id, position, pattern, contact_template)
+              SELECT id, 10, '^\\+?1?([2-9][0-9]{2}[2-9][0-9]{6})\$', 'sip:+1\\1@127.0.0.1:$GW_PORT' FROM dial_plans WHERE name = 'default';"
+    } >"$sql"
+    platform_sql -f "$sql" >/dev/null
+}
+
+_platform_write_configs() {
+    local d="$HARNESS_DIR/platform" algs="${PLATFORM_DIGEST_ALGS:-md5}"
+    cat >"$d/redirect.conf" <<EOF
+listen = 127.0.0.1:$REDIRECT_PORT
+instance = redirect-a
+registrar.min_expires = 10
+sweep_interval = 5s
+startup_grace = 5s
+${PLATFORM_EXTRA_REDIRECT:-}
+[db]
+conninfo = "$VOCAL_DB_URI"
+EOF
+    cat >"$d/ua.conf" <<EOF
+kind = ua
+listen = 127.0.0.1:$UA_PORT
+redirect = 127.0.0.1:$REDIRECT_PORT
+trusted_peers = 127.0.0.1:$GW_PORT
+auth.algorithms = $algs
+timer_c = 20s
+${PLATFORM_EXTRA_UA:-}
+[db]
+conninfo = "$VOCAL_DB_URI"
+EOF
+    cat >"$d/gw.conf" <<EOF
+kind = gateway
+listen = 127.0.0.1:$GW_PORT
+transports = udp
+redirect = 127.0.0.1:$REDIRECT_PORT
+trusted_peers = 127.0.0.1:$UA_PORT
+gateway = 127.0.0.1:$GATEWAY_PORT
+auth.algorithms = $algs
+timer_c = 20s
+${PLATFORM_EXTRA_GW:-}
+[db]
+conninfo = "$VOCAL_DB_URI"
+EOF
+}
+
+# platform_start_daemon NAME (redirect, ua or gw): start it and wait until
+# it answers OPTIONS.
+platform_start_daemon() {
+    local name=$1 bin port
+    case "$name" in
+    redirect) bin=redirectd port=$REDIRECT_PORT ;;
+    ua) bin=marshald port=$UA_PORT ;;
+    gw) bin=marshald port=$GW_PORT ;;
+    *) echo "platform_start_daemon: unknown $name" >&2; return 2 ;;
+    esac
+    local log="$HARNESS_DIR/platform/$name.log"
+    "$PLATFORM_BIN/$bin" -f "$HARNESS_DIR/platform/$name.conf" >>"$log" 2>&1 &
+    _PLATFORM_PIDS[$name]=$!
+    harness_wait_for "$name to answer OPTIONS" 15 _platform_answers "$name" "$port" || {
+        platform_show_logs
+        return 1
+    }
+}
+
+_platform_answers() {
+    harness_pid_alive "${_PLATFORM_PIDS[$1]}" || { echo "$1 exited" >&2; return 1; }
+    sipsak -s "sip:127.0.0.1:$2" -H 127.0.0.1 >/dev/null 2>&1
+}
+
+# platform_stop_daemon NAME [SIGNAL]: stop it; with TERM (default) its exit
+# status must be 0.
+platform_stop_daemon() {
+    local name=$1 sig=${2:-TERM} pid=${_PLATFORM_PIDS[$1]:-} rc=0
+    [[ -n "$pid" ]] || return 0
+    kill -s "$sig" "$pid" 2>/dev/null || true
+    wait "$pid" || rc=$?
+    _PLATFORM_PIDS[$name]=""
+    if [[ "$sig" == TERM && $rc != 0 ]]; then
+        echo "platform: $name exited with status $rc" >&2
+        platform_show_logs
+        return 1
+    fi
+}
+
+platform_log() { echo "$HARNESS_DIR/platform/$1.log"; }
+
+platform_show_logs() {
+    local f
+    for f in "$HARNESS_DIR"/platform/*.log; do
+        [[ -e "$f" ]] || continue
+        echo "--- $f (last 40 lines)" >&2
+        tail -n 40 "$f" | sed 's/^/#   /' >&2
+    done
+}
+
+_platform_stop_all() {
+    local n
+    for n in "${!_PLATFORM_PIDS[@]}"; do
+        [[ -n "${_PLATFORM_PIDS[$n]}" ]] && harness_kill_pid "${_PLATFORM_PIDS[$n]}" TERM
+    done
+    return 0
+}
+
+platform_start() {
+    _harness_ensure_init
+    mkdir -p "$HARNESS_DIR/platform"
+    [[ -x "$PLATFORM_BIN/redirectd" && -x "$PLATFORM_BIN/marshald" ]] ||
+        make --no-print-directory -s -C "$PLATFORM_ROOT" all >&2 || return 1
+    if [[ -z "$_PLATFORM_CLEANUP_REGISTERED" ]]; then
+        harness_on_exit _platform_stop_all
+        _PLATFORM_CLEANUP_REGISTERED=1
+    fi
+    pg_start || return 1
+    "$PLATFORM_BIN/vocal-migrate" -d "$VOCAL_DB_URI" -s "$PLATFORM_ROOT/provisioning/sql" >/dev/null || return 1
+    REDIRECT_PORT=$(harness_free_port both)
+    UA_PORT=$(harness_free_port both)
+    GW_PORT=$(harness_free_port udp)
+    GATEWAY_PORT=$(harness_free_port udp)
+    export REDIRECT_PORT UA_PORT GW_PORT GATEWAY_PORT
+    _platform_seed || return 1
+    _platform_write_configs
+    platform_start_daemon redirect && platform_start_daemon ua && platform_start_daemon gw
+}
