@@ -145,3 +145,138 @@ demo_print() {
 		echo "    sip:${user}@${VOCAL_DEMO_DOMAIN}  password ${pw}"
 	done <"$VOCAL_VAR/demo-subscribers.txt"
 }
+
+# ---- the SIP daemons of the all-in-one set-up ------------------------------
+# redirectd on 127.0.0.1:5070, the user-agent marshal on 127.0.0.1:5060 (UDP
+# and TCP), the gateway marshal on 127.0.0.1:5065 (UDP) in front of a PSTN
+# gateway expected at 127.0.0.1:5090. Configs are written to var/etc (edit
+# them there; a new make run keeps them), logs go to var/log, pid files to
+# var/run.
+# (-D would detach too, but then logs go to syslog, which a container may
+# not have.)
+VOCAL_SIP_HOST=127.0.0.1
+VOCAL_UA_PORT=${VOCAL_UA_PORT:-5060}
+VOCAL_GW_PORT=${VOCAL_GW_PORT:-5065}
+VOCAL_REDIRECT_PORT=${VOCAL_REDIRECT_PORT:-5070}
+VOCAL_GATEWAY=${VOCAL_GATEWAY:-127.0.0.1:5090}
+VOCAL_DAEMONS="redirect ua gw" # start order
+
+daemon_bin() { case $1 in redirect) echo redirectd ;; *) echo marshald ;; esac; }
+
+daemon_conf_write() {
+	local etc="$VOCAL_VAR/etc" db="postgresql://vocal:vocal@127.0.0.1:${VOCAL_PG_PORT}/vocal"
+	mkdir -p "$etc"
+	[ -e "$etc/redirect.conf" ] || cat >"$etc/redirect.conf" <<CONF
+# redirectd: registrar, location service, router (bin/redirectd -v lists every key)
+listen = ${VOCAL_SIP_HOST}:${VOCAL_REDIRECT_PORT}
+instance = redirect-1
+dial_plan = default
+[db]
+conninfo = "$db"
+CONF
+	[ -e "$etc/ua.conf" ] || cat >"$etc/ua.conf" <<CONF
+# the user-agent marshal: phones register and call here (bin/marshald -v lists every key)
+kind = ua
+listen = ${VOCAL_SIP_HOST}:${VOCAL_UA_PORT}
+transports = udp tcp
+redirect = ${VOCAL_SIP_HOST}:${VOCAL_REDIRECT_PORT}
+trusted_peers = ${VOCAL_SIP_HOST}:${VOCAL_GW_PORT}
+# MD5 alone: SIPp, sipsak and baresip 1.0 answer nothing else. Offer
+# "sha-256 md5" when the phones know RFC 8760.
+auth.algorithms = md5
+[db]
+conninfo = "$db"
+CONF
+	[ -e "$etc/gw.conf" ] || cat >"$etc/gw.conf" <<CONF
+# the gateway marshal: the PSTN gateway's edge (bin/marshald -v lists every key)
+kind = gateway
+listen = ${VOCAL_SIP_HOST}:${VOCAL_GW_PORT}
+transports = udp
+redirect = ${VOCAL_SIP_HOST}:${VOCAL_REDIRECT_PORT}
+trusted_peers = ${VOCAL_SIP_HOST}:${VOCAL_UA_PORT}
+gateway = ${VOCAL_GATEWAY}
+[db]
+conninfo = "$db"
+CONF
+	return 0
+}
+
+# daemons_stop: SIGTERM each daemon with a pid file (they drain), wait.
+daemons_stop() {
+	local name pidf pid i
+	for name in gw ua redirect; do
+		pidf="$VOCAL_VAR/run/$name.pid"
+		[ -s "$pidf" ] || continue
+		pid=$(cat "$pidf")
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid"
+			for i in $(seq 1 100); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.1
+			done
+			kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+			echo "vocal: $(daemon_bin "$name") ($name) stopped"
+		fi
+		rm -f "$pidf"
+	done
+}
+
+# daemons_start: (re)start every daemon in its own session, logging to
+# var/log/NAME.log, and wait until each answers OPTIONS.
+daemons_start() {
+	local name bin port pid i
+	mkdir -p "$VOCAL_VAR/run" "$VOCAL_VAR/log"
+	daemons_stop >/dev/null
+	for name in $VOCAL_DAEMONS; do
+		bin=$(daemon_bin "$name")
+		port=$(daemon_port "$name")
+		if ss -Hlun "sport = :$port" | grep -q .; then
+			die "UDP port $port is taken (another SIP server?); set VOCAL_$(echo "$name" | tr a-z A-Z)_PORT=N"
+		fi
+		setsid "$top/bin/$bin" -f "$VOCAL_VAR/etc/$name.conf" -p "$VOCAL_VAR/run/$name.pid" \
+			</dev/null >>"$VOCAL_VAR/log/$name.log" 2>&1 &
+		pid=$!
+		for i in $(seq 1 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sipsak -s "sip:${VOCAL_SIP_HOST}:${port}" -H "$VOCAL_SIP_HOST" >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+		if ! kill -0 "$pid" 2>/dev/null || [ "$i" -eq 100 ]; then
+			tail -n 20 "$VOCAL_VAR/log/$name.log" >&2
+			die "$bin ($name) did not start; see $VOCAL_VAR/log/$name.log"
+		fi
+	done
+}
+
+daemon_port() {
+	case $1 in redirect) echo "$VOCAL_REDIRECT_PORT" ;; ua) echo "$VOCAL_UA_PORT" ;; gw) echo "$VOCAL_GW_PORT" ;; esac
+}
+
+# The demo's servers, groups and dial plan (numbers to the gateway marshal).
+demo_seed_routing() {
+	local psql=("$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$VOCAL_PG_SOCK" -p "$VOCAL_PG_PORT"
+		-U postgres -d vocal)
+	as_postgres "${psql[@]}" -v host="$VOCAL_SIP_HOST" -v ua="$VOCAL_UA_PORT" -v gw="$VOCAL_GW_PORT" \
+		-v redirect="$VOCAL_REDIRECT_PORT" <<'SQL' >/dev/null || die "could not seed the demo routing"
+INSERT INTO server_groups (name, kind) VALUES ('ua-marshals', 'marshal_ua'),
+	('gateway-marshals', 'marshal_gateway'), ('redirect-servers', 'redirect')
+	ON CONFLICT (name) DO NOTHING;
+INSERT INTO servers (group_id, host, port) SELECT id, :'host', :'ua'::int FROM server_groups
+	WHERE name = 'ua-marshals' ON CONFLICT DO NOTHING;
+INSERT INTO servers (group_id, host, port) SELECT id, :'host', :'gw'::int FROM server_groups
+	WHERE name = 'gateway-marshals' ON CONFLICT DO NOTHING;
+INSERT INTO servers (group_id, host, port) SELECT id, :'host', :'redirect'::int FROM server_groups
+	WHERE name = 'redirect-servers' ON CONFLICT DO NOTHING;
+UPDATE subscribers SET marshal_group_id = (SELECT id FROM server_groups WHERE name = 'ua-marshals')
+	WHERE marshal_group_id IS NULL;
+INSERT INTO dids (subscriber_id, number) SELECT s.id, '+15550001000' FROM subscribers s
+	JOIN domains d ON d.id = s.domain_id WHERE d.name = 'vocal.test' AND s.user_part = '1000'
+	ON CONFLICT DO NOTHING;
+INSERT INTO dial_plans (name, description) VALUES ('default',
+	'North American numbers to the PSTN gateway') ON CONFLICT (name) DO NOTHING;
+INSERT INTO dial_plan_entries (dial_plan_id, position, pattern, contact_template)
+	SELECT id, 10, '^\+?1?([2-9][0-9]{2}[2-9][0-9]{6})$', 'sip:+1\1@' || :'host' || ':' || :'gw'
+	FROM dial_plans p WHERE name = 'default'
+	AND NOT EXISTS (SELECT 1 FROM dial_plan_entries e WHERE e.dial_plan_id = p.id);
+SQL
+}

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `make run`: the all-in-one platform on loopback, from a fresh Debian 12
-# machine. Installs what is missing, builds, and starts what exists so far:
-# today that is the private PostgreSQL cluster under var/ that the daemons
-# will share. The SIP daemons, provisioning server and web GUI arrive with
-# their issues; this script will start them and print their addresses.
-# Running it twice is harmless: a running cluster is left as it is.
+# machine. Installs what is missing, builds, starts the private PostgreSQL
+# cluster under var/, applies the schema, seeds the demo, and (re)starts
+# the SIP daemons: redirectd and the user-agent and gateway marshals.
+# Running it twice is harmless: a running cluster is left as it is, the
+# daemons are restarted on the new build, configs in var/etc are kept.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -20,16 +20,23 @@ migrate_out=$(bin/vocal-migrate -d "postgresql://vocal:vocal@127.0.0.1:${VOCAL_P
 	-s provisioning/sql 2>&1) || die "schema migration failed: ${migrate_out}"
 SCHEMA_LINE=${migrate_out##*$'\n'}
 demo_seed
+demo_seed_routing
+daemon_conf_write
+daemons_start
 echo
 echo "vocal is running on this machine (all-in-one, loopback only):"
 echo "  PostgreSQL ${PG_VERSION_STR} on 127.0.0.1:${VOCAL_PG_PORT}, database vocal, data in ${VOCAL_PG_DATA}"
 echo "    ${SCHEMA_LINE}, migrations in provisioning/sql (bin/vocal-migrate --status)"
 echo "    connect: psql 'postgresql://vocal:vocal@127.0.0.1:${VOCAL_PG_PORT}/vocal'"
+echo "  redirectd (registrar, location, routing)  sip:${VOCAL_SIP_HOST}:${VOCAL_REDIRECT_PORT}"
+echo "  marshald, user agents (phones register and call here)  sip:${VOCAL_SIP_HOST}:${VOCAL_UA_PORT} (udp, tcp)"
+echo "  marshald, PSTN gateway ${VOCAL_GATEWAY}  sip:${VOCAL_SIP_HOST}:${VOCAL_GW_PORT} (udp)"
+echo "    configs in $VOCAL_VAR/etc, logs in $VOCAL_VAR/log (and syslog), pid files in $VOCAL_VAR/run"
 demo_print
-echo "    (they can register once redirectd and marshald exist; the database holds only HA1s)"
+echo "    register with user name = the number, domain vocal.test, outbound proxy ${VOCAL_SIP_HOST}:${VOCAL_UA_PORT};"
+echo "    call each other by number; +1NXXNXXXXXX goes to the gateway; +15550001000 from it reaches 1000"
 echo "  tools: bin/sipcheck FILE...   (parse captured SIP messages), bin/vocal-migrate --status"
 echo
-echo "Not yet built: the SIP daemons (marshald, redirectd, featured), provd and its web GUI,"
-echo "cdrd and heartbeatd. Until they exist there is no GUI address, and the demo subscribers"
-echo "have nothing to register with."
+echo "Not yet built: featured (CPL features), provd and its web GUI, cdrd and heartbeatd;"
+echo "there is no GUI address until provd lands."
 echo "Stop with: make stop"

@@ -4,4 +4,5 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . deploy/lib.sh
+daemons_stop
 pg_cluster_stop

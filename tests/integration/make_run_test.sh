@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # README command one: `make run` on this machine starts the private
-# PostgreSQL, applies the schema, seeds the demo subscribers (HA1s only) and
-# prints them; a second run is harmless; `make stop` stops it. Run in a
-# private VOCAL_VAR on a free port, so a developer's own var/ is untouched.
+# PostgreSQL, applies the schema, seeds the demo subscribers (HA1s only),
+# starts redirectd and the two marshals, and prints what runs; a demo
+# subscriber registers with the printed password; a second run is
+# harmless; `make stop` stops it all. Run in a private VOCAL_VAR on free
+# ports, so a developer's own var/ and a running platform are untouched.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/harness/lib.sh
@@ -10,18 +12,31 @@ harness_init
 
 export VOCAL_VAR=$HARNESS_DIR/var
 VOCAL_PG_PORT=$(harness_free_port tcp)
-export VOCAL_PG_PORT
+VOCAL_UA_PORT=$(harness_free_port both)
+VOCAL_GW_PORT=$(harness_free_port udp)
+VOCAL_REDIRECT_PORT=$(harness_free_port both)
+export VOCAL_PG_PORT VOCAL_UA_PORT VOCAL_GW_PORT VOCAL_REDIRECT_PORT
 harness_on_exit make --no-print-directory stop
 
 out=$(make --no-print-directory run 2>&1) || fail "make run failed: $out"
-assert_contains "$out" "schema version 1 (1 applied now)" "first run applies the schema"
+assert_contains "$out" "schema version 2 (2 applied now)" "first run applies the schema"
+assert_contains "$out" "sip:127.0.0.1:$VOCAL_UA_PORT (udp, tcp)" "the user-agent marshal's address printed"
+for name in redirect ua gw; do
+    pid=$(cat "$VOCAL_VAR/run/$name.pid" 2>/dev/null) || fail "no pid file for $name"
+    harness_pid_alive "$pid" || fail "$name is not running"
+done
+ok "redirectd and both marshals run"
+first_redirect_pid=$(cat "$VOCAL_VAR/run/redirect.pid")
 assert_contains "$out" "sip:1000@vocal.test  password " "demo subscriber printed"
 pw=$(awk '$1 == 1000 { print $2 }' "$VOCAL_VAR/demo-subscribers.txt")
 [ -n "$pw" ] || fail "no demo password kept"
 assert_eq 600 "$(stat -c %a "$VOCAL_VAR/demo-subscribers.txt")" "demo passwords readable by root only"
 
 out2=$(make --no-print-directory run 2>&1) || fail "second make run failed: $out2"
-assert_contains "$out2" "schema version 1 (0 applied now)" "second run applies nothing"
+assert_contains "$out2" "schema version 2 (0 applied now)" "second run applies nothing"
+[[ "$(cat "$VOCAL_VAR/run/redirect.pid")" != "$first_redirect_pid" ]] || fail "daemons not restarted"
+harness_pid_alive "$first_redirect_pid" && fail "the first redirectd still runs"
+ok "second run restarted the daemons on the new build, once each"
 assert_contains "$out2" "sip:1000@vocal.test  password $pw" "second run shows the same password"
 
 q() { PGPASSWORD=vocal psql -X -At -h 127.0.0.1 -p "$VOCAL_PG_PORT" -U vocal -d vocal -c "$1"; }
@@ -33,7 +48,19 @@ assert_eq 64 "$(q "select length(ha1_sha512_256) from subscribers where user_par
     fail "a password column exists"
 ok "no password column anywhere"
 
+# a demo subscriber registers with the printed password
+. tests/harness/sipp.sh
+C=$(harness_free_port both)
+reg=$(sipp_template tests/integration/sipp/platform/register.xml.in USER=1000 "PASSWORD=$pw" \
+    "CONTACT=127.0.0.1:$C" EXPIRES=60 EXPECT=200)
+sipp_run demo-reg "$reg" "127.0.0.1:$VOCAL_UA_PORT" x
+assert_eq 1 "$(q "select count(*) from location_bindings")" "the demo subscriber registered through make run's platform"
+
 make --no-print-directory stop >/dev/null
+for name in redirect ua gw; do
+    [[ ! -e "$VOCAL_VAR/run/$name.pid" ]] || fail "$name pid file left"
+done
+ok "make stop stopped the daemons"
 if PGPASSWORD=vocal psql -X -h 127.0.0.1 -p "$VOCAL_PG_PORT" -U vocal -d vocal -c 'select 1' >/dev/null 2>&1; then
     fail "PostgreSQL still answers after make stop"
 fi
