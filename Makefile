@@ -156,9 +156,11 @@ clang-build:
 # ---- fuzzing (clang libFuzzer) -------------------------------------------
 FUZZ_FLAGS = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(CPPFLAGS)
 
-build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(PROTO_C) $(wildcard common/*.h common/sip/*.h)
+# The daemons' modules too (not their main.c): the registrar has a target.
+FUZZ_LIB_SRC = $(COMMON_SRC) $(foreach d,$(DAEMON_DIRS),$(filter-out $(d)/main.c,$(wildcard $(d)/*.c)))
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC) $(PROTO_C) $(wildcard common/*.h common/sip/*.h $(DAEMON_DIRS:%=%/*.h))
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(PROTO_C) $(LDLIBS)
+	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(PROTO_C) $(LDLIBS)
 
 fuzz-check: $(FUZZ_BIN)
 	@bash tests/fuzz/run.sh check $(FUZZ_BIN)

@@ -132,6 +132,8 @@ int sip_parse_cseq(sip_str v, struct sip_cseq *out, struct sip_error *err)
 int sip_parse_uint_value(sip_str v, uint32_t max, bool clamp, const char *what,
 			 uint32_t *out, struct sip_error *err)
 {
+	if (!v.s) /* a parameter without a value (";expires") */
+		return sip_fail(err, SIP_FAULT_HEADER_VALUE, NULL, "%s: no value", what);
 	struct scan sc = scan_of(v);
 	scan_sws(&sc);
 	const char *digits = sc.p;
