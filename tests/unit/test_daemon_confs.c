@@ -1,0 +1,54 @@
+/* The daemons' configuration tables: valid, every default parses, and the
+ * example files make run writes are accepted. */
+#include "unit/testutil.h"
+
+#include "config.h"
+#include "marshal/conf.h"
+#include "redirect/conf.h"
+
+static void check_table(const struct config_key *t, void *conf, const char *text)
+{
+	char err[512];
+	if (config_table_check(t, err, sizeof(err)) < 0)
+		fail_msg("table: %s", err);
+	if (config_load_buffer(t, conf, text, strlen(text), "test.conf", err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	config_free(t, conf);
+}
+
+static void test_marshal(void **state)
+{
+	(void)state;
+	struct marshal_conf c = {0};
+	check_table(marshal_keys, &c, "");
+	check_table(marshal_keys, &c,
+		    "kind = gateway\nlisten = 127.0.0.1:5065\ntransports = udp\n"
+		    "redirect = 127.0.0.1:5070\ntrusted_peers = 127.0.0.1:5060\n"
+		    "gateway = 127.0.0.1:5090\nauth.algorithms = sha-256 md5\n"
+		    "auth.never_ban = 10.0.0.0/8\n[db]\nconninfo = \"host=/run/postgresql\"\n");
+	char err[512];
+	assert_int_equal(config_load_buffer(marshal_keys, &c, "kind = proxy\n", 13, "t", err, sizeof(err)), -1);
+	assert_int_equal(config_load_buffer(marshal_keys, &c, "timer_c = 500ms\n", 16, "t", err, sizeof(err)), -1);
+}
+
+static void test_redirect(void **state)
+{
+	(void)state;
+	struct redirect_conf c = {0};
+	check_table(redirect_keys, &c, "");
+	check_table(redirect_keys, &c,
+		    "listen = 127.0.0.1:5070\ninstance = redirect-1\ndial_plan = default\n"
+		    "clients = 10.0.0.0/8 ::1/128\nregistrar.min_expires = 10\n");
+	char err[512];
+	assert_int_equal(config_load_buffer(redirect_keys, &c, "registrar.max_expires = 0\n", 26, "t", err,
+					    sizeof(err)), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_marshal),
+		cmocka_unit_test(test_redirect),
+	};
+	return cmocka_run_group_tests_name("daemon_confs", tests, NULL, NULL);
+}
