@@ -108,6 +108,11 @@ bin/%d: $(BUILD)/%/main.o $(BUILD)/lib%.a $(LIBVOCAL)
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# The daemons of a sub-build (build/asan/bin/marshald...), for the tests.
+$(BUILD)/bin/%d: $(BUILD)/%/main.o $(BUILD)/lib%.a $(LIBVOCAL)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 $(BUILD)/tests/%: tests/%.c $(DAEMON_LIBS) $(LIBVOCAL) $(wildcard tests/unit/*.h tests/bench/*.h) | $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -I. -Itests $(ALL_CFLAGS) -o $@ $< $(DAEMON_LIBS) $(LIBVOCAL) $(LDFLAGS) $(LDLIBS) $(LDLIBS_TEST)
@@ -138,15 +143,17 @@ integration: all $(TEST_PROGRAMS)
 	@bash tests/run-suite.sh integration tests/integration/*_test.sh
 
 # The proxy tests again against a testproxy built with ASan+UBSan (and
-# LeakSanitizer at its exit): whatever bytes arrive on its sockets, no
-# memory error and no leak.
+# LeakSanitizer at its exit), and the platform's end-to-end tests against
+# daemons built so: whatever bytes arrive on their sockets, no memory error
+# and no leak (a daemon that leaks exits non-zero, which fails the test).
 ASAN_SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 integration-asan: all $(TEST_PROGRAMS)
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" SAN="$(ASAN_SAN)" \
-	  build/asan/tests/proxy/testproxy
-	@TESTPROXY=build/asan/tests/proxy/testproxy bash tests/run-suite.sh integration-asan \
+	  build/asan/tests/proxy/testproxy build/asan/bin/marshald build/asan/bin/redirectd
+	@TESTPROXY=build/asan/tests/proxy/testproxy PLATFORM_BIN=$(CURDIR)/build/asan/bin \
+	  bash tests/run-suite.sh integration-asan \
 	  tests/integration/torture_wire_test.sh tests/integration/proxy_sipp_test.sh \
-	  tests/integration/proxy_tls_test.sh
+	  tests/integration/proxy_tls_test.sh $(wildcard tests/integration/platform_*_test.sh)
 
 clang-build:
 	@$(MAKE) --no-print-directory CC=$(CLANG) BUILD=build/clang build/clang/libvocal.a \

@@ -170,14 +170,14 @@ _platform_stop_all() {
 platform_start() {
     _harness_ensure_init
     mkdir -p "$HARNESS_DIR/platform"
-    [[ -x "$PLATFORM_BIN/redirectd" && -x "$PLATFORM_BIN/marshald" ]] ||
+    [[ -x "$PLATFORM_BIN/redirectd" && -x "$PLATFORM_BIN/marshald" && -x "$PLATFORM_ROOT/bin/vocal-migrate" ]] ||
         make --no-print-directory -s -C "$PLATFORM_ROOT" all >&2 || return 1
     if [[ -z "$_PLATFORM_CLEANUP_REGISTERED" ]]; then
         harness_on_exit _platform_stop_all
         _PLATFORM_CLEANUP_REGISTERED=1
     fi
     pg_start || return 1
-    "$PLATFORM_BIN/vocal-migrate" -d "$VOCAL_DB_URI" -s "$PLATFORM_ROOT/provisioning/sql" >/dev/null || return 1
+    "$PLATFORM_ROOT/bin/vocal-migrate" -d "$VOCAL_DB_URI" -s "$PLATFORM_ROOT/provisioning/sql" >/dev/null || return 1
     REDIRECT_PORT=$(harness_free_port both)
     UA_PORT=$(harness_free_port both)
     GW_PORT=$(harness_free_port udp)
