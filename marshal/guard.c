@@ -1,5 +1,7 @@
 #include "guard.h"
 
+#include "cidr.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -56,16 +58,11 @@ struct table {
 	struct list counts, bans;
 };
 
-struct net {
-	unsigned char a[16];
-	unsigned bits;
-};
-
 struct guard {
 	struct guard_config cfg;
 	uint64_t sipkey[2];
 	struct table addr, user;
-	struct net *allow;
+	struct cidr *allow;
 	size_t nallow;
 	char **scan;
 	size_t *scanlen;
@@ -552,42 +549,12 @@ void guard_set_ban_cb(struct guard *g, guard_ban_fn fn, void *arg)
 	g->ban_arg = arg;
 }
 
-int guard_allow(struct guard *g, const char *cidr, char *err, size_t errlen)
+int guard_allow(struct guard *g, const char *text, char *err, size_t errlen)
 {
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(cidr, '/');
-	size_t hl = slash ? (size_t)(slash - cidr) : strlen(cidr);
-	if (hl >= sizeof(host)) {
-		snprintf(err, errlen, "guard: bad network \"%s\"", cidr);
+	struct cidr n;
+	if (cidr_parse(text, &n, err, errlen) < 0)
 		return -1;
-	}
-	memcpy(host, cidr, hl);
-	host[hl] = 0;
-	struct net n = {{0}, 0};
-	unsigned max;
-	if (inet_pton(AF_INET, host, n.a + 12) == 1) {
-		n.a[10] = n.a[11] = 0xff;
-		max = 32;
-	} else if (inet_pton(AF_INET6, host, n.a) == 1) {
-		max = 128;
-	} else {
-		snprintf(err, errlen, "guard: bad address in \"%s\"", cidr);
-		return -1;
-	}
-	unsigned bits = max;
-	if (slash) {
-		char *end;
-		errno = 0;
-		unsigned long v = strtoul(slash + 1, &end, 10);
-		if (errno || end == slash + 1 || *end || v > max) {
-			snprintf(err, errlen, "guard: bad prefix length in \"%s\"", cidr);
-			return -1;
-		}
-		bits = (unsigned)v;
-	}
-	n.bits = bits + (128 - max);
-	mask_bits(n.a, n.bits);
-	struct net *v = realloc(g->allow, (g->nallow + 1) * sizeof(*v));
+	struct cidr *v = realloc(g->allow, (g->nallow + 1) * sizeof(*v));
 	if (!v) {
 		snprintf(err, errlen, "guard: out of memory");
 		return -1;
@@ -597,26 +564,9 @@ int guard_allow(struct guard *g, const char *cidr, char *err, size_t errlen)
 	return 0;
 }
 
-static bool in_net(const struct net *n, const unsigned char a[16])
-{
-	unsigned whole = n->bits / 8, rest = n->bits % 8;
-	if (memcmp(n->a, a, whole) != 0)
-		return false;
-	return !rest || ((a[whole] ^ n->a[whole]) & (0xff00u >> rest)) == 0;
-}
-
-static bool allowed_bytes(const struct guard *g, const unsigned char a[16])
-{
-	for (size_t i = 0; i < g->nallow; i++)
-		if (in_net(&g->allow[i], a))
-			return true;
-	return false;
-}
-
 bool guard_allowed(const struct guard *g, const struct sockaddr *sa)
 {
-	unsigned char a[16];
-	return ip_bytes(sa, a) && allowed_bytes(g, a);
+	return cidr_list_match(g->allow, g->nallow, sa);
 }
 
 bool guard_addr_banned(struct guard *g, const struct sockaddr *sa, uint64_t now_ms)
@@ -650,7 +600,7 @@ unsigned guard_auth_failed(struct guard *g, const struct sockaddr *src, sip_str 
 	unsigned char a[16], u[GUARD_USER_MAX];
 	size_t ulen;
 	g->st.failures++;
-	if (ip_bytes(src, a) && !allowed_bytes(g, a) && addr_key(g, src, a) &&
+	if (ip_bytes(src, a) && !guard_allowed(g, src) && addr_key(g, src, a) &&
 	    count_failure(g, &g->addr, a, 16, now_ms))
 		started |= GUARD_ADDR;
 	/* Users are counted whatever the source: a guess relayed by a trusted
