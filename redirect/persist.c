@@ -62,11 +62,20 @@ static void idset_clear(struct idset *s)
 	*s = (struct idset){0};
 }
 
+/* The writes of one REGISTER. Its reply waits for them, but not for
+ * ever: a database that hangs (rather than refusing) must not hold
+ * registrations, so after BATCH_WAIT_MS the reply goes and the AOR is
+ * written again when the connection is next up. */
+#define BATCH_WAIT_MS 1000
+
 struct batch {
+	struct persist *p;
 	unsigned pending;
 	bool open;
-	void (*done)(void *arg);
+	void (*done)(void *arg);  /* NULL once called */
 	void *arg;
+	int64_t subscriber_id;
+	struct ev_timer timer;
 };
 
 /* One write in flight: which AOR to mark dirty if it fails, and the batch
@@ -85,8 +94,8 @@ struct persist {
 	struct batch *batch;       /* between persist_begin and persist_end */
 	struct idset dirty;
 	bool loaded;
-	struct ev_timer sweep;
-	uint64_t sweep_ms;
+	struct ev_timer tick;
+	uint64_t sweep_ms, next_sweep;
 	struct persist_stats st;
 };
 
@@ -142,9 +151,25 @@ static void batch_settle(struct batch *b)
 {
 	if (b->pending || b->open)
 		return;
+	ev_timer_stop(b->p->loop, &b->timer);
 	if (b->done)
 		b->done(b->arg);
 	free(b);
+}
+
+static void batch_late(struct ev_loop *loop, struct ev_timer *t, void *arg)
+{
+	struct batch *b = arg;
+	(void)loop;
+	(void)t;
+	log_warnx("bindings of subscriber %" PRId64 ": the database did not answer in %u ms; "
+		  "answered from memory, written again later", b->subscriber_id, BATCH_WAIT_MS);
+	b->p->st.write_errors++;
+	mark_dirty(b->p, b->subscriber_id);
+	void (*done)(void *) = b->done;
+	b->done = NULL;
+	if (done)
+		done(b->arg);
 }
 
 static void write_done(void *arg, const PGresult *res, const char *err)
@@ -180,8 +205,10 @@ static void queue_write(struct persist *p, int64_t id, const char *stmt, int n, 
 		return;
 	}
 	p->st.writes++;
-	if (w->batch)
+	if (w->batch) {
 		w->batch->pending++;
+		w->batch->subscriber_id = id;
+	}
 }
 
 static void write_binding(struct persist *p, int64_t id, const struct binding *b)
@@ -225,8 +252,11 @@ void persist_changed(void *ctx, int64_t subscriber_id, const struct binding *b, 
 void persist_begin(struct persist *p)
 {
 	p->batch = calloc(1, sizeof(*p->batch));
-	if (p->batch)
+	if (p->batch) {
+		p->batch->p = p;
 		p->batch->open = true;
+		ev_timer_init(&p->batch->timer, batch_late, p->batch);
+	}
 }
 
 void persist_end(struct persist *p, void (*done)(void *arg), void *arg)
@@ -240,6 +270,8 @@ void persist_end(struct persist *p, void (*done)(void *arg), void *arg)
 	b->open = false;
 	b->done = done;
 	b->arg = arg;
+	if (b->pending)
+		ev_timer_start(p->loop, &b->timer, BATCH_WAIT_MS);
 	batch_settle(b);
 }
 
@@ -341,14 +373,14 @@ static void all_loaded(void *arg, const PGresult *res, const char *err)
 	log_info("bindings loaded: %zu bindings of %zu subscribers", ls.bindings, ls.aors);
 }
 
-void persist_up(struct persist *p)
+/* Writes every dirty AOR whole (its rows deleted, its bindings inserted),
+ * in pipeline order before anything queued after. */
+static void flush_dirty(struct persist *p)
 {
-	/* dirty AORs first: written whole, in order before the reload */
 	struct idset dirty = p->dirty;
 	p->dirty = (struct idset){0};
 	if (dirty.n)
-		log_info("writing the bindings of %zu subscribers changed while the database was away",
-			 dirty.n);
+		log_info("writing the bindings of %zu subscribers kept in memory only", dirty.n);
 	for (size_t i = 0; i < dirty.cap; i++) {
 		int64_t id = dirty.v[i];
 		if (!id)
@@ -362,6 +394,11 @@ void persist_up(struct persist *p)
 			write_binding(p, id, b);
 	}
 	idset_clear(&dirty);
+}
+
+void persist_up(struct persist *p)
+{
+	flush_dirty(p);
 	if (pgq_exec(p->q, "loc_load_all", 0, NULL, all_loaded, p) < 0)
 		log_warnx("cannot queue the bindings load");
 }
@@ -388,12 +425,21 @@ void persist_notify(struct persist *p, const char *op, int64_t subscriber_id, co
 		free(w);
 }
 
-static void sweep(struct ev_loop *loop, struct ev_timer *t, void *arg)
+/* Every second: AORs left dirty by a slow or failing write (the
+ * connection stayed up) are written again; now and then, rows that
+ * expired with nobody to delete them (an instance stopped) go. */
+static void tick(struct ev_loop *loop, struct ev_timer *t, void *arg)
 {
 	struct persist *p = arg;
-	if (pgq_connected(p->q))
-		pgq_exec(p->q, "loc_sweep", 0, NULL, NULL, NULL);
-	ev_timer_start(loop, t, p->sweep_ms);
+	if (pgq_connected(p->q)) {
+		if (p->dirty.n)
+			flush_dirty(p);
+		if (ev_now(loop) >= p->next_sweep) {
+			pgq_exec(p->q, "loc_sweep", 0, NULL, NULL, NULL);
+			p->next_sweep = ev_now(loop) + p->sweep_ms;
+		}
+	}
+	ev_timer_start(loop, t, 1000);
 }
 
 struct persist *persist_new(struct ev_loop *loop, struct pgq *q, struct location *loc,
@@ -412,8 +458,9 @@ struct persist *persist_new(struct ev_loop *loop, struct pgq *q, struct location
 			free(p);
 			return NULL;
 		}
-	ev_timer_init(&p->sweep, sweep, p);
-	ev_timer_start(loop, &p->sweep, p->sweep_ms);
+	p->next_sweep = ev_now(loop) + p->sweep_ms;
+	ev_timer_init(&p->tick, tick, p);
+	ev_timer_start(loop, &p->tick, 1000);
 	return p;
 }
 
@@ -421,7 +468,7 @@ void persist_free(struct persist *p)
 {
 	if (!p)
 		return;
-	ev_timer_stop(p->loop, &p->sweep);
+	ev_timer_stop(p->loop, &p->tick);
 	idset_clear(&p->dirty);
 	free(p->batch);
 	free(p);

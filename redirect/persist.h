@@ -5,12 +5,13 @@
  * Write-through: every change the registrar makes is written at once
  * (pipelined on the pgq connection), and the REGISTER's 200 waits for the
  * writes of its batch, so a registration that was answered is in the
- * database. While the database is down, changes stay in memory: the AOR
- * is marked dirty, the REGISTER is answered at once, and when the
- * connection is back each dirty AOR is written whole (its rows deleted and
- * its bindings inserted), then every AOR is reloaded, since the other
- * instances' notifications were missed meanwhile. The dirty set is bounded
- * only by the number of AORs, which memory holds anyway.
+ * database. While the database is down (or a write fails, or takes over a
+ * second), changes stay in memory: the AOR is marked dirty, the REGISTER
+ * is answered from memory, and dirty AORs are written whole (rows deleted,
+ * bindings inserted) every second while connected. When the connection
+ * comes back, every AOR is also reloaded, since the other instances'
+ * notifications were missed meanwhile. The dirty set is bounded only by
+ * the number of AORs, which memory holds anyway.
  *
  * Sync: each instance names itself (vocal.origin, 002_location_sync.sql);
  * a notification from another origin reloads that AOR from the database.
