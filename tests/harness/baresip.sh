@@ -43,7 +43,10 @@
 #   Waits and commands keep state: call them in the test's own shell, not
 #   in $(...).
 #
-# baresip_stop NAME: stops NAME (unregistering if it registered).
+# baresip_stop NAME: stops NAME, unregistering if it registered: baresip
+#   waits for the answer, so a stop with nobody left to answer the
+#   un-REGISTER takes BARESIP_STOP_GRACE seconds (default 3) before a
+#   second SIGTERM forces it.
 #
 # The log, $HARNESS_DIR/baresip-NAME.log, holds baresip's output with a
 # trace of every SIP message it sends and receives, each after a line
@@ -254,7 +257,7 @@ baresip_wait_event() {
 }
 
 baresip_stop() {
-    local name=$1 pid fd rpid i
+    local name=$1 pid fd rpid i grace=${BARESIP_STOP_GRACE:-3}
     [[ -n "${_BARESIP_PID[$name]+set}" ]] || fail "baresip_stop: no baresip $name was started"
     pid=${_BARESIP_PID[$name]}
     [[ -n "$pid" ]] || return 0
@@ -267,7 +270,7 @@ baresip_stop() {
     # The first SIGTERM lets it unregister and end its calls; it waits for
     # their transactions (up to 32 s), so a second one forces the exit.
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 30; i++)); do
+    for ((i = 0; i < grace * 10; i++)); do
         harness_pid_alive "$pid" || break
         sleep 0.1
     done
