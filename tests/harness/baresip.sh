@@ -63,11 +63,12 @@
 # it serves one connection at a time, a new one closes the old, so the
 # harness keeps exactly one per baresip: commands are written to it and a
 # background reader copies everything it says, responses and events, into
-# the log); ausine as the audio source, aubridge as the player and alert
+# the .ctrl file); ausine as the audio source, aubridge as the player and alert
 # device (nothing is played); G.711 only; no video modules.
 #
-# What baresip 1.0 (libre 1.x) answers in digest authentication: MD5 only,
-# without qop or with qop=auth, over UDP and TCP, for 401 and 407. It reads
+# What baresip 1.0 (libre 1.x) answers in digest authentication: MD5 only
+# (seen here: a 407 with MD5 and qop="auth", over UDP and TCP; it sends
+# qop=auth and no algorithm parameter, which means MD5). It reads
 # every challenge of a response and gives up on the request ("session
 # closed: Function not implemented", ENOSYS, or REGISTER_FAIL) as soon as
 # one names another algorithm, whatever their order: a 407 offering
