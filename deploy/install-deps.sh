@@ -12,6 +12,7 @@ packages=(
   libradcli-dev protobuf-c-compiler libprotobuf-c-dev libc-ares-dev
   # tests, benchmarks and the real services they start
   libcmocka-dev valgrind postgresql dnsmasq-base bind9-dnsutils sip-tester sipsak
+  baresip-core
   iproute2 procps util-linux openssl
 )
 

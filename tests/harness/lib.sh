@@ -38,8 +38,8 @@ harness_init() {
     trap '_harness_cleanup' EXIT
     # Turn signals into exits with the conventional status; exit runs the
     # EXIT trap, which is a no-op by then.
-    trap '_harness_cleanup; exit 130' INT
-    trap '_harness_cleanup; exit 143' TERM
+    trap 'HARNESS_EXIT_STATUS=130; _harness_cleanup; exit 130' INT
+    trap 'HARNESS_EXIT_STATUS=143; _harness_cleanup; exit 143' TERM
 }
 
 # For service helpers: init on first use. Checks our own state, not the
@@ -60,6 +60,10 @@ harness_on_exit() {
 }
 
 _harness_cleanup() {
+    # The test's exit status, for cleanups that show logs only on failure
+    # (the EXIT trap runs this first, so $? is still the script's).
+    local status=$?
+    [[ -n "${HARNESS_EXIT_STATUS:-}" ]] || HARNESS_EXIT_STATUS=$status
     # Only the shell that called harness_init cleans up, and only once.
     [[ "$BASHPID" == "$_HARNESS_OWNER" ]] || return 0
     [[ -z "$_HARNESS_CLEANED" ]] || return 0

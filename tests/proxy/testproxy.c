@@ -11,7 +11,9 @@
  *             [--auth-realm REALM --user NAME:PASSWORD...
  *              [--auth-algs md5,sha-256,sha-512-256] [--nonce-lifetime S]]
  *
- * Requests for a user in neither table get 404. It only ever sends to
+ * A Request-URI without a user (a REGISTER to sip:DOMAIN, as phones send
+ * it) is routed by its host instead: --target DOMAIN=URI names the
+ * registrar. Requests for a user in neither table get 404. It only ever sends to
  * loopback addresses: a torture message routed elsewhere gets 503 instead
  * (tests send nothing off the machine). --t1 MS shortens the transaction
  * timers. Prints "ready udp=P tcp=P tls=P" when listening; SIGTERM or
@@ -231,7 +233,7 @@ static void route_hook(void *ctx, struct sip_proxy_ctx *pc, struct sip_msg *req)
 	(void)ctx;
 	if (!auth_check(pc, req))
 		return;
-	const struct route *r = find_route(req->ruri.user);
+	const struct route *r = find_route(req->ruri.user.len ? req->ruri.user : req->ruri.host);
 	if (!r) {
 		sip_proxy_reply(pc, 404, NULL, NULL);
 		return;
