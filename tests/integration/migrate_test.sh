@@ -43,28 +43,36 @@ migrate -s "$SQLDIR" --status
 assert_contains "$OUT" "001_core.sql" "status before: lists 001_core.sql"
 assert_contains "$OUT" "pending" "status before: 001_core.sql pending"
 assert_eq 0 "$(app_sql -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" "status changes nothing"
+# every file of provisioning/sql is applied; the newest number is the version
+LATEST=$(find "$SQLDIR" -name '[0-9]*.sql' | wc -l)
 t0=$(date +%s%N)
 migrate -s "$SQLDIR"
 t1=$(date +%s%N)
 assert_eq 0 "$RC" "first run: exit 0"
 assert_contains "$OUT" "applied 001_core.sql" "first run applies 001_core.sql"
-assert_contains "$OUT" "schema version 1 (1 applied now)" "first run: schema version 1"
+assert_contains "$OUT" "schema version $LATEST ($LATEST applied now)" "first run: schema version $LATEST"
 echo "# first run took $(( (t1 - t0) / 1000000 )) ms"
 assert_eq "1|001_core.sql|$(sha256sum "$SQLDIR/001_core.sql" | cut -c1-64)" \
-    "$(app_sql -c "SELECT version, name, sha256 FROM schema_migrations")" "schema_migrations records version, name, SHA-256"
+    "$(app_sql -c "SELECT version, name, sha256 FROM schema_migrations WHERE version = 1")" "schema_migrations records version, name, SHA-256"
 migrate -s "$SQLDIR"
 assert_eq 0 "$RC" "second run: exit 0"
-assert_eq "schema version 1 (0 applied now)" "$OUT" "second run applies nothing"
+assert_eq "schema version $LATEST (0 applied now)" "$OUT" "second run applies nothing"
 migrate -s "$SQLDIR" --status
 assert_eq 0 "$RC" "status after: exit 0"
 assert_contains "$OUT" "applied 20" "status after: 001 applied with its time"
-assert_contains "$OUT" "schema version 1 (0 pending)" "status after: nothing pending"
+assert_contains "$OUT" "schema version $LATEST (0 pending)" "status after: nothing pending"
 
 # --- refusals: nothing is applied and the database is unchanged ---
-before="$(schema_dump)"
+# On a database of its own holding 001 alone, so that a "002" here is next.
+"$PSQL" -X -q -c "CREATE DATABASE refusals OWNER vocal"
+main_uri=$VOCAL_DB_URI
+VOCAL_DB_URI="postgresql://vocal:vocal@127.0.0.1:$PGPORT/refusals"
 work="$HARNESS_DIR/sql"
 mkdir -p "$work"
 cp "$SQLDIR/001_core.sql" "$work/"
+migrate -s "$work"
+assert_eq 0 "$RC" "refusals database: 001 applied"
+before="$(schema_dump)"
 echo "CREATE TABLE should_not_exist (id int);" >"$work/002_next.sql"
 echo "-- an edit" >>"$work/001_core.sql"
 migrate -s "$work"
@@ -100,6 +108,8 @@ migrate -s "$work"
 assert_eq 1 "$RC" "migration with its own COMMIT: refused"
 assert_contains "$OUT" "no BEGIN/COMMIT/ROLLBACK in migration files" "own COMMIT: says why"
 rm "$work/002_bad.sql"
+
+VOCAL_DB_URI=$main_uri
 
 # --- two runs at once on a fresh database: both succeed, one applies ---
 app_sql -c "CREATE DATABASE race" 2>/dev/null || "$PSQL" -X -q -c "CREATE DATABASE race OWNER vocal"
@@ -216,6 +226,6 @@ exec 3>&-
 wait "$listener"
 got="$(cat "$HARNESS_DIR/listener.out")"
 assert_contains "$got" "{\"table\" : \"subscribers\", \"op\" : \"UPDATE\", \"id\" : $carol, \"domain_id\" : 1}" "another session sees the subscriber update"
-assert_contains "$got" "{\"table\" : \"location_bindings\", \"op\" : \"DELETE\", \"id\" : $gone, \"subscriber_id\" : 1}" "another session sees the binding removal with its AOR's subscriber"
+assert_contains "$got" "{\"table\" : \"location_bindings\", \"op\" : \"DELETE\", \"id\" : $gone, \"subscriber_id\" : 1, \"origin\" : \"\"}" "another session sees the binding removal with its AOR's subscriber and who made it (002_location_sync)"
 assert_contains "$got" '{"table" : "dial_plan_entries", "op" : "UPDATE", "id" : 1, "dial_plan_id" : 1}' "another session sees the dial-plan change"
 assert_eq t "$(app_sql -c "SELECT updated_at > created_at FROM subscribers WHERE user_part = 'carol'")" "an update moves updated_at"
