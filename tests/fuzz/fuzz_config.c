@@ -17,14 +17,10 @@
 #include <string.h>
 
 #include "config.h"
+#include "check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                        \
-	do {                               \
-		if (!(cond))               \
-			__builtin_trap();  \
-	} while (0)
 
 struct fconf {
 	char *name;

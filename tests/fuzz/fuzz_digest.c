@@ -24,14 +24,10 @@
 
 #include "sip/auth.h"
 #include "sip/digest.h"
+#include "check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                        \
-	do {                               \
-		if (!(cond))               \
-			__builtin_trap();  \
-	} while (0)
 
 #define REALM "vocal.test"
 #define NOW ((int64_t)1700000000)

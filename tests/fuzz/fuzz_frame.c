@@ -23,18 +23,10 @@
 #include <string.h>
 
 #include "sip/msg.h"
+#include "check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* A broken property: say which, then trap so libFuzzer keeps the input. */
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			__builtin_trap();                                                \
-		}                                                                        \
-	} while (0)
 
 static const size_t limits[4] = {0, 96, 512, 4096}; /* 0: the default 65535 */
 

@@ -27,18 +27,10 @@
 
 #include "sip/msg.h"
 #include "sip/multipart.h"
+#include "check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* A broken property: say which, then trap so libFuzzer keeps the input. */
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			__builtin_trap();                                                \
-		}                                                                        \
-	} while (0)
 
 static const char new_via[] = "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKfuzz.1;rport";
 static const char new_ruri[] = "sip:bob@192.0.2.4:5060;transport=udp";

@@ -22,17 +22,10 @@
 #include "redirect/location.h"
 #include "redirect/registrar.h"
 #include "sip/msg.h"
+#include "check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			__builtin_trap();                                                \
-		}                                                                        \
-	} while (0)
 
 static int64_t clock_now = 1800000000;
 static int64_t fake_now(void *arg)

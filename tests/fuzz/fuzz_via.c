@@ -17,18 +17,10 @@
 #include <string.h>
 
 #include "sip/via.h"
+#include "check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* A broken property: say which, then trap so libFuzzer keeps the input. */
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			__builtin_trap();                                                \
-		}                                                                        \
-	} while (0)
 
 static void inside(sip_str s, const char *buf, size_t len)
 {
