@@ -21,8 +21,9 @@
 # (where the gateway marshal sends calls to numbers: a test's SIPp), the
 # daemons' logs in $HARNESS_DIR/platform/NAME.log (shown when a test fails
 # through platform_show_logs), configs in $HARNESS_DIR/platform/NAME.conf.
-# PLATFORM_DIGEST_ALGS (default md5: SIPp and baresip answer nothing else)
-# and PLATFORM_EXTRA_<NAME> (extra config lines) tune the configs.
+# PLATFORM_DIGEST_ALGS (default md5: SIPp and baresip answer nothing else),
+# PLATFORM_TIMER_C (the marshals' timer_c, default 20s) and
+# PLATFORM_EXTRA_<NAME> (extra config lines) tune the configs.
 
 # shellcheck source=SCRIPTDIR/postgres.sh
 . "$(dirname "${BASH_SOURCE[0]}")/postgres.sh"
@@ -89,7 +90,7 @@ listen = 127.0.0.1:$UA_PORT
 redirect = 127.0.0.1:$REDIRECT_PORT
 trusted_peers = 127.0.0.1:$GW_PORT
 auth.algorithms = $algs
-timer_c = 20s
+timer_c = ${PLATFORM_TIMER_C:-20s}
 ${PLATFORM_EXTRA_UA:-}
 [db]
 conninfo = "$VOCAL_DB_URI"
@@ -102,7 +103,7 @@ redirect = 127.0.0.1:$REDIRECT_PORT
 trusted_peers = 127.0.0.1:$UA_PORT
 gateway = 127.0.0.1:$GATEWAY_PORT
 auth.algorithms = $algs
-timer_c = 20s
+timer_c = ${PLATFORM_TIMER_C:-20s}
 ${PLATFORM_EXTRA_GW:-}
 [db]
 conninfo = "$VOCAL_DB_URI"
