@@ -188,3 +188,25 @@ platform_start() {
     _platform_write_configs
     platform_start_daemon redirect && platform_start_daemon ua && platform_start_daemon gw
 }
+
+# --- helpers for the end-to-end tests (with sipp.sh) ---
+
+# platform_received NAME: the messages SIPp NAME received, CRs removed.
+platform_received() {
+    awk '/ message received/ {rx = 1; next} / message sent/ {rx = 0} rx' "$HARNESS_DIR/sipp/$1.msg" | tr -d '\r'
+}
+
+# platform_statuses NAME: the status codes of the responses SIPp NAME
+# received, in order, on one line ("401 200").
+platform_statuses() {
+    platform_received "$1" | awk '/^SIP\/2.0 [0-9][0-9][0-9]/ {printf "%s%s", sep, $2; sep = " "}'
+    echo
+}
+
+# platform_bindings USER: USER@vocal.test's rows in location_bindings, one
+# a line: contact|expires|cseq|path|received, by contact.
+platform_bindings() {
+    platform_sql -c "SELECT b.contact, b.expires, b.cseq, array_to_string(b.path, ','), coalesce(b.received, '')
+        FROM location_bindings b JOIN subscribers s ON s.id = b.subscriber_id
+        WHERE s.user_part = '$1' ORDER BY b.contact"
+}
