@@ -203,6 +203,12 @@ platform_statuses() {
     echo
 }
 
+# platform_responses NAME: "STATUS METHOD" (from the CSeq) of each response
+# SIPp NAME received, one a line.
+platform_responses() {
+    platform_received "$1" | awk '/^SIP\/2.0 [0-9][0-9][0-9]/ {st = $2} /^CSeq:/ && st {print st, $3; st = ""}'
+}
+
 # platform_bindings USER: USER@vocal.test's rows in location_bindings, one
 # a line: contact|expires|cseq|path|received, by contact.
 platform_bindings() {
