@@ -132,3 +132,50 @@ assert_eq "200 INVITE
 200 INFO
 200 OPTIONS
 200 BYE" "$(platform_responses caller-d | grep '^200 ')" "in dialog: 200 for the INVITE, re-INVITE, INFO, OPTIONS and BYE"
+
+# --- an alias ---
+sipp_bg callee-alice $S/uas_answer.xml "$H:$B1"
+call caller-alice $P/call.xml.in alice
+sipp_wait callee-alice
+assert_eq "1" "$(platform_responses caller-alice | grep -c '^200 INVITE$')" "alice (alias of 1001): answered by 1001's phone"
+assert_contains "$(platform_received callee-alice | grep -m1 '^INVITE ')" "INVITE sip:1001@$H:$B1 " \
+    "alice: the INVITE reached 1001's registered contact"
+
+# --- a DID from the PSTN: gateway -> gateway marshal -> UA marshal -> 1000 ---
+sipp_bg callee-did $S/uas_answer.xml "$H:$A0"
+sipp_bg pstn-out $S/uac_call.xml "$H:$GATEWAY_PORT" -s +15550001000 "$H:$GW_PORT"
+sipp_wait pstn-out
+sipp_wait callee-did
+assert_eq "1" "$(platform_responses pstn-out | grep -c '^200 INVITE$')" "DID +15550001000 from the gateway: answered by 1000's phone"
+rr=$(platform_received callee-did | grep '^Record-Route:' | head -2 | paste -sd' ')
+assert_contains "$rr" ":$UA_PORT;lr" "DID: the UA marshal is in the path"
+assert_contains "$rr" ":$GW_PORT;lr" "DID: the gateway marshal is in the path"
+
+# --- a number of the dial plan: 1000 -> UA marshal -> gateway marshal -> PSTN ---
+sipp_bg pstn-in $S/uas_answer.xml "$H:$GATEWAY_PORT"
+call caller-dp $P/call.xml.in +12125550100
+sipp_wait pstn-in
+assert_eq "1" "$(platform_responses caller-dp | grep -c '^200 INVITE$')" "+12125550100 (dial plan): answered by the gateway"
+assert_contains "$(platform_received pstn-in | grep -m1 '^INVITE ')" "INVITE sip:+12125550100@$H:$GATEWAY_PORT" \
+    "+12125550100: the gateway got the number"
+
+# --- refusals ---
+call caller-480 $P/call_expect.xml.in 1005 STATUS=480
+assert_eq "407 480" "$(platform_statuses caller-480 | sed 's/ 100//')" "1005 (not registered): 480"
+call caller-404 $P/call_expect.xml.in nobody STATUS=404
+assert_eq "407 404" "$(platform_statuses caller-404 | sed 's/ 100//')" "nobody@vocal.test (unknown user): 404"
+
+# raw REQUEST-LINE EXTRA-HEADERS: a request from a phone at $H, CRLF ends
+raw() {
+    local f
+    f=$(mktemp "$HARNESS_DIR/raw.XXXXXX")
+    printf '%s\r\nVia: SIP/2.0/UDP %s:9;branch=z9hG4bK-raw-%s\r\nFrom: <sip:1000@vocal.test>;tag=r%s\r\nCall-ID: raw-%s@vocal-tests\r\nMax-Forwards: 70\r\n%sContent-Length: 0\r\n\r\n' \
+        "$1" "$H" "$RANDOM$RANDOM" "$RANDOM" "$RANDOM$RANDOM" "$2" >"$f"
+    echo "$f"
+}
+m=$(raw "INVITE sip:1001@vocal.test SIP/2.0" $'To: <sip:1001@vocal.test>\r\nCSeq: 1 INVITE\r\nRoute: <sip:'"$H:$REDIRECT_PORT"$';lr>\r\nContact: <sip:1000@127.0.0.1:9>\r\n')
+assert_eq "SIP/2.0 403 Preloaded Route Denied" "$("$SEND" --rport --first "$H" "$UA_PORT" "$m" | grep -v '^SIP/2.0 1')" \
+    "a preloaded Route from a phone: 403"
+m=$(raw "BYE sip:1001@$H:$B1 SIP/2.0" $'To: <sip:1001@vocal.test>;tag=not-ours\r\nCSeq: 2 BYE\r\n')
+assert_eq "SIP/2.0 403 Not Routed Through Us" "$("$SEND" --rport --first "$H" "$UA_PORT" "$m")" \
+    "a BYE with a To tag that did not come through the marshal: 403"
