@@ -81,13 +81,29 @@ static unsigned admit(void *ctx, struct sip_msg *req, const struct sip_peer *fro
 	return 0;
 }
 
+/* The second via-parm of the request: the next one in the first Via
+ * header, else the first of the next Via header (a via-parm's next stays
+ * within its own header line, and proxies add their own line). */
+static struct sip_via *second_via(struct sip_msg *req)
+{
+	struct sip_hdr *h = req->first[SIP_HDR_VIA];
+	if (!h || sip_hdr_parse(req, h, NULL) < 0 || !h->v.via)
+		return NULL;
+	if (h->v.via->next)
+		return h->v.via->next;
+	for (h = h->next_same; h; h = h->next_same)
+		if (sip_hdr_parse(req, h, NULL) == 0 && h->v.via)
+			return h->v.via;
+	return NULL;
+}
+
 /* Where the REGISTER came from, as the marshal saw it: its second Via,
  * with received and rport filled in by the marshal (RFC 3581). */
 static void received_of(struct sip_msg *req, char *out, size_t cap)
 {
-	struct sip_via *v = sip_msg_via(req, NULL);
+	struct sip_via *v = second_via(req);
 	out[0] = 0;
-	if (!v || !(v = v->next))
+	if (!v)
 		return;
 	sip_str host = v->received.len ? v->received : v->host;
 	unsigned port = v->rport_value ? v->rport_value : v->has_port ? v->port : 5060;

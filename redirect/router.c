@@ -92,7 +92,10 @@ void router_route(const struct router *r, struct sip_msg *req, char *extra, size
 	if (!sub && is_number(ruri->user))
 		sub = store_subscriber_by_did(r->store, ruri->user);
 	if (!sub) {
-		if (dom) {
+		/* a name in our domain that nobody has: unknown. A number in
+		 * our domain that is no subscriber's DID is dialled the way a
+		 * phone dials (sip:+12125550100@vocal.test): the dial plan. */
+		if (dom && !is_number(ruri->user)) {
 			answer(out, 404, NULL);
 			return;
 		}

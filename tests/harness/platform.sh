@@ -21,8 +21,9 @@
 # (where the gateway marshal sends calls to numbers: a test's SIPp), the
 # daemons' logs in $HARNESS_DIR/platform/NAME.log (shown when a test fails
 # through platform_show_logs), configs in $HARNESS_DIR/platform/NAME.conf.
-# PLATFORM_DIGEST_ALGS (default md5: SIPp and baresip answer nothing else)
-# and PLATFORM_EXTRA_<NAME> (extra config lines) tune the configs.
+# PLATFORM_DIGEST_ALGS (default md5: SIPp and baresip answer nothing else),
+# PLATFORM_TIMER_C (the marshals' timer_c, default 20s) and
+# PLATFORM_EXTRA_<NAME> (extra config lines) tune the configs.
 
 # shellcheck source=SCRIPTDIR/postgres.sh
 . "$(dirname "${BASH_SOURCE[0]}")/postgres.sh"
@@ -89,7 +90,7 @@ listen = 127.0.0.1:$UA_PORT
 redirect = 127.0.0.1:$REDIRECT_PORT
 trusted_peers = 127.0.0.1:$GW_PORT
 auth.algorithms = $algs
-timer_c = 20s
+timer_c = ${PLATFORM_TIMER_C:-20s}
 ${PLATFORM_EXTRA_UA:-}
 [db]
 conninfo = "$VOCAL_DB_URI"
@@ -102,7 +103,7 @@ redirect = 127.0.0.1:$REDIRECT_PORT
 trusted_peers = 127.0.0.1:$UA_PORT
 gateway = 127.0.0.1:$GATEWAY_PORT
 auth.algorithms = $algs
-timer_c = 20s
+timer_c = ${PLATFORM_TIMER_C:-20s}
 ${PLATFORM_EXTRA_GW:-}
 [db]
 conninfo = "$VOCAL_DB_URI"
@@ -186,4 +187,32 @@ platform_start() {
     _platform_seed || return 1
     _platform_write_configs
     platform_start_daemon redirect && platform_start_daemon ua && platform_start_daemon gw
+}
+
+# --- helpers for the end-to-end tests (with sipp.sh) ---
+
+# platform_received NAME: the messages SIPp NAME received, CRs removed.
+platform_received() {
+    awk '/ message received/ {rx = 1; next} / message sent/ {rx = 0} rx' "$HARNESS_DIR/sipp/$1.msg" | tr -d '\r'
+}
+
+# platform_statuses NAME: the status codes of the responses SIPp NAME
+# received, in order, on one line ("401 200").
+platform_statuses() {
+    platform_received "$1" | awk '/^SIP\/2.0 [0-9][0-9][0-9]/ {printf "%s%s", sep, $2; sep = " "}'
+    echo
+}
+
+# platform_responses NAME: "STATUS METHOD" (from the CSeq) of each response
+# SIPp NAME received, one a line.
+platform_responses() {
+    platform_received "$1" | awk '/^SIP\/2.0 [0-9][0-9][0-9]/ {st = $2} /^CSeq:/ && st {print st, $3; st = ""}'
+}
+
+# platform_bindings USER: USER@vocal.test's rows in location_bindings, one
+# a line: contact|expires|cseq|path|received, by contact.
+platform_bindings() {
+    platform_sql -c "SELECT b.contact, b.expires, b.cseq, array_to_string(b.path, ','), coalesce(b.received, '')
+        FROM location_bindings b JOIN subscribers s ON s.id = b.subscriber_id
+        WHERE s.user_part = '$1' ORDER BY b.contact"
 }

@@ -2,12 +2,15 @@
  * sipsend: sends one file's bytes as a SIP message over UDP or TCP and
  * prints what comes back, for the wire tests of the torture messages.
  *
- *   sipsend [--tcp] [--rport] [--first] [--wait MS] HOST PORT FILE
+ *   sipsend [--tcp] [--rport] [--first] [--print] [--from ADDR] [--wait MS]
+ *           HOST PORT FILE
  *
  * Prints the status line of every response received within the wait (one
  * per line, CR stripped), "none" when nothing came, and over TCP "closed"
  * when the server closed the connection; --first stops at the first final
- * response. --rport adds ";rport" to the first value of the first Via
+ * response; --print prints every response whole instead (CR stripped),
+ * for tests that read its headers; --from sends from that numeric address
+ * (any port), e.g. 127.0.0.2 on loopback to play another client. --rport adds ";rport" to the first value of the first Via
  * header, so that over UDP the answer comes back to our port whatever the
  * message's sent-by says (RFC 3581). Exit 0 unless it could not send.
  */
@@ -86,6 +89,16 @@ static size_t add_rport(char *msg, size_t len)
 	return len + 6;
 }
 
+/* Prints buf without its CRs, ending with a newline. */
+static void print_whole(const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] != '\r')
+			putchar(buf[i]);
+	if (len && buf[len - 1] != '\n')
+		putchar('\n');
+}
+
 /* Whether a complete final (non-1xx) response head is in buf. */
 static bool has_final(const char *buf, size_t len)
 {
@@ -100,7 +113,8 @@ static bool has_final(const char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-	bool tcp = false, rport = false, first = false;
+	bool tcp = false, rport = false, first = false, whole = false;
+	const char *from = NULL;
 	long wait = 1000;
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -110,13 +124,18 @@ int main(int argc, char **argv)
 			rport = true;
 		else if (!strcmp(argv[i], "--first"))
 			first = true;
+		else if (!strcmp(argv[i], "--print"))
+			whole = true;
+		else if (!strcmp(argv[i], "--from") && i + 1 < argc)
+			from = argv[++i];
 		else if (!strcmp(argv[i], "--wait") && i + 1 < argc)
 			wait = atol(argv[++i]);
 		else
 			break;
 	}
 	if (argc - i != 3) {
-		fprintf(stderr, "usage: sipsend [--tcp] [--rport] [--wait MS] HOST PORT FILE\n");
+		fprintf(stderr, "usage: sipsend [--tcp] [--rport] [--first] [--print] [--from ADDR] "
+				"[--wait MS] HOST PORT FILE\n");
 		return 2;
 	}
 	FILE *f = fopen(argv[i + 2], "rb");
@@ -146,6 +165,25 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	int fd = socket(ss.ss_family, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+	if (fd >= 0 && from) {
+		struct sockaddr_storage ls = {0};
+		struct sockaddr_in *l4 = (struct sockaddr_in *)&ls;
+		struct sockaddr_in6 *l6 = (struct sockaddr_in6 *)&ls;
+		socklen_t ll = sizeof(*l4);
+		if (inet_pton(AF_INET, from, &l4->sin_addr) == 1) {
+			l4->sin_family = AF_INET;
+		} else if (inet_pton(AF_INET6, from, &l6->sin6_addr) == 1) {
+			l6->sin6_family = AF_INET6;
+			ll = sizeof(*l6);
+		} else {
+			fprintf(stderr, "sipsend: %s is not a numeric address\n", from);
+			return 2;
+		}
+		if (bind(fd, (struct sockaddr *)&ls, ll) < 0) {
+			perror("sipsend: bind");
+			return 1;
+		}
+	}
 	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) < 0) {
 		perror("sipsend: connect");
 		return 1;
@@ -180,7 +218,9 @@ int main(int argc, char **argv)
 		if (first && has_final(out, got))
 			break;
 	}
-	if (got)
+	if (got && whole)
+		print_whole(out, got);
+	else if (got)
 		print_status_lines(out, got);
 	else
 		printf("none\n");
