@@ -311,9 +311,20 @@ static int pop_top_via(struct sip_msg *m)
 /* Sends resp (a downstream response) upstream without our Via. */
 static void relay_response(struct sip_proxy_ctx *pc, struct sip_msg *resp)
 {
+	struct sip_hdr *top = resp->first[SIP_HDR_VIA];
+	bool last = top && sip_hdr_parse(resp, top, NULL) == 0 && top->v.via && !top->v.via->next &&
+		    !top->next_same;
 	if (pop_top_via(resp) < 0)
 		return;
 	unsigned status = resp->status;
+	if (last) {
+		/* no Via left: it was meant for us and must not be forwarded
+		 * (16.7 step 3); a downstream that lost the caller's Vias
+		 * still gets its final answer across, as ours */
+		if (status >= 200 && pc->req)
+			reply_to(pc, pc->req, status == 503 ? 500 : status, NULL, NULL);
+		return;
+	}
 	if (status == 503) {
 		/* a 503 from downstream must not make upstream think that we are
 		 * unavailable (RFC 3261 16.7 step 6) */

@@ -30,7 +30,8 @@ struct sip_via {
 	bool rport;         /* rport present, with or without value */
 	uint16_t rport_value;
 	struct sip_param *params; /* all parameters in order */
-	struct sip_via *next;     /* next via-parm in this header or the next Via header */
+	struct sip_via *next;     /* next via-parm of the same header line (the next Via
+	                             header is the header's next_same) */
 };
 
 /* Parses one Via header value (possibly several comma-separated via-parms)

@@ -1176,6 +1176,33 @@ static void test_maddr_of_ours_stripped(void **state)
 	env_free(e);
 }
 
+/* A response whose only Via is ours was meant for us (16.7 step 3): it
+ * is not forwarded as it is (with no Via at all); a final one is answered
+ * upstream by us, a provisional one dropped. */
+static void test_response_without_caller_via(void **state)
+{
+	(void)state;
+	struct env *e = env_new(false);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	struct out *fwd = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	char branch[128], msg[2048];
+	top_branch(fwd, branch, sizeof(branch));
+	static const char *const codes[] = {"180 Ringing", "486 Busy Here"};
+	for (int i = 0; i < 2; i++) {
+		snprintf(msg, sizeof(msg),
+			 "SIP/2.0 %s\nVia: SIP/2.0/UDP 192.0.2.100:5060;branch=%s\n"
+			 "From: <sip:alice@example.com>;tag=a1\nTo: <sip:bob@example.com>;tag=b\n"
+			 "Call-ID: call1@" UAC_IP "\nCSeq: 1 INVITE\nContent-Length: 0\n\n",
+			 codes[i], branch);
+		feed(e, msg, peer("192.0.2.20", 5060));
+	}
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 180"));
+	struct out *busy = sent_to(e, UAC_IP, 5070, "SIP/2.0 486");
+	assert_non_null(strstr(busy->buf, "branch=z9hG4bKuac1"));
+	env_free(e);
+}
+
 int main(void)
 {
 	(void)uac;
@@ -1203,6 +1230,7 @@ int main(void)
 		cmocka_unit_test(test_resolved_hops),
 		cmocka_unit_test(test_outbound_admit_and_edits),
 		cmocka_unit_test(test_maddr_of_ours_stripped),
+		cmocka_unit_test(test_response_without_caller_via),
 	};
 	return cmocka_run_group_tests_name("proxy", tests, NULL, NULL);
 }
