@@ -91,7 +91,7 @@ has_binding() { [[ "$(platform_bindings 1002 2>/dev/null | cut -d'|' -f1)" == "s
 harness_wait_for "1002's binding in the database" 15 has_binding ||
     fail "database back: 1002's binding made while it was down never reached location_bindings"
 ok "database back: the binding made while it was down is in location_bindings ($((SECONDS - t0)) s)"
-assert_contains "$(<"$(platform_log redirect)")" "changed while the database was away" \
+assert_contains "$(<"$(platform_log redirect)")" "kept in memory only" \
     "database back: redirectd logs the catch-up"
 call db-back 1002 "$B2" "database back: 1000 -> 1002 (registered while it was down) completes"
 
