@@ -1041,20 +1041,34 @@ static struct plan *plan_from_rows(const PGresult *r, int *row)
 		if (pos < 0)
 			continue;	/* the plan has no entry (LEFT JOIN) */
 		/* Anchored here, so that a match covers the whole subject
-		 * whatever the pattern says; its groups move up by one. */
-		size_t plen = strlen(pattern);
-		char *anchored = malloc(plen + 5);
-		if (!anchored) {
-			plan_free(pl);
-			return NULL;
-		}
-		snprintf(anchored, plen + 5, "^(%s)$", pattern);
+		 * whatever the pattern says; its groups move up by one. The
+		 * pattern is compiled alone first: it must be valid by itself,
+		 * and a stray ')' must not close our group early (the group
+		 * count shows it). */
 		struct plan_entry *e = &pl->entries[pl->nentries];
-		int rc = regcomp(&e->re, anchored, REG_EXTENDED);
-		free(anchored);
+		size_t plen = strlen(pattern), nsub;
+		char why[128] = "";
+		int rc = regcomp(&e->re, pattern, REG_EXTENDED | REG_NOSUB);
+		if (rc == 0) {
+			nsub = e->re.re_nsub;
+			regfree(&e->re);
+			char *anchored = malloc(plen + 5);
+			if (!anchored) {
+				plan_free(pl);
+				return NULL;
+			}
+			snprintf(anchored, plen + 5, "^(%s)$", pattern);
+			rc = regcomp(&e->re, anchored, REG_EXTENDED);
+			free(anchored);
+			if (rc == 0 && e->re.re_nsub != nsub + 1) {
+				regfree(&e->re);
+				snprintf(why, sizeof why, "unbalanced parentheses");
+				rc = -1;
+			}
+		}
 		if (rc != 0) {
-			char why[128];
-			regerror(rc, &e->re, why, sizeof why);
+			if (rc > 0)
+				regerror(rc, &e->re, why, sizeof why);
 			log_warnx("store: dial plan %s: entry at position %d skipped: pattern %s: %s",
 				  pl->name, pos, pattern, why);
 			continue;
@@ -1658,15 +1672,18 @@ long store_dial_plan_route(const struct store *s, const char *plan, sip_str subj
 			break;
 		}
 	}
-	if (!pl || subject.len > SUBJECT_MAX || memchr(subject.s, '\0', subject.len))
+	if (!pl || subject.len > SUBJECT_MAX ||
+	    (subject.len && memchr(subject.s, '\0', subject.len)))
 		return 0;
-	memcpy(subj, subject.s, subject.len);
+	if (subject.len)
+		memcpy(subj, subject.s, subject.len);
 	subj[subject.len] = '\0';
 	for (size_t i = 0; i < pl->nentries; i++) {
 		/* Group 1 is the anchoring group around the whole pattern:
 		 * the template's \N is match[N + 1], \0 the whole subject. */
 		regmatch_t m[12], g[10];
-		if (regexec(&pl->entries[i].re, subj, 12, m, 0) != 0)
+		if (regexec(&pl->entries[i].re, subj, 12, m, 0) != 0 || m[0].rm_so != 0 ||
+		    (size_t)m[0].rm_eo != subject.len)
 			continue;
 		g[0] = m[0];
 		for (int k = 1; k < 10; k++)

@@ -371,11 +371,13 @@ sql -c "INSERT INTO subscribers (domain_id, user_part, display_name, ha1_md5)
     -c "INSERT INTO dids (subscriber_id, number) SELECT id, '+1555' || lpad(id::text, 7, '0')
         FROM subscribers WHERE user_part LIKE 'user%' AND id % 4 = 0"
 t0=$(_harness_now_usec)
-drv_start scale
+drv_start scale -m 200000
 DRV_TIMEOUT=120 drv_until "a full load of $N more subscribers" 120 "connected=1 *ready=1*" state
 t1=$(_harness_now_usec)
 echo "# full load of $((N + 4)) subscribers (connect included): $(((t1 - t0) / 1000)) ms"
 drv sstats
 drv aor "user$N" example.test
 assert_contains "$OUT" "user$N" "the last generated subscriber is found"
+DRV_TIMEOUT=120 drv pipeline 100000
+assert_eq "pipelined 100000 failed 0 disorder 0" "$OUT" "100000 queries pipelined at once, in order"
 drv_stop || fail "driver exited with an error"
