@@ -87,8 +87,8 @@ static void test_change_refused(void **state)
 		"{\"table\" : \"x\\u12\", \"op\" : \"INSERT\", \"id\" : 1}",
 		"{\"table\" : \"x\ty\", \"op\" : \"INSERT\", \"id\" : 1}",		/* raw control character */
 		"{\"table\" : \"x\", \"op\" : \"INSERT\", \"id\" : 1, \"t\" : tru}",
-		"{\"table\" : \"an overly long table name that is longer than sixty-three bytes, which PostgreSQL never sends\", "
-		"\"op\" : \"INSERT\", \"id\" : 1}",
+		("{\"table\" : \"an overly long table name that is longer than sixty-three bytes, "
+		 "which PostgreSQL never sends\", \"op\" : \"INSERT\", \"id\" : 1}"),
 		"{\"table\" : \"x\", \"op\" : \"INSERT\", \"id\" : 1, \"x\" : \"unterminated}",
 		"{\"table\" : \"x\", \"op\" : \"INSERT\", \"id\" : 1, \"x\" : \"\\",
 	};
