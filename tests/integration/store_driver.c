@@ -15,7 +15,8 @@
  * reconnections happen as they would in a daemon). Verbs that wait for
  * the database (echo, pipeline, failing, flood, conntimeout) answer when
  * their queries have. The test polls state and lookups itself, so the
- * driver never sleeps. Exits at the end of stdin.
+ * driver never sleeps. Exits at the end of stdin, or at once on exitnow
+ * (with queries still queued).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -365,6 +366,14 @@ static void run_command(char *line)
 		    pgq_exec(D.q, "drv_echo", 1, x, on_echo, NULL) == 0)
 			return;
 		out("refused");
+	} else if (strcmp(v, "exitnow") == 0) {
+		/* Leave the loop with queries queued: pgq_free fails them. */
+		const char *x[1] = {"late"};
+		D.expect = 0;
+		for (int i = 0; i < 3; i++)
+			D.expect += pgq_exec(D.q, "drv_echo", 1, x, on_echo, NULL) == 0;
+		ev_break(D.loop);
+		return;
 	} else if (strcmp(v, "failing") == 0) {
 		/* A failing query between two good ones: each has its sync
 		 * point, so the error stays with its own query. */
@@ -494,8 +503,10 @@ int main(int argc, char **argv)
 	}
 	ev_io_add(D.loop, 0, EV_READ, on_stdin, NULL);
 	ev_run(D.loop);
-	store_free(D.s);
+	/* pgq first: queries still queued run their callbacks (into the
+	 * store) inside pgq_free. */
 	pgq_free(D.q);
+	store_free(D.s);
 	ev_loop_free(D.loop);
 	return 0;
 }

@@ -154,7 +154,12 @@ drv state
 assert_eq "connected=1 ups=3 downs=2 ready=0 changes=0" "$OUT" "one down hook per loss, however many connect attempts failed"
 drv echo back
 assert_eq "result back" "$OUT" "statements are prepared again on the new connection"
+drv_send exitnow
 drv_stop || fail "driver exited with an error"
+assert_eq "error shutting down
+error shutting down
+error shutting down" "$(sed -n "/^begin $SEQ\$/,/^end $SEQ\$/p" "$DRV_OUT" | sed '1d;$d')" \
+    "pgq_free fails the queries still queued with \"shutting down\", calling their callbacks"
 if grep -q "runtime error\|AddressSanitizer\|LeakSanitizer" "$DRV_ERR"; then
     cat "$DRV_ERR" >&2
     fail "sanitizer report"
