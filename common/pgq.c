@@ -91,6 +91,8 @@ struct pgq {
 	size_t nqueued;		/* caller queries pending + inflight */
 
 	struct ev_timer retry_timer, connect_timer, send_timer;
+	/* queries: accepted by pgq_exec; failed: answered with an error;
+	 * connects: times up; disconnects: outages (down hook calls). */
 	struct pgq_stats stats;
 };
 

@@ -293,8 +293,10 @@ done
 sql -c "INSERT INTO subscribers (domain_id, user_part, display_name) VALUES (1, 'erin', 'Erin')"
 ERIN="$(sql -c "SELECT id FROM subscribers WHERE user_part = 'erin'")"
 drv_until "INSERT of a subscriber reaches the cache" 3 "sub $ERIN erin *display=Erin*" aor erin example.test
+t0=$(_harness_now_usec)
 sql -c "UPDATE subscribers SET display_name = 'Erin E', auth_kind = 'ip' WHERE id = $ERIN"
 drv_until "UPDATE of a subscriber reaches the cache" 3 "sub $ERIN erin *auth=1*display=Erin E*" aor erin example.test
+echo "# UPDATE in psql to the change in the cache: $((($(_harness_now_usec) - t0) / 1000)) ms (psql's start and the polling included)"
 sql -c "UPDATE subscribers SET user_part = 'erin2' WHERE id = $ERIN"
 drv_until "a renamed subscriber is found by its new name" 3 "sub $ERIN erin2 *" aor erin2 example.test
 drv aor erin example.test
