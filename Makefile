@@ -137,7 +137,7 @@ cli: all
 # Programs the integration tests drive: a proxy on the proxy core, and a
 # sender of raw messages.
 TEST_PROGRAMS := $(BUILD)/tests/proxy/testproxy $(BUILD)/tests/proxy/sipsend \
-                 $(BUILD)/tests/integration/resolve_driver
+                 $(BUILD)/tests/integration/resolve_driver $(BUILD)/tests/integration/store_driver
 
 integration: all $(TEST_PROGRAMS)
 	@bash tests/run-suite.sh integration tests/integration/*_test.sh

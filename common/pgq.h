@@ -68,7 +68,8 @@ typedef void (*pgq_result_fn)(void *arg, const PGresult *res, const char *err);
 
 struct pgq *pgq_new(struct ev_loop *loop, const struct pgq_opts *opts, const struct pgq_hooks *hooks);
 /* Closes the connection; queued queries fail with "shutting down" (their
- * callbacks run inside pgq_free). */
+ * callbacks run inside pgq_free). Not to be called from inside one of
+ * pgq's own callbacks or hooks. */
 void pgq_free(struct pgq *q);
 
 /*

@@ -1,0 +1,64 @@
+/*
+ * The pure parts of the store (store.c), exposed for its unit tests:
+ * parsing a change notification, normalising a user part, IP networks,
+ * and dial-plan templates. Nothing here touches the database or the loop.
+ */
+#ifndef VOCAL_STORE_INTERNAL_H
+#define VOCAL_STORE_INTERNAL_H
+
+#include <regex.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "sip/str.h"
+#include "store.h"
+
+/* One notification of the schema's triggers, e.g.
+ * {"table" : "aliases", "op" : "DELETE", "id" : 7, "subscriber_id" : 42}. */
+struct store_change {
+	char table[64];
+	char op[8];		/* "INSERT", "UPDATE" or "DELETE" */
+	int64_t id;
+	char owner[64];		/* name of the owning row's key ("subscriber_id"), or "" */
+	int64_t owner_id;	/* 0 when absent or null */
+};
+
+/*
+ * Parses a notification payload: one flat JSON object whose members table
+ * and op are strings, id an integer, and at most one other member named
+ * *_id an integer or null (the owner); other members are ignored if they are
+ * strings, numbers, true, false or null. Returns 0, or -1 when the text is
+ * not such an object (nested values, bad escapes, numbers out of range,
+ * missing table/op/id, an op other than the three, trailing bytes).
+ */
+int store_parse_change(const char *payload, struct store_change *out);
+
+/*
+ * Writes user (a SIP user part, escaped form) in the form lookups compare:
+ * %HH escapes of unreserved characters (RFC 3261 25.1: alphanumerics and
+ * -_.!~*'()) decoded, other escapes with upper-case hex digits; case is
+ * otherwise kept. Returns the length written (NUL-terminated), or -1 when
+ * out is too small or the text holds a NUL byte.
+ */
+long store_user_normalize(sip_str user, char *out, size_t cap);
+
+/* Parses PostgreSQL's cidr text ("192.0.2.0/24", "2001:db8::/32", a bare
+ * address as a host route). IPv4-mapped IPv6 networks of prefix >= 96
+ * become IPv4 ones. Returns 0 or -1. */
+int store_net_parse(const char *text, struct store_net *out);
+
+/* True when addr (IPv4-mapped IPv6 counts as IPv4) is inside net. */
+bool store_net_contains(const struct store_net *net, const struct sockaddr *addr);
+
+/*
+ * Expands a dial-plan contact template: "\0".."\9" become the text of
+ * match[n] of subject (empty when that group did not take part), "\\"
+ * becomes one backslash, and any other backslash is copied as it is.
+ * match has nmatch entries. Returns the length written (NUL-terminated),
+ * or -1 when out is too small.
+ */
+long store_template_expand(const char *tmpl, const char *subject, const regmatch_t *match,
+			   size_t nmatch, char *out, size_t cap);
+
+#endif
