@@ -39,28 +39,44 @@ int cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen)
 		}
 		prefix = (unsigned)v;
 	}
+	/* an IPv4-mapped network (PostgreSQL may write ::ffff:a.b.c.d/120)
+	 * is the IPv4 one, which is how sources are matched */
+	if (out->family == AF_INET6 && prefix >= 96 &&
+	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)out->addr)) {
+		memmove(out->addr, out->addr + 12, 4);
+		memset(out->addr + 4, 0, 12);
+		out->family = AF_INET;
+		prefix -= 96;
+		max = 32;
+	}
 	out->prefix = (uint8_t)prefix;
 	for (unsigned bit = prefix; bit < max; bit++)
 		out->addr[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
 	return 0;
 }
 
+int cidr_addr_bytes(const struct sockaddr *sa, uint8_t out[16])
+{
+	if (sa->sa_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+		return AF_INET;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			memcpy(out, a->s6_addr + 12, 4);
+			return AF_INET;
+		}
+		memcpy(out, a->s6_addr, 16);
+		return AF_INET6;
+	}
+	return 0;
+}
+
 bool cidr_match(const struct cidr *n, const struct sockaddr *sa)
 {
-	const uint8_t *a;
-	int family = sa->sa_family;
-	if (family == AF_INET) {
-		a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-	} else if (family == AF_INET6) {
-		a = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-		if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a)) {
-			a += 12;
-			family = AF_INET;
-		}
-	} else {
-		return false;
-	}
-	if (family != n->family)
+	uint8_t a[16];
+	if (cidr_addr_bytes(sa, a) != n->family)
 		return false;
 	unsigned full = n->prefix / 8, rest = n->prefix % 8;
 	if (memcmp(a, n->addr, full) != 0)

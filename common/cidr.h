@@ -16,12 +16,18 @@ struct cidr {
 	uint8_t prefix;
 };
 
-/* Parses text; host bits past the prefix are ignored. 0, or -1 with err. */
+/* Parses text; host bits past the prefix are ignored; an IPv4-mapped IPv6
+ * network of prefix >= 96 becomes the IPv4 one. 0, or -1 with err. */
 int cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen);
 
 /* True when sa (AF_INET or AF_INET6; an IPv4-mapped IPv6 address counts
  * as the IPv4 address) is inside n. */
 bool cidr_match(const struct cidr *n, const struct sockaddr *sa);
+
+/* The address of sa as the family (AF_INET or AF_INET6; an IPv4-mapped
+ * IPv6 address is AF_INET) and its 4 or 16 bytes in out; 0 for any other
+ * family. */
+int cidr_addr_bytes(const struct sockaddr *sa, uint8_t out[16]);
 
 bool cidr_list_match(const struct cidr *list, size_t n, const struct sockaddr *sa);
 

@@ -310,88 +310,6 @@ long store_user_normalize(sip_str user, char *out, size_t cap)
 	return (long)n;
 }
 
-int store_net_parse(const char *text, struct store_net *out)
-{
-	char buf[64];
-	const char *slash = strchr(text, '/');
-	size_t alen = slash ? (size_t)(slash - text) : strlen(text);
-	long prefix = -1;
-
-	if (alen == 0 || alen >= sizeof buf)
-		return -1;
-	memcpy(buf, text, alen);
-	buf[alen] = '\0';
-	if (slash) {
-		char *end;
-		errno = 0;
-		prefix = strtol(slash + 1, &end, 10);
-		if (end == slash + 1 || *end || errno || prefix < 0)
-			return -1;
-	}
-	memset(out, 0, sizeof *out);
-	if (inet_pton(AF_INET, buf, out->addr) == 1) {
-		out->family = AF_INET;
-		if (prefix < 0)
-			prefix = 32;
-		if (prefix > 32)
-			return -1;
-	} else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
-		out->family = AF_INET6;
-		if (prefix < 0)
-			prefix = 128;
-		if (prefix > 128)
-			return -1;
-		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)out->addr) && prefix >= 96) {
-			memmove(out->addr, out->addr + 12, 4);
-			memset(out->addr + 4, 0, 12);
-			out->family = AF_INET;
-			prefix -= 96;
-		}
-	} else {
-		return -1;
-	}
-	out->prefix = (uint8_t)prefix;
-	return 0;
-}
-
-/* The address of a sockaddr as (family, bytes), IPv4-mapped IPv6 as IPv4.
- * Returns the family, 0 for anything else. */
-static int sockaddr_bytes(const struct sockaddr *sa, uint8_t out[16])
-{
-	if (sa->sa_family == AF_INET) {
-		memcpy(out, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
-		return AF_INET;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-		if (IN6_IS_ADDR_V4MAPPED(a)) {
-			memcpy(out, a->s6_addr + 12, 4);
-			return AF_INET;
-		}
-		memcpy(out, a->s6_addr, 16);
-		return AF_INET6;
-	}
-	return 0;
-}
-
-static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-	unsigned full = bits / 8, rest = bits % 8;
-	if (memcmp(a, b, full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return (a[full] & mask) == (b[full] & mask);
-}
-
-bool store_net_contains(const struct store_net *net, const struct sockaddr *addr)
-{
-	uint8_t bytes[16];
-	int family = sockaddr_bytes(addr, bytes);
-	return family != 0 && family == net->family && prefix_match(net->addr, bytes, net->prefix);
-}
-
 long store_template_expand(const char *tmpl, const char *subject, const regmatch_t *match,
 			   size_t nmatch, char *out, size_t cap)
 {
@@ -664,12 +582,12 @@ static struct sub_rec *sub_from_row(const PGresult *r, int row)
 	size_t strings = strlen(user) + 1 + strlen(display) + 1 + strlen(user) + 1 +
 			 strlen(aliases) + 1 + strlen(dids) + 1;
 	size_t size = sizeof(struct sub_rec) + nkeys * sizeof(struct sub_key) +
-		      nacl * sizeof(struct store_net) + strings;
+		      nacl * sizeof(struct cidr) + strings;
 	struct sub_rec *s = calloc(1, size);
 	if (!s)
 		return NULL;
 	s->size = size;
-	s->pub.acl = (struct store_net *)(void *)(s->keys + nkeys);
+	s->pub.acl = (struct cidr *)(void *)(s->keys + nkeys);
 	char *p = (char *)(s->pub.acl + nacl), *end = (char *)s + size;
 
 	s->pub.id = col_int(r, row, 0);
@@ -687,12 +605,12 @@ static struct sub_rec *sub_from_row(const PGresult *r, int row)
 	s->pub.marshal_group_id = col_int(r, row, 8);
 	s->pub.enabled = col_bool(r, row, 9);
 
-	char word[512];
+	char word[512], why[160];
 	for (const char *w = acl; next_word(&w, word, sizeof word);) {
-		if (store_net_parse(word, &s->pub.acl[s->pub.nacl]) == 0)
+		if (cidr_parse(word, &s->pub.acl[s->pub.nacl], why, sizeof why) == 0)
 			s->pub.nacl++;
 		else
-			log_warnx("store: subscriber %" PRId64 ": bad network %s", s->pub.id, word);
+			log_warnx("store: subscriber %" PRId64 ": %s", s->pub.id, why);
 	}
 
 	/* Keys: the user part, the aliases ("domain_id:user"), the DIDs. */
@@ -1603,7 +1521,7 @@ const char *store_subscriber_ha1(const struct store_subscriber *sub, enum digest
 bool store_acl_allows(const struct store_subscriber *sub, const struct sockaddr *addr)
 {
 	for (size_t i = 0; i < sub->nacl; i++)
-		if (store_net_contains(&sub->acl[i], addr))
+		if (cidr_match(&sub->acl[i], addr))
 			return true;
 	return false;
 }
@@ -1643,7 +1561,7 @@ bool store_is_server_addr(const struct store *s, const struct sockaddr *addr, ui
 {
 	const struct platform *p = s->cur->plat;
 	uint8_t bytes[16];
-	int family = sockaddr_bytes(addr, bytes);
+	int family = cidr_addr_bytes(addr, bytes);
 
 	if (!p || !family)
 		return false;

@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "cidr.h"
 #include "sip/digest.h"
 #include "sip/str.h"
 
@@ -40,13 +41,6 @@ struct store_domain {
 	bool enabled;
 };
 
-/* An IPv4 or IPv6 network of an IP access list. */
-struct store_net {
-	int family;               /* AF_INET or AF_INET6 */
-	uint8_t addr[16];
-	uint8_t prefix;
-};
-
 struct store_subscriber {
 	int64_t id, domain_id;
 	int64_t marshal_group_id; /* 0: none */
@@ -58,7 +52,7 @@ struct store_subscriber {
 	 * (DIGEST_ALG_MD5, DIGEST_ALG_SHA256, DIGEST_ALG_SHA512_256), empty
 	 * string when not set. */
 	char ha1_md5[33], ha1_sha256[65], ha1_sha512_256[65];
-	struct store_net *acl;
+	struct cidr *acl;         /* IP access list */
 	size_t nacl;
 };
 

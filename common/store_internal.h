@@ -43,14 +43,6 @@ int store_parse_change(const char *payload, struct store_change *out);
  */
 long store_user_normalize(sip_str user, char *out, size_t cap);
 
-/* Parses PostgreSQL's cidr text ("192.0.2.0/24", "2001:db8::/32", a bare
- * address as a host route). IPv4-mapped IPv6 networks of prefix >= 96
- * become IPv4 ones. Returns 0 or -1. */
-int store_net_parse(const char *text, struct store_net *out);
-
-/* True when addr (IPv4-mapped IPv6 counts as IPv4) is inside net. */
-bool store_net_contains(const struct store_net *net, const struct sockaddr *addr);
-
 /*
  * Expands a dial-plan contact template: "\0".."\9" become the text of
  * match[n] of subject (empty when that group did not take part), "\\"

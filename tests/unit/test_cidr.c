@@ -44,8 +44,19 @@ static void test_match(void **state)
 	assert_true(in("::1/128", "::1"));
 	/* an IPv4-mapped IPv6 source is the IPv4 address */
 	assert_true(in("127.0.0.0/8", "::ffff:127.0.0.1"));
-	assert_false(in("::ffff:0:0/96", "127.0.0.1"));
+	assert_true(in("::ffff:0:0/96", "127.0.0.1")); /* every mapped address: all of IPv4 */
 	assert_false(in("10.0.0.0/8", "::1"));
+	assert_false(in("192.0.2.0/24", "::192.0.2.9")); /* IPv4-compatible is not mapped */
+	assert_true(in("10.0.0.0/9", "10.127.255.255"));
+	assert_false(in("10.0.0.0/9", "10.128.0.0"));
+	/* an IPv4-mapped network (as PostgreSQL may print one) is the IPv4 one */
+	struct cidr c;
+	char err[128];
+	assert_int_equal(cidr_parse("::ffff:192.0.2.0/120", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.family, AF_INET);
+	assert_int_equal(c.prefix, 24);
+	assert_true(in("::ffff:192.0.2.0/120", "192.0.2.7"));
+	assert_true(in("::ffff:192.0.2.0/120", "::ffff:192.0.2.7"));
 	assert_false(in("2001:db8::/32", "10.0.0.1"));
 }
 

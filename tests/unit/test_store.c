@@ -154,74 +154,6 @@ static void test_user_normalize(void **state)
 	assert_int_equal(-1, store_user_normalize(sip_str_make("a\0b", 3), small, sizeof small));
 }
 
-/* ---- networks --------------------------------------------------------------- */
-
-static struct sockaddr_storage addr(const char *text)
-{
-	struct sockaddr_storage ss;
-	memset(&ss, 0, sizeof ss);
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-	} else {
-		assert_int_equal(1, inet_pton(AF_INET6, text, &sin6->sin6_addr));
-		sin6->sin6_family = AF_INET6;
-	}
-	return ss;
-}
-
-static bool in(const char *net, const char *a)
-{
-	struct store_net n;
-	struct sockaddr_storage ss = addr(a);
-	if (store_net_parse(net, &n) < 0)
-		fail_msg("cannot parse %s", net);
-	return store_net_contains(&n, (struct sockaddr *)&ss);
-}
-
-static void test_networks(void **state)
-{
-	struct store_net n;
-	(void)state;
-
-	assert_true(in("192.0.2.0/24", "192.0.2.1"));
-	assert_true(in("192.0.2.0/24", "192.0.2.255"));
-	assert_false(in("192.0.2.0/24", "192.0.3.0"));
-	assert_true(in("192.0.2.0/24", "::ffff:192.0.2.9"));	/* mapped counts as IPv4 */
-	assert_false(in("192.0.2.0/24", "::192.0.2.9"));		/* compatible does not */
-	assert_true(in("10.0.0.0/9", "10.127.255.255"));		/* a prefix inside a byte */
-	assert_false(in("10.0.0.0/9", "10.128.0.0"));
-	assert_true(in("0.0.0.0/0", "203.0.113.1"));
-	assert_false(in("0.0.0.0/0", "2001:db8::1"));		/* families differ */
-	assert_true(in("203.0.113.5/32", "203.0.113.5"));
-	assert_false(in("203.0.113.5/32", "203.0.113.4"));
-	assert_true(in("203.0.113.5", "203.0.113.5"));		/* no prefix: the host */
-	assert_true(in("2001:db8:1::/48", "2001:db8:1:ffff::1"));
-	assert_false(in("2001:db8:1::/48", "2001:db8:2::1"));
-	assert_true(in("2001:db8::/127", "2001:db8::1"));
-	assert_false(in("2001:db8::/127", "2001:db8::2"));
-	assert_true(in("::/0", "::1"));
-	/* An IPv4-mapped network is an IPv4 one. */
-	assert_int_equal(0, store_net_parse("::ffff:192.0.2.0/120", &n));
-	assert_int_equal(AF_INET, n.family);
-	assert_int_equal(24, n.prefix);
-	assert_true(in("::ffff:192.0.2.0/120", "192.0.2.7"));
-	assert_true(in("::ffff:192.0.2.0/120", "::ffff:192.0.2.7"));
-
-	static const char *const bad[] = {"", "/24", "192.0.2.0/33", "192.0.2.0/", "192.0.2.0/-1",
-					  "192.0.2.0/2x", "2001:db8::/129", "example.test/8", "1.2.3/8",
-					  "192.0.2.0/24/1"};
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		if (store_net_parse(bad[i], &n) == 0)
-			fail_msg("accepted: %s", bad[i]);
-
-	/* Neither IPv4 nor IPv6: never inside. */
-	struct sockaddr sa = {.sa_family = AF_UNIX};
-	assert_int_equal(0, store_net_parse("0.0.0.0/0", &n));
-	assert_false(store_net_contains(&n, &sa));
-}
-
 /* ---- dial-plan templates ------------------------------------------------------ */
 
 /* Matches pattern against subject (whole) and expands tmpl. */
@@ -266,7 +198,6 @@ int main(void)
 		cmocka_unit_test(test_change_refused),
 		cmocka_unit_test(test_change_truncated),
 		cmocka_unit_test(test_user_normalize),
-		cmocka_unit_test(test_networks),
 		cmocka_unit_test(test_template),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
