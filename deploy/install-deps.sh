@@ -13,6 +13,8 @@ packages=(
   # tests, benchmarks and the real services they start
   libcmocka-dev valgrind postgresql dnsmasq-base bind9-dnsutils sip-tester sipsak
   iproute2 procps util-linux openssl
+  # the reference of the issue 4 benchmark (make bench-race)
+  kamailio kamailio-postgres-modules
 )
 
 missing=()
