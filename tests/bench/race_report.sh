@@ -67,9 +67,11 @@ row "calls/s (INVITE+auth, 180, 200, ACK, BYE)" "${k_call:-0}" "${v_call:-0}" hi
 row "CPU us per REGISTER, Kamailio writing to PG" "${k_reg_db_us:-0}" "${v_reg_us:-0}" lower
 row "  ... vs Kamailio's usrloc in memory" "${k_reg_mem_us:-0}" "${v_reg_us:-0}" lower
 row "CPU us per call" "${k_call_us:-0}" "${v_call_us:-0}" lower
-row "MiB resident per 100,000 bindings (PSS)" "$k_mem" "$v_mem" lower
-row "  ... vocal: redirectd alone" "$k_mem" "$r_mem" lower
-echo "# memory: $mem_bindings bindings ($n_users users x $per_user contacts) at $mem_rate/s, PSS 6 s after minus before, per 100,000"
+row "MiB resident per 100,000 bindings (PSS)" "$k_mem" "$r_mem" lower
+row "  ... vocal incl. marshald's transactions" "$k_mem" "$v_mem" lower
+echo "# memory: $mem_bindings bindings ($n_users users x $per_user contacts) at $mem_rate/s, PSS 6 s after minus before, per 100,000;"
+echo "#   the bindings live in Kamailio's shm and in redirectd; marshald grows by the transactions it"
+echo "#   still holds (32 s each), Kamailio answers REGISTER statelessly"
 echo "#   Kamailio: PSS $k_pss0 -> $k_pss1 kB, shm in use $k_shm0 -> $k_shm1 kB, ${k_contacts:-?} contacts; $k_reg"
 echo "#   vocal: redirectd PSS $r_pss0 -> $r_pss1 kB; marshald PSS $u_pss0 -> $u_pss1 kB ($u_mem MiB per 100,000);"
 echo "#          $v_rows bindings in PostgreSQL; $v_reg"
