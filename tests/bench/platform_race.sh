@@ -114,6 +114,7 @@ SQL
 log "$(platform_sql -c 'SELECT count(*) FROM subscribers') subscribers user$USER_START.. in $DOMAIN"
 
 mkdir -p "$HARNESS_DIR/platform"
+harness_on_exit _platform_stop_all # platform_start would register it; we start the daemons alone
 cat >"$HARNESS_DIR/platform/redirect.conf" <<EOF
 listen = 127.0.0.1:$REDIRECT_PORT
 transports = udp
