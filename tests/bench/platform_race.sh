@@ -188,7 +188,7 @@ log "Kamailio (usrloc in memory) idle: PSS sum $k_pss0 kB, shm in use $k_shm0 kB
 k_reg=$(register_bindings kamailio "127.0.0.1:$kam_port") || log "some registrations failed: $k_reg"
 sleep 6 # tm's wait timer (REGISTER is answered statelessly, but to be sure)
 k_pss1=$(pss_kb "$kam_pid") k_shm1=$(kam_shm)
-k_contacts=$(kamcmd -s "$kctl" stats.get_statistics usrloc: 2>/dev/null | awk '/location-contacts/ { print $NF }')
+k_contacts=$(kamcmd -s "$kctl" stats.get_statistics usrloc: 2>/dev/null | awk '/location.contacts/ { print $NF }')
 log "Kamailio: $k_reg; $k_contacts contacts; PSS sum $k_pss1 kB, shm in use $k_shm1 kB"
 harness_kill_pid "$kam_pid"
 
