@@ -5,7 +5,8 @@
 #   make run / stop   start / stop the all-in-one platform on loopback
 #   make check        every test: unit (plain and ASan+UBSan), conformance,
 #                     command-line, integration with real services, fuzz replay
-#   make bench        benchmarks (time and instructions per operation)
+#   make bench        benchmarks (time and instructions per operation, the Kamailio race)
+#   make bench-race   only the race against the Kamailio peer (issue 4)
 #   make fuzz         run every fuzzer longer (FUZZ_SECONDS each)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -60,7 +61,7 @@ FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 BENCH_BIN  := $(BUILD)/tests/bench/bench_parse $(BUILD)/tests/bench/bench_txn
 
 .PHONY: run stop all check unit unit-asan conformance cli integration integration-asan fuzz-check fuzz \
-        bench install clean deps clang-build
+        bench bench-race install clean deps clang-build
 
 all: $(PROGRAMS)
 
@@ -190,6 +191,14 @@ bench: deps $(BENCH_BIN) $(BUILD)/tests/bench/bench_digest $(BUILD)/tests/proxy/
 	@$(BUILD)/tests/bench/bench_digest
 	@echo "== calls through the proxy core (testproxy + SIPp on loopback)"
 	@bash tests/bench/proxy_load.sh
+	@echo "== issue 4 race: Kamailio 5.6 vs marshald + redirectd (SIPp on loopback, ~10 minutes)"
+	@$(MAKE) --no-print-directory bench-race
+
+# The side-by-side benchmark against the Kamailio peer (root; needs
+# kamailio, kamailio-postgres-modules, sip-tester, sipsak). Table in
+# build/bench/race.txt, raw outputs in build/bench/race/.
+bench-race: all
+	@bash tests/bench/platform_race.sh
 
 # ---- install -------------------------------------------------------------
 install: all

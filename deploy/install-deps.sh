@@ -14,6 +14,8 @@ packages=(
   libcmocka-dev valgrind postgresql dnsmasq-base bind9-dnsutils sip-tester sipsak
   baresip-core
   iproute2 procps util-linux openssl
+  # the reference of the issue 4 benchmark (make bench-race)
+  kamailio kamailio-postgres-modules
 )
 
 missing=()

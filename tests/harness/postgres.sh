@@ -11,6 +11,9 @@
 # vanish with it. Set PG_HOST_AUTH=scram-sha-256 before pg_start to make TCP
 # logins check passwords (vocal/vocal; superuser postgres/postgres). Default:
 # trust everywhere, as the tests only ever talk to 127.0.0.1.
+# PG_SERVER_ARGS replaces the server options (default: no fsync, for speed);
+# a benchmark that compares against a server with PostgreSQL's defaults sets
+# the same options that one uses.
 
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -72,7 +75,7 @@ _pg_launch() {
     # cd /: our cwd may not be readable by postgres. exec: $! is the postmaster.
     (cd / && exec "${runas[@]}" "$PG_BINDIR/postgres" -D "$PG_DATA" \
         -k "$_PG_SOCKDIR" -p "$PGPORT" -h 127.0.0.1 \
-        -c fsync=off -c full_page_writes=off -c synchronous_commit=off \
+        ${PG_SERVER_ARGS:--c fsync=off -c full_page_writes=off -c synchronous_commit=off} \
         </dev/null >>"$PG_LOG" 2>&1) &
     PG_PID=$!
     export PG_PID
