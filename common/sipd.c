@@ -65,11 +65,12 @@ static void db_notify(void *ctx, const char *channel, const char *payload)
 	store_pgq_notify(db->store, channel, payload);
 }
 
-int sipd_db_open(struct sipd_db *db, struct ev_loop *loop, const char *conninfo,
+int sipd_db_open(struct sipd_db *db, struct ev_loop *loop, const char *conninfo, bool bindings,
 		 const struct store_hooks *hooks)
 {
-	static const char *const channels[] = {"vocal_changes", NULL};
-	struct pgq_opts o = {.conninfo = conninfo, .listen = channels};
+	static const char *const changes[] = {"vocal_changes", NULL};
+	static const char *const with_bindings[] = {"vocal_changes", "vocal_bindings", NULL};
+	struct pgq_opts o = {.conninfo = conninfo, .listen = bindings ? with_bindings : changes};
 	struct pgq_hooks h = {.ctx = db, .up = db_up, .down = db_down, .notify = db_notify};
 	db->q = pgq_new(loop, &o, &h);
 	if (!db->q)

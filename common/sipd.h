@@ -38,9 +38,10 @@ struct sipd_db {
 	void *ctx;
 };
 
-/* Connects (in the background) to conninfo and loads the store over it.
- * Returns 0, or -1 (no memory). */
-int sipd_db_open(struct sipd_db *db, struct ev_loop *loop, const char *conninfo,
+/* Connects (in the background) to conninfo and loads the store over it,
+ * listening on vocal_changes and, with bindings, on vocal_bindings too
+ * (registrations: redirectd). Returns 0, or -1 (no memory). */
+int sipd_db_open(struct sipd_db *db, struct ev_loop *loop, const char *conninfo, bool bindings,
 		 const struct store_hooks *hooks);
 void sipd_db_close(struct sipd_db *db);
 

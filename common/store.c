@@ -33,7 +33,6 @@
 #include "pgq.h"
 #include "text.h"
 
-#define CHANNEL		"vocal_changes"
 #define RELOAD_RETRY_MS 2000  /* after a full load failed or a reload was refused */
 #define SUBJECT_MAX	1024  /* longest dial-plan subject */
 #define USER_MAX	256   /* longest user part looked up */
@@ -1351,8 +1350,8 @@ void store_pgq_notify(struct store *s, const char *channel, const char *payload)
 {
 	struct store_change c;
 
-	if (strcmp(channel, CHANNEL) != 0)
-		return;
+	/* Every channel the daemon listens on carries the triggers' payloads:
+	 * vocal_changes, and vocal_bindings for redirectd. */
 	s->stats.notifications++;
 	if (store_parse_change(payload, &c) < 0) {
 		s->stats.bad_notifications++;

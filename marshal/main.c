@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 		fatalx("%s", err);
 	if (marshal_configure(&m, c) < 0)
 		fatalx("configuration not usable (see above)");
-	if (sipd_db_open(&db, loop, c->db_conninfo, NULL) < 0)
+	if (sipd_db_open(&db, loop, c->db_conninfo, false, NULL) < 0)
 		fatalx("out of memory");
 	m.store = db.store;
 

@@ -33,6 +33,10 @@ const struct config_key redirect_keys[] = {
 	{.name = "db.conninfo", CONFIG_STRING_AT(C, db_conninfo),
 	 .def = "\"postgresql://vocal:vocal@127.0.0.1:5432/vocal\"",
 	 .desc = "PostgreSQL; bindings are kept in memory and served from there while it is down"},
+	{.name = "db.synchronous_commit", CONFIG_BOOL_AT(C, db_synchronous_commit), .def = "no",
+	 .desc = "no: binding writes do not wait for PostgreSQL's WAL flush (a database crash may "
+		 "lose the last fraction of a second of them; phones re-register, memory keeps them), "
+		 "which more than doubles REGISTERs per second; yes: every write is durable when answered"},
 	{0},
 };
 #undef C

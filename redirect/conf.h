@@ -19,6 +19,7 @@ struct redirect_conf {
 	uint64_t sweep_interval;          /* ms between deletes of expired rows */
 	uint64_t startup_grace;           /* ms to wait for the first load before serving anyway */
 	char *db_conninfo;
+	bool db_synchronous_commit;       /* wait for the WAL flush of every binding write */
 };
 
 extern const struct config_key redirect_keys[];

@@ -316,13 +316,18 @@ int main(int argc, char **argv)
 	for (char *o = origin; *o; o++)
 		if (*o == ' ' || *o == '\\' || *o == '"' || *o < 0x21 || *o > 0x7e)
 			*o = '_';
-	char pgoptions[340];
-	snprintf(pgoptions, sizeof(pgoptions), "-c vocal.origin=%s", origin);
+	/* Bindings are soft state: phones refresh them, memory holds them.
+	 * Waiting for a WAL flush per REGISTER caps the rate at the disk's
+	 * flush rate, so by default the session does not (it still commits
+	 * in order, and a crash loses at most the last few hundred ms). */
+	char pgoptions[380];
+	snprintf(pgoptions, sizeof(pgoptions), "-c vocal.origin=%s%s", origin,
+		 c->db_synchronous_commit ? "" : " -c synchronous_commit=off");
 	setenv("PGOPTIONS", pgoptions, 1);
 
 	struct store_hooks sh = {.other = on_store_other};
 	r.db.up = on_db_up;
-	if (sipd_db_open(&r.db, r.loop, c->db_conninfo, &sh) < 0)
+	if (sipd_db_open(&r.db, r.loop, c->db_conninfo, true, &sh) < 0)
 		fatalx("out of memory");
 	struct location_opts lo = {.loop = r.loop, .hooks = {.changed = on_location_changed}};
 	r.loc = location_new(&lo);

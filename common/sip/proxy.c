@@ -47,7 +47,7 @@ struct sip_proxy_ctx {
 	struct sip_msg *req;       /* our copy; dropped once nothing can need it */
 	struct sip_peer src;
 	char loop_hash[17];
-	struct branch *br;
+	struct branch **br;        /* allocated as targets come: most requests have one */
 	unsigned nbr, cap;
 	unsigned group;            /* group being tried */
 	unsigned live_txns;        /* client transactions not yet terminated */
@@ -183,7 +183,7 @@ static void ctx_free(struct sip_proxy_ctx *pc)
 {
 	struct sip_proxy *p = pc->p;
 	for (unsigned i = 0; i < pc->nbr; i++) {
-		struct branch *b = &pc->br[i];
+		struct branch *b = pc->br[i];
 		ev_timer_stop(p->loop, &b->timer_c);
 		if (b->ct && b->state == B_RUNNING)
 			sip_txn_detach(b->ct);
@@ -192,6 +192,7 @@ static void ctx_free(struct sip_proxy_ctx *pc)
 		free(b->uri);
 		free(b->hop);
 		free(b->resp);
+		free(b);
 	}
 	if (pc->st)
 		sip_txn_set_user(pc->st, NULL);
@@ -220,11 +221,11 @@ static void ctx_shrink(struct sip_proxy_ctx *pc)
 	if (!pc->answered || !pc->req)
 		return;
 	for (unsigned i = 0; i < pc->nbr; i++)
-		if (pc->br[i].state != B_DONE)
+		if (pc->br[i]->state != B_DONE)
 			return;
 	for (unsigned i = 0; i < pc->nbr; i++) {
-		free(pc->br[i].resp);
-		pc->br[i].resp = NULL;
+		free(pc->br[i]->resp);
+		pc->br[i]->resp = NULL;
 	}
 	sip_msg_free(pc->req);
 	free(pc->req);
@@ -381,7 +382,7 @@ static void stop_resolving(struct branch *b)
 static void cancel_others(struct sip_proxy_ctx *pc, struct branch *except)
 {
 	for (unsigned i = 0; i < pc->nbr; i++) {
-		struct branch *b = &pc->br[i];
+		struct branch *b = pc->br[i];
 		if (b == except)
 			continue;
 		if (b->state == B_RUNNING) {
@@ -698,14 +699,14 @@ static unsigned start_next_group(struct sip_proxy_ctx *pc)
 {
 	unsigned lowest = UINT32_MAX, started = 0;
 	for (unsigned i = 0; i < pc->nbr; i++)
-		if (pc->br[i].state == B_WAITING && pc->br[i].group < lowest)
-			lowest = pc->br[i].group;
+		if (pc->br[i]->state == B_WAITING && pc->br[i]->group < lowest)
+			lowest = pc->br[i]->group;
 	if (lowest == UINT32_MAX)
 		return 0;
 	pc->group = lowest;
 	for (unsigned i = 0; i < pc->nbr; i++)
-		if (pc->br[i].state == B_WAITING && pc->br[i].group == lowest) {
-			start_branch(pc, &pc->br[i]);
+		if (pc->br[i]->state == B_WAITING && pc->br[i]->group == lowest) {
+			start_branch(pc, pc->br[i]);
 			started++;
 		}
 	return started;
@@ -717,7 +718,7 @@ static struct branch *best_branch(struct sip_proxy_ctx *pc)
 {
 	struct branch *best = NULL;
 	for (unsigned i = 0; i < pc->nbr; i++) {
-		struct branch *b = &pc->br[i];
+		struct branch *b = pc->br[i];
 		if (b->state != B_DONE || b->status < 300 || b->redirected)
 			continue;
 		if (!best) {
@@ -754,7 +755,7 @@ static void answer_with_best(struct sip_proxy_ctx *pc)
 	}
 	if (best->status == 401 || best->status == 407) {
 		for (unsigned i = 0; i < pc->nbr; i++) {
-			struct branch *o = &pc->br[i];
+			struct branch *o = pc->br[i];
 			if (o == best || !o->resp || (o->status != 401 && o->status != 407))
 				continue;
 			struct sip_msg om;
@@ -777,7 +778,7 @@ static void check_done(struct sip_proxy_ctx *pc)
 	if (!pc->started)
 		return;
 	for (unsigned i = 0; i < pc->nbr; i++)
-		if (pc->br[i].state == B_RUNNING || pc->br[i].state == B_RESOLVING)
+		if (pc->br[i]->state == B_RUNNING || pc->br[i]->state == B_RESOLVING)
 			return;
 	if (pc->got_2xx || pc->answered)
 		return;
@@ -800,11 +801,11 @@ static bool recurse_redirect(struct sip_proxy_ctx *pc, struct branch *b, struct 
 				continue;
 			bool seen = false;
 			for (unsigned i = 0; i < pc->nbr && !seen; i++)
-				seen = pc->br[i].urilen == a->uri.raw.len &&
-				       memcmp(pc->br[i].uri, a->uri.raw.s, a->uri.raw.len) == 0;
+				seen = pc->br[i]->urilen == a->uri.raw.len &&
+				       memcmp(pc->br[i]->uri, a->uri.raw.s, a->uri.raw.len) == 0;
 			if (seen || sip_proxy_add_target(pc, a->uri.raw.s, a->uri.raw.len, b->group) < 0)
 				continue;
-			start_branch(pc, &pc->br[pc->nbr - 1]);
+			start_branch(pc, pc->br[pc->nbr - 1]);
 			added = true;
 		}
 	}
@@ -942,7 +943,7 @@ static void handle_cancel(struct sip_proxy *p, struct sip_txn *st)
 	/* nothing was forwarded yet (routing still pending): answer ourselves */
 	bool running = false;
 	for (unsigned i = 0; i < pc->nbr; i++)
-		running |= pc->br[i].state == B_RUNNING;
+		running |= pc->br[i]->state == B_RUNNING;
 	if (!running)
 		sip_proxy_reply(pc, 487, NULL, NULL);
 }
@@ -1119,10 +1120,7 @@ static void hook_request(void *ctx, struct sip_txn *st, struct sip_msg *req)
 		return;
 	}
 	struct sip_proxy_ctx *pc = calloc(1, sizeof(*pc));
-	struct branch *br = calloc(p->o.max_branches, sizeof(*br));
-	if (!pc || !br) {
-		free(pc);
-		free(br);
+	if (!pc) {
 		sip_txn_reply(st, 500, NULL, NULL);
 		return;
 	}
@@ -1130,8 +1128,6 @@ static void hook_request(void *ctx, struct sip_txn *st, struct sip_msg *req)
 	p->stats.unanswered++;
 	pc->p = p;
 	pc->st = st;
-	pc->br = br;
-	pc->cap = p->o.max_branches;
 	pc->src = *sip_txn_peer(st);
 	sip_txn_set_user(st, pc);
 	compute_loop_hash(req, pc->loop_hash);
@@ -1184,6 +1180,10 @@ static void hook_request(void *ctx, struct sip_txn *st, struct sip_msg *req)
 		return;
 	}
 	p->h.route(p->h.ctx, pc, m);
+	/* answered by the hook itself (a challenge, a refusal): the request
+	 * copy goes now, not when the transaction ends 32 s later */
+	if (pc->answered)
+		ctx_maybe_free(pc);
 }
 
 /* Sends an ACK (Max-Forwards done) to its next hop with our Via on top,
@@ -1397,15 +1397,26 @@ void sip_proxy_input(struct sip_proxy *p, const char *buf, size_t len, const str
 
 int sip_proxy_add_target(struct sip_proxy_ctx *pc, const char *uri, size_t len, unsigned group)
 {
-	if (pc->nbr >= pc->cap || len == 0)
+	if (pc->nbr >= pc->p->o.max_branches || len == 0)
 		return -1;
 	struct sip_uri u;
 	if (sip_uri_parse(&u, uri, len, NULL) < 0)
 		return -1;
-	struct branch *b = &pc->br[pc->nbr];
-	b->uri = malloc(len + 1);
-	if (!b->uri)
+	if (pc->nbr == pc->cap) {
+		unsigned cap = pc->cap ? pc->cap * 2 : 2;
+		if (cap > pc->p->o.max_branches)
+			cap = pc->p->o.max_branches;
+		struct branch **v = realloc(pc->br, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		pc->br = v;
+		pc->cap = cap;
+	}
+	struct branch *b = calloc(1, sizeof(*b));
+	if (!b || !(b->uri = malloc(len + 1))) {
+		free(b);
 		return -1;
+	}
 	memcpy(b->uri, uri, len);
 	b->uri[len] = 0;
 	b->urilen = len;
@@ -1415,11 +1426,12 @@ int sip_proxy_add_target(struct sip_proxy_ctx *pc, const char *uri, size_t len, 
 	const char *hop = pc->p->h.outbound ? pc->p->h.outbound(pc->p->h.ctx, pc, &u) : NULL;
 	if (hop && !(b->hop = strdup(hop))) {
 		free(b->uri);
+		free(b);
 		return -1;
 	}
 	b->state = B_WAITING;
 	ev_timer_init(&b->timer_c, on_timer_c, b);
-	pc->nbr++;
+	pc->br[pc->nbr++] = b;
 	return 0;
 }
 

@@ -211,10 +211,10 @@ PGAPPNAME=migrate-listener "$PSQL" -X -At -v ON_ERROR_STOP=1 "$VOCAL_DB_URI" \
 listener=$!
 harness_on_exit harness_kill_pid "$listener"
 exec 3>"$HARNESS_DIR/listener.in"
-echo "LISTEN vocal_changes;" >&3
+echo "LISTEN vocal_changes; LISTEN vocal_bindings;" >&3
 listening() {
     [[ "$("$PSQL" -X -At -c "SELECT count(*) FROM pg_stat_activity
-        WHERE application_name = 'migrate-listener' AND state = 'idle' AND query ILIKE 'LISTEN%'")" == 1 ]]
+        WHERE application_name = 'migrate-listener' AND state = 'idle' AND query ILIKE '%LISTEN%'")" == 1 ]]
 }
 harness_wait_for "listener session" 10 listening
 gone="$(app_sql -c "SELECT id FROM location_bindings WHERE call_id = 'c2@x'")"

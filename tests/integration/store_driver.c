@@ -479,7 +479,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_init("store_driver", LOG_TO_STDERR, getenv("DRIVER_DEBUG") ? LOG_DEBUG : LOG_INFO);
-	static const char *const channels[] = {"vocal_changes", TEST_CHANNEL, NULL};
+	static const char *const channels[] = {"vocal_changes", "vocal_bindings", TEST_CHANNEL, NULL};
 	o.conninfo = argv[optind];
 	o.listen = channels;
 	struct pgq_hooks h = {.up = on_up, .down = on_down, .notify = on_notify};
