@@ -27,6 +27,8 @@
 
 # shellcheck source=SCRIPTDIR/postgres.sh
 . "$(dirname "${BASH_SOURCE[0]}")/postgres.sh"
+# shellcheck source=SCRIPTDIR/sipp.sh
+. "$(dirname "${BASH_SOURCE[0]}")/sipp.sh"
 
 if [[ -n "${_HARNESS_PLATFORM_LOADED:-}" ]]; then
     return 0
@@ -150,6 +152,17 @@ platform_stop_daemon() {
 }
 
 platform_log() { echo "$HARNESS_DIR/platform/$1.log"; }
+
+# platform_register NAME USER CONTACT_PORT [SIPP_ARGS...]: a SIPp named NAME
+# registers USER (password pw<USER>) through the UA marshal for 300 s with
+# the contact 127.0.0.1:CONTACT_PORT (a callee SIPp's), and must get 200.
+platform_register() {
+    local name=$1 user=$2 port=$3 scen
+    shift 3
+    scen=$(sipp_template "$PLATFORM_ROOT/tests/integration/sipp/platform/register.xml.in" USER="$user" \
+        PASSWORD="pw$user" CONTACT="127.0.0.1:$port" EXPIRES=300 EXPECT=200)
+    sipp_run "$name" "$scen" "127.0.0.1:$UA_PORT" x "$@"
+}
 
 platform_show_logs() {
     local f

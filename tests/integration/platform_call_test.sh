@@ -31,12 +31,6 @@ SEND=build/tests/proxy/sipsend
 [[ -x $SEND ]] || make --no-print-directory -s $SEND
 platform_start
 
-# register NAME USER CONTACT_PORT: USER's phone at $H:CONTACT_PORT
-register() {
-    local scen
-    scen=$(sipp_template $P/register.xml.in USER="$2" PASSWORD="pw$2" CONTACT="$H:$3" EXPIRES=300 EXPECT=200)
-    sipp_run "$1" "$scen" "$H:$UA_PORT" x
-}
 
 # call NAME TEMPLATE CALLEE [KEY=VALUE...]: 1000 calls CALLEE
 call() {
@@ -57,12 +51,12 @@ B4=$(harness_free_port udp)    # 1004's phone (busy)
 B6=$(harness_free_port udp)    # 1006's phone (never answers)
 F1=$(harness_free_port udp)    # 1003's two phones
 F2=$(harness_free_port udp)
-register reg-1001 1001 "$B1"
-register reg-1000 1000 "$A0"
-register reg-1004 1004 "$B4"
-register reg-1006 1006 "$B6"
-register reg-1003a 1003 "$F1"
-register reg-1003b 1003 "$F2"
+platform_register reg-1001 1001 "$B1"
+platform_register reg-1000 1000 "$A0"
+platform_register reg-1004 1004 "$B4"
+platform_register reg-1006 1006 "$B6"
+platform_register reg-1003a 1003 "$F1"
+platform_register reg-1003b 1003 "$F2"
 ok "phones registered: 1000, 1001, 1003 (twice), 1004, 1006"
 
 # --- a call, the caller hangs up ---

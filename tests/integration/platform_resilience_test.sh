@@ -32,13 +32,6 @@ SEND=build/tests/proxy/sipsend
 [[ -x $SEND ]] || make --no-print-directory -s $SEND
 platform_start
 
-# register NAME USER CONTACT_PORT [SIPP_ARGS...]: USER's phone at $H:CONTACT_PORT
-register() {
-    local name=$1 user=$2 port=$3 scen
-    shift 3
-    scen=$(sipp_template $P/register.xml.in USER="$user" PASSWORD="pw$user" CONTACT="$H:$port" EXPIRES=300 EXPECT=200)
-    sipp_run "$name" "$scen" "$H:$UA_PORT" x "$@"
-}
 
 # call NAME CALLEE CALLEE_PORT: 1000 calls CALLEE, whose phone (a SIPp at
 # CALLEE_PORT) answers; both scenarios must complete.
@@ -70,7 +63,7 @@ alive() {
 }
 
 B1=$(harness_free_port udp)
-register reg-1001 1001 "$B1"
+platform_register reg-1001 1001 "$B1"
 
 # --- redirectd restarted ---
 platform_stop_daemon redirect
@@ -83,7 +76,7 @@ call after-restart 1001 "$B1" "redirectd restarted: 1000 -> 1001 (registered bef
 pg_stop
 call db-down 1001 "$B1" "database down: 1000 -> 1001 completes from memory"
 B2=$(harness_free_port udp)
-register reg-db-down 1002 "$B2"
+platform_register reg-db-down 1002 "$B2"
 assert_eq "401 200" "$(platform_statuses reg-db-down)" "database down: a new REGISTER of 1002 gets 200"
 pg_restart
 t0=$SECONDS
@@ -113,7 +106,7 @@ ask_b() {
 }
 assert_contains "$(ask_b)" "SIP/2.0 480" "redirect-b: 1003 is not registered yet (480)"
 B3=$(harness_free_port udp)
-register reg-1003 1003 "$B3"
+platform_register reg-1003 1003 "$B3"
 start=$(_harness_now_usec)
 while :; do
     ans=$(ask_b)
@@ -178,7 +171,7 @@ scen=$(sipp_template $P/register_once.xml.in USER=1009 DOMAIN=vocal.test CONTACT
 sipp_run user-banned "$scen" "$H:$UA_PORT" x
 assert_contains "$(platform_received user-banned | grep '^SIP/2.0')" "403 Too Many Failed Authentications" \
     "1009 after 3 failed authentications: 403, even from a clean address"
-register other-user 1008 "$(harness_free_port udp)"
+platform_register other-user 1008 "$(harness_free_port udp)"
 ok "another user from 127.0.0.1 still registers"
 
 platform_stop_daemon ua
