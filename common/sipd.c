@@ -1,5 +1,6 @@
 #include "sipd.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,4 +124,19 @@ void sipd_drain(struct ev_loop *loop, bool (*busy)(void *ctx), void *ctx, uint64
 	d->deadline = ev_now(loop) + max_ms;
 	ev_timer_init(&d->timer, drain_tick, d);
 	ev_timer_start(loop, &d->timer, 0);
+}
+
+static struct ev_timer trim_timer;
+
+static void trim(struct ev_loop *loop, struct ev_timer *t, void *arg)
+{
+	(void)arg;
+	malloc_trim(0);
+	ev_timer_start(loop, t, 30000);
+}
+
+void sipd_trim_start(struct ev_loop *loop)
+{
+	ev_timer_init(&trim_timer, trim, NULL);
+	ev_timer_start(loop, &trim_timer, 30000);
 }

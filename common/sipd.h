@@ -51,4 +51,12 @@ void sipd_db_close(struct sipd_db *db);
  */
 void sipd_drain(struct ev_loop *loop, bool (*busy)(void *ctx), void *ctx, uint64_t max_ms);
 
+/*
+ * Every 30 s gives the heap freed since (a registration storm's
+ * transaction tails, a reload's old copy) back to the kernel with
+ * malloc_trim: glibc keeps freed memory otherwise, and resident memory is
+ * what operators watch and size machines by.
+ */
+void sipd_trim_start(struct ev_loop *loop);
+
 #endif

@@ -117,6 +117,7 @@ int main(int argc, char **argv)
 	if (!m.proxy)
 		fatalx("out of memory");
 	sip_tp_on_error(tp, on_transport_error, NULL);
+	sipd_trim_start(loop);
 	daemon_signals(&d, loop, &(struct daemon_hooks){.reload = reload, .drain = drain});
 	log_info("%s marshal on %s udp=%u tcp=%u, redirect server %s", c->kind == MARSHAL_UA ? "ua" : "gateway",
 		 m.host, m.port[SIP_TP_UDP], m.port[SIP_TP_TCP], m.redirect_uri);

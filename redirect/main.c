@@ -347,6 +347,7 @@ int main(int argc, char **argv)
 	if (!r.txn)
 		fatalx("out of memory");
 	r.started = ev_now(r.loop);
+	sipd_trim_start(r.loop);
 	daemon_signals(&d, r.loop, &(struct daemon_hooks){.reload = reload, .drain = drain});
 	log_info("redirect server %s on %s udp=%u tcp=%u", origin, host, port[SIP_TP_UDP], port[SIP_TP_TCP]);
 	daemon_ready();

@@ -201,6 +201,11 @@ r_pss0=$(pss_kb "$r_pid") u_pss0=$(pss_kb "$u_pid") r_rss0=$(rss_kb "$r_pid") u_
 log "vocal idle: redirectd PSS $r_pss0 kB (RSS $r_rss0), marshald PSS $u_pss0 kB (RSS $u_rss0); registering $MEM_BINDINGS bindings"
 v_reg=$(register_bindings vocal "127.0.0.1:$UA_PORT") || log "some registrations failed: $v_reg"
 sleep 6
+r_pss6=$(pss_kb "$r_pid") u_pss6=$(pss_kb "$u_pid")
+log "vocal 6 s after, REGISTER transactions still in their 32 s tail: redirectd PSS $r_pss6 kB, marshald PSS $u_pss6 kB"
+# what the bindings themselves cost: once the transactions (Timer J,
+# 32 s) are gone and the daemons' 30 s trim has run
+sleep 60
 r_pss1=$(pss_kb "$r_pid") u_pss1=$(pss_kb "$u_pid") r_rss1=$(rss_kb "$r_pid") u_rss1=$(rss_kb "$u_pid")
 v_rows=$(platform_sql -c 'SELECT count(*) FROM location_bindings')
 log "vocal: $v_reg; $v_rows bindings in PostgreSQL; redirectd PSS $r_pss1 kB (RSS $r_rss1), marshald PSS $u_pss1 kB (RSS $u_rss1)"
