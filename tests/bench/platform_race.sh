@@ -233,6 +233,6 @@ for n in redirect ua; do cp "$(platform_log "$n")" "$out/$n.log"; done
 	printf '%s=%q\n' elapsed $(($(date +%s) - t_start)) mem_bindings "$MEM_BINDINGS" mem_rate "$MEM_RATE" \
 		n_users "$N_USERS" per_user "$per_user" version "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
 		k_pss0 "$k_pss0" k_pss1 "$k_pss1" k_shm0 "$k_shm0" k_shm1 "$k_shm1" k_contacts "$k_contacts" k_reg "$k_reg" \
-		r_pss0 "$r_pss0" r_pss1 "$r_pss1" u_pss0 "$u_pss0" u_pss1 "$u_pss1" v_rows "$v_rows" v_reg "$v_reg"
+		r_pss0 "$r_pss0" r_pss1 "$r_pss1" u_pss0 "$u_pss0" u_pss1 "$u_pss1" r_pss6 "$r_pss6" u_pss6 "$u_pss6" v_rows "$v_rows" v_reg "$v_reg"
 } >"$out/mem.env"
 bash tests/bench/race_report.sh "$out" | tee "$root/build/bench/race.txt"
