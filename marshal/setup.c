@@ -27,6 +27,71 @@ static void on_ban(void *arg, const struct guard_ban *ban)
 		  (unsigned long long)((ban->until_ms > now ? ban->until_ms - now : 0) / 1000), ban->failures);
 }
 
+/* A reload keeps the nonces and the failure counts and bans when their
+ * settings did not change: clients are not challenged again for nothing,
+ * and an attacker cannot wait for a reload to start over. */
+static bool same_digest(const struct marshal_conf *a, const struct marshal_conf *b)
+{
+	return a->nonce_lifetime == b->nonce_lifetime && strcmp(a->nonce_secret, b->nonce_secret) == 0;
+}
+
+static bool same_guard(const struct marshal_conf *a, const struct marshal_conf *b)
+{
+	if (a->failure_window != b->failure_window || a->ban_time != b->ban_time ||
+	    a->max_failures_per_address != b->max_failures_per_address ||
+	    a->max_failures_per_user != b->max_failures_per_user ||
+	    a->guard_entries != b->guard_entries || a->never_ban.n != b->never_ban.n)
+		return false;
+	for (size_t i = 0; i < a->never_ban.n; i++)
+		if (strcmp(a->never_ban.v[i].str, b->never_ban.v[i].str) != 0)
+			return false;
+	return true;
+}
+
+static struct digest_ctx *new_digest(const struct marshal_conf *c)
+{
+	size_t secret_len = strlen(c->nonce_secret);
+	if (secret_len && secret_len < 16) {
+		log_warnx("auth.nonce_secret: at least 16 bytes, or empty for a random one");
+		return NULL;
+	}
+	struct digest_config dc = {
+		.lifetime = (unsigned)(c->nonce_lifetime / 1000),
+		.noqop = DIGEST_NOQOP_ONCE,
+		.secret = secret_len ? c->nonce_secret : NULL,
+		.secret_len = secret_len,
+	};
+	char why[256];
+	struct digest_ctx *digest = digest_ctx_new(&dc, why, sizeof(why));
+	if (!digest)
+		log_warnx("digest: %s", why);
+	return digest;
+}
+
+static struct guard *new_guard(struct marshal *m, const struct marshal_conf *c)
+{
+	struct guard_config gc;
+	guard_config_defaults(&gc);
+	gc.window_ms = (uint32_t)c->failure_window;
+	gc.addr_limit = (unsigned)c->max_failures_per_address;
+	gc.user_limit = (unsigned)c->max_failures_per_user;
+	gc.addr_ban_ms = gc.user_ban_ms = (uint32_t)c->ban_time;
+	gc.addr_capacity = gc.user_capacity = (uint32_t)c->guard_entries;
+	char why[256];
+	struct guard *guard = guard_new(&gc, why, sizeof(why));
+	for (size_t i = 0; guard && i < c->never_ban.n; i++)
+		if (guard_allow(guard, c->never_ban.v[i].str, why, sizeof(why)) < 0) {
+			guard_free(guard);
+			guard = NULL;
+		}
+	if (!guard) {
+		log_warnx("auth: %s", why);
+		return NULL;
+	}
+	guard_set_ban_cb(guard, on_ban, m);
+	return guard;
+}
+
 int marshal_configure(struct marshal *m, const struct marshal_conf *c)
 {
 	struct sip_peer redirect, gateway = {0};
@@ -40,50 +105,27 @@ int marshal_configure(struct marshal *m, const struct marshal_conf *c)
 		log_warnx("auth.algorithms: at least one is needed");
 		return -1;
 	}
-	size_t secret_len = strlen(c->nonce_secret);
-	if (secret_len && secret_len < 16) {
-		log_warnx("auth.nonce_secret: at least 16 bytes, or empty for a random one");
-		return -1;
-	}
-	struct digest_config dc = {
-		.lifetime = (unsigned)(c->nonce_lifetime / 1000),
-		.noqop = DIGEST_NOQOP_ONCE,
-		.secret = secret_len ? c->nonce_secret : NULL,
-		.secret_len = secret_len,
-	};
-	char why[256];
-	struct digest_ctx *digest = digest_ctx_new(&dc, why, sizeof(why));
-	if (!digest) {
-		log_warnx("digest: %s", why);
-		return -1;
-	}
-	struct guard_config gc;
-	guard_config_defaults(&gc);
-	gc.window_ms = (uint32_t)c->failure_window;
-	gc.addr_limit = (unsigned)c->max_failures_per_address;
-	gc.user_limit = (unsigned)c->max_failures_per_user;
-	gc.addr_ban_ms = gc.user_ban_ms = (uint32_t)c->ban_time;
-	gc.addr_capacity = gc.user_capacity = (uint32_t)c->guard_entries;
-	struct guard *guard = guard_new(&gc, why, sizeof(why));
+	bool keep_digest = m->conf && m->digest && same_digest(m->conf, c);
+	bool keep_guard = m->conf && m->guard && same_guard(m->conf, c);
+	struct digest_ctx *digest = keep_digest ? m->digest : new_digest(c);
+	struct guard *guard = keep_guard ? m->guard : new_guard(m, c);
 	const char *scanners[CONFIG_LIST_MAX];
 	for (size_t i = 0; i < c->scanner_user_agents.n; i++)
 		scanners[i] = c->scanner_user_agents.v[i].str;
-	if (guard && guard_set_scanners(guard, scanners, c->scanner_user_agents.n) < 0)
-		snprintf(why, sizeof(why), "out of memory");
-	for (size_t i = 0; guard && i < c->never_ban.n; i++)
-		if (guard_allow(guard, c->never_ban.v[i].str, why, sizeof(why)) < 0) {
+	if (!digest || !guard || guard_set_scanners(guard, scanners, c->scanner_user_agents.n) < 0) {
+		if (!keep_digest)
+			digest_ctx_free(digest);
+		if (!keep_guard)
 			guard_free(guard);
-			guard = NULL;
-		}
-	if (!guard) {
-		digest_ctx_free(digest);
-		log_warnx("auth: %s", why);
+		log_warnx("auth: configuration not applied");
 		return -1;
 	}
-	guard_set_ban_cb(guard, on_ban, m);
-	/* A reload starts with fresh nonces and counters: clients simply
-	 * get challenged again. */
-	marshal_unconfigure(m);
+	if (m->conf && !keep_guard)
+		log_info("reload: failed-authentication counts and bans start over (their settings changed)");
+	if (!keep_digest)
+		digest_ctx_free(m->digest);
+	if (!keep_guard)
+		guard_free(m->guard);
 	m->conf = c;
 	m->digest = digest;
 	m->guard = guard;

@@ -173,7 +173,13 @@ assert_contains "$(platform_received user-banned | grep '^SIP/2.0')" "403 Too Ma
     "1009 after 3 failed authentications: 403, even from a clean address"
 platform_register other-user 1008 "$(harness_free_port udp)"
 ok "another user from 127.0.0.1 still registers"
+# a reload that leaves the limits alone keeps the bans (no fresh start
+# for an attacker who waits for one)
+kill -HUP "${_PLATFORM_PIDS[ua]}"
+harness_wait_for "the reload" 5 grep -q "reloaded " "$(platform_log ua)"
+assert_eq "none" "$("$SEND" --from 127.0.0.2 --rport --wait 1000 $H "$UA_PORT" "$f")" \
+    "after SIGHUP: 127.0.0.2 is still banned"
 
 platform_stop_daemon ua
-assert_contains "$(grep 'scanners=' "$(platform_log ua)" | tail -1)" "scanners=2 banned-drops=1" \
-    "the marshal counted 2 scanner requests and 1 banned drop"
+assert_contains "$(grep 'scanners=' "$(platform_log ua)" | tail -1)" "scanners=2 banned-drops=2" \
+    "the marshal counted 2 scanner requests and 2 banned drops"
