@@ -165,9 +165,11 @@ integration: all $(TEST_PROGRAMS)
 ASAN_SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 integration-asan: all $(TEST_PROGRAMS)
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" SAN="$(ASAN_SAN)" \
-	  build/asan/tests/proxy/testproxy build/asan/bin/marshald build/asan/bin/redirectd
+	  build/asan/tests/proxy/testproxy build/asan/bin/marshald build/asan/bin/redirectd \
+	  build/asan/bin/provd
 	@TESTPROXY=build/asan/tests/proxy/testproxy PLATFORM_BIN=$(CURDIR)/build/asan/bin \
-	  bash tests/run-suite.sh integration-asan \
+	  PROVD=$(CURDIR)/build/asan/bin/provd \
+	  bash tests/run-suite.sh integration-asan tests/integration/provd_api_test.sh \
 	  tests/integration/torture_wire_test.sh tests/integration/proxy_sipp_test.sh \
 	  tests/integration/proxy_tls_test.sh $(wildcard tests/integration/platform_*_test.sh)
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <postgresql/libpq-fe.h>
 
@@ -42,6 +43,11 @@ void api_init(const char *conninfo)
 static PGconn *db(struct http_resp *resp)
 {
 	PGconn *c = pthread_getspecific(db_key);
+	/* An idle session learns of a server restart only when it reads:
+	 * PQconsumeInput sees the closed socket now, so this request gets a
+	 * fresh session rather than a 503. */
+	if (c && PQstatus(c) == CONNECTION_OK && !PQconsumeInput(c))
+		log_info("database session lost while idle: %s", PQerrorMessage(c));
 	if (c && PQstatus(c) != CONNECTION_OK) {
 		PQreset(c);
 		if (PQstatus(c) != CONNECTION_OK) {
@@ -73,6 +79,16 @@ static PGresult *query(struct http_resp *resp, const char *sql, int n, const cha
 	if (!c)
 		return NULL;
 	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	if (PQstatus(c) != CONNECTION_OK) {
+		/* The session died (a server restart, a failover): once more on a
+		 * fresh one. A statement that reached a dying server did not
+		 * commit, unless the reply alone was lost; every statement here
+		 * then fails harmlessly (unique name: 409, If-Match: 412, gone:
+		 * 404) or is idempotent (the password's UPDATE). */
+		PQclear(r);
+		PQreset(c);
+		r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	}
 	ExecStatusType st = PQresultStatus(r);
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
 		return r;
@@ -542,6 +558,18 @@ static bool match(const char *pattern, const char *path, long long *id)
 	return *path == 0;
 }
 
+/* Content-Type: application/json, with parameters or not. */
+static bool json_body(const struct http_req *req)
+{
+	const char *t = http_header(req, "Content-Type");
+	if (!t || strncasecmp(t, "application/json", 16) != 0)
+		return false;
+	t += 16;
+	while (*t == ' ')
+		t++;
+	return *t == 0 || *t == ';';
+}
+
 void api_handle(const struct http_req *req, struct http_resp *resp)
 {
 	char allow[64] = "";
@@ -550,6 +578,11 @@ void api_handle(const struct http_req *req, struct http_resp *resp)
 		if (!match(r->pattern, req->path, &id))
 			continue;
 		if (strcmp(r->method, req->method) == 0) {
+			if (strcmp(r->method, "GET") && strcmp(r->method, "DELETE") && !json_body(req)) {
+				http_fail(resp, 415, "Unsupported media type",
+					  "send the body as Content-Type: application/json");
+				return;
+			}
 			r->fn(req, resp, id);
 			if (resp->status == 500 && !resp->body)
 				http_fail(resp, 500, "Internal error", "no answer");

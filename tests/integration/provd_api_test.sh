@@ -112,6 +112,14 @@ expect_problem 409 "a duplicate domain name" "already exists"
 api POST /api/v1/domains '{"name": "b.example", "realm": "B realm", "enabled": false}'
 assert_eq 201 "$CODE" "create a second domain with realm and enabled"
 D2="$(jf .id)"
+CODE="$(curl -s -o "$HARNESS_DIR/body" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: text/plain' --data-binary '{"name": "t.example"}' "$BASE/api/v1/domains")"
+assert_eq 415 "$CODE" "a body that is not application/json: 415"
+api POST /api/v1/domains '{"name": "t.example"}' 'Content-Type: application/json; charset=utf-8'
+assert_eq 201 "$CODE" "application/json with a charset parameter is accepted"
+api GET "/api/v1/domains/$(jf .id)"
+api DELETE "/api/v1/domains/$(jf .id)" "" "If-Match: $(header ETag)"
+assert_eq 204 "$CODE" "a DELETE with If-Match and no body"
 api POST /api/v1/domains '{"name": '
 expect_problem 400 "malformed JSON" "line 1"
 api POST /api/v1/domains '[1]'
@@ -316,6 +324,27 @@ while read -r method path; do
 done < <(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | select(. != "parameters") | "\(.) \($p)"' \
     "$ROOT/provisioning/openapi.json")
 assert_eq 12 "$n" "every one of the 12 operations of openapi.json is served"
+
+# --- the database goes away and comes back: 503, then served again ---
+pg_stop
+api GET "/api/v1/subscribers/$S1"
+expect_problem 503 "the database is down" "try again later"
+pg_restart
+api GET "/api/v1/subscribers/$S1"
+[[ "$CODE" == 200 ]] || { echo "$BODY"; cat "$HARNESS_DIR/provd.log"; }
+assert_eq 200 "$CODE" "served again once the database is back (sessions reconnect)"
+
+# --- concurrent requests on every pool thread ---
+pids=()
+for i in $(seq 1 24); do
+    curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $TOKEN" \
+        -H 'Content-Type: application/json' --data-binary "{\"domain_id\": $D1, \"user_part\": \"u$i\"}" \
+        "$BASE/api/v1/subscribers" >"$HARNESS_DIR/par.$i" &
+    pids+=($!)
+done
+wait "${pids[@]}"
+assert_eq 24 "$(cat "$HARNESS_DIR"/par.* | grep -c '^201$')" "24 concurrent creates: all 201"
+assert_eq 24 "$(app_sql -c "SELECT count(*) FROM subscribers WHERE user_part ~ '^u[0-9]+$'")" "24 concurrent creates: 24 rows"
 
 # --- SIGTERM stops it cleanly ---
 kill -TERM "$PROVD_PID"
