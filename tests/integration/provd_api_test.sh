@@ -346,6 +346,19 @@ wait "${pids[@]}"
 assert_eq 24 "$(cat "$HARNESS_DIR"/par.* | grep -c '^201$')" "24 concurrent creates: all 201"
 assert_eq 24 "$(app_sql -c "SELECT count(*) FROM subscribers WHERE user_part ~ '^u[0-9]+$'")" "24 concurrent creates: 24 rows"
 
+# --- detached (-D) with a pid file, as make run starts it ---
+PORT2=$(harness_free_port tcp)
+sed "s/^listen = .*/listen = 127.0.0.1:$PORT2/" "$CONF" >"$HARNESS_DIR/provd2.conf"
+"$PROVD" -D -p "$HARNESS_DIR/provd2.pid" -f "$HARNESS_DIR/provd2.conf"
+PID2="$(cat "$HARNESS_DIR/provd2.pid")"
+harness_on_exit harness_kill_pid "$PID2"
+CODE="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT2/api/v1/domains")"
+assert_eq 200 "$CODE" "provd -D: serving once the starting command returns"
+kill -TERM "$PID2"
+harness_wait_for "provd -D to exit" 10 bash -c "! kill -0 $PID2 2>/dev/null"
+[[ ! -e "$HARNESS_DIR/provd2.pid" ]] || fail "pid file left behind"
+ok "provd -D: SIGTERM stops it and removes the pid file"
+
 # --- SIGTERM stops it cleanly ---
 kill -TERM "$PROVD_PID"
 rc=0; wait "$PROVD_PID" || rc=$?
