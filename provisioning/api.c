@@ -125,9 +125,11 @@ static void set_etag(struct http_resp *resp, const char *tag)
 	snprintf(resp->etag, sizeof(resp->etag), "\"%s\"", tag);
 }
 
-/* If-Match for PATCH and DELETE: 428 when absent. *tag gets the value to
- * compare with ETAG_SQL: "*" or the tag without quotes; a weak tag never
- * matches (RFC 9110 13.1.1 compares strongly). */
+/* If-Match for PATCH and DELETE: 428 when absent. tag gets what the
+ * statements compare with ETAG_SQL: "*", or the listed tags without their
+ * quotes, comma-separated (RFC 9110 13.1.1: any may match). Tags that
+ * cannot be ours (weak ones: the comparison is strong; other characters)
+ * are left out, so a header of only those matches no row: 412. */
 static int if_match(const struct http_req *req, struct http_resp *resp, char *tag, size_t cap)
 {
 	const char *h = http_header(req, "If-Match");
@@ -136,17 +138,29 @@ static int if_match(const struct http_req *req, struct http_resp *resp, char *ta
 			  "send If-Match with the ETag of a GET, so that changes do not overwrite each other");
 		return -1;
 	}
-	while (*h == ' ')
-		h++;
-	size_t n = strlen(h);
-	while (n && h[n - 1] == ' ')
-		n--;
-	if (n == 1 && h[0] == '*')
-		snprintf(tag, cap, "*");
-	else if (n >= 2 && h[0] == '"' && h[n - 1] == '"' && n - 2 < cap)
-		snprintf(tag, cap, "%.*s", (int)(n - 2), h + 1);
-	else
-		snprintf(tag, cap, "-"); /* matches no row: 412 */
+	size_t o = 0;
+	tag[0] = 0;
+	while (*h) {
+		while (*h == ' ' || *h == ',' || *h == '\t')
+			h++;
+		if (*h == '*') {
+			snprintf(tag, cap, "*");
+			return 0;
+		}
+		const char *start = h;
+		while (*h && *h != ',')
+			h++;
+		const char *end = h;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		size_t n = (size_t)(end - start);
+		if (n < 3 || start[0] != '"' || end[-1] != '"' ||
+		    strspn(start + 1, "0123456789.") != n - 2 || o + n + 1 >= cap)
+			continue;
+		o += (size_t)snprintf(tag + o, cap - o, "%s%.*s", o ? "," : "", (int)(n - 2), start + 1);
+	}
+	if (!tag[0])
+		snprintf(tag, cap, "-");
 	return 0;
 }
 
@@ -289,7 +303,7 @@ static void domain_patch(const struct http_req *req, struct http_resp *resp, lon
 {
 	struct domain_in in;
 	struct problem p;
-	char tag[64], ids[24];
+	char tag[512], ids[24];
 	if (if_match(req, resp, tag, sizeof(tag)) < 0)
 		return;
 	if (api_parse_domain(req->body, req->len, false, &in, &p) < 0) {
@@ -300,7 +314,7 @@ static void domain_patch(const struct http_req *req, struct http_resp *resp, lon
 	PGresult *r = query(
 		resp,
 		"UPDATE domains SET realm = coalesce($2, realm), enabled = coalesce($3::boolean, enabled) "
-		"WHERE id = $1 AND ($4 = '*' OR " ETAG_SQL " = $4) RETURNING " DOMAIN_JSON "::text, " ETAG_SQL,
+		"WHERE id = $1 AND ($4 = '*' OR " ETAG_SQL " = ANY(string_to_array($4, ','))) RETURNING " DOMAIN_JSON "::text, " ETAG_SQL,
 		4,
 		(const char *[]){ids, in.has & IN_REALM ? in.realm : NULL,
 				 in.has & IN_ENABLED ? (in.enabled ? "t" : "f") : NULL, tag});
@@ -315,12 +329,13 @@ static void domain_patch(const struct http_req *req, struct http_resp *resp, lon
 
 static void domain_delete(const struct http_req *req, struct http_resp *resp, long long id)
 {
-	char tag[64], ids[24];
+	char tag[512], ids[24];
 	if (if_match(req, resp, tag, sizeof(tag)) < 0)
 		return;
 	snprintf(ids, sizeof(ids), "%lld", id);
 	PGresult *r = query(resp,
-			    "DELETE FROM domains WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL " = $2) RETURNING id",
+			    "DELETE FROM domains WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL
+			    " = ANY(string_to_array($2, ','))) RETURNING id",
 			    2, (const char *[]){ids, tag});
 	if (!r)
 		return;
@@ -406,7 +421,7 @@ static void subscriber_patch(const struct http_req *req, struct http_resp *resp,
 {
 	struct subscriber_in in;
 	struct problem p;
-	char tag[64], ids[24];
+	char tag[512], ids[24];
 	if (if_match(req, resp, tag, sizeof(tag)) < 0)
 		return;
 	if (api_parse_subscriber(req->body, req->len, false, &in, &p) < 0) {
@@ -418,7 +433,7 @@ static void subscriber_patch(const struct http_req *req, struct http_resp *resp,
 		resp,
 		"UPDATE subscribers SET display_name = coalesce($2, display_name), "
 		"auth_kind = coalesce($3, auth_kind), enabled = coalesce($4::boolean, enabled) "
-		"WHERE id = $1 AND ($5 = '*' OR " ETAG_SQL " = $5) RETURNING " SUBSCRIBER_JSON "::text, " ETAG_SQL,
+		"WHERE id = $1 AND ($5 = '*' OR " ETAG_SQL " = ANY(string_to_array($5, ','))) RETURNING " SUBSCRIBER_JSON "::text, " ETAG_SQL,
 		5,
 		(const char *[]){ids, in.has & IN_DISPLAY ? in.display_name : NULL,
 				 in.has & IN_AUTH_KIND ? in.auth_kind : NULL,
@@ -434,12 +449,13 @@ static void subscriber_patch(const struct http_req *req, struct http_resp *resp,
 
 static void subscriber_delete(const struct http_req *req, struct http_resp *resp, long long id)
 {
-	char tag[64], ids[24];
+	char tag[512], ids[24];
 	if (if_match(req, resp, tag, sizeof(tag)) < 0)
 		return;
 	snprintf(ids, sizeof(ids), "%lld", id);
 	PGresult *r = query(resp,
-			    "DELETE FROM subscribers WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL " = $2) RETURNING id",
+			    "DELETE FROM subscribers WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL
+			    " = ANY(string_to_array($2, ','))) RETURNING id",
 			    2, (const char *[]){ids, tag});
 	if (!r)
 		return;
@@ -573,11 +589,13 @@ static bool json_body(const struct http_req *req)
 void api_handle(const struct http_req *req, struct http_resp *resp)
 {
 	char allow[64] = "";
+	/* HEAD is a GET whose body libmicrohttpd leaves out */
+	const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
 	for (const struct api_route *r = api_routes; r->method; r++) {
 		long long id = 0;
 		if (!match(r->pattern, req->path, &id))
 			continue;
-		if (strcmp(r->method, req->method) == 0) {
+		if (strcmp(r->method, method) == 0) {
 			if (strcmp(r->method, "GET") && strcmp(r->method, "DELETE") && !json_body(req)) {
 				http_fail(resp, 415, "Unsupported media type",
 					  "send the body as Content-Type: application/json");

@@ -91,6 +91,16 @@ api GET /api/v1/nothing
 expect_problem 404 "an unknown path"
 api GET /api/v1/domains/0
 expect_problem 404 "id 0 matches no route"
+api GET /api/v1/domains/
+expect_problem 404 "a trailing slash"
+api GET /api/v1/domains/1/
+expect_problem 404 "an id with a trailing slash"
+api GET /api/v1/domains/99999999999999999999
+expect_problem 404 "an id that does not fit 64 bits"
+api GET /api/v1/domains/1x
+expect_problem 404 "an id with a letter"
+CODE="$(curl -s -I -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/domains")"
+assert_eq 200 "$CODE" "HEAD of a collection: 200"
 api PUT /api/v1/domains
 expect_problem 405 "PUT on a collection"
 assert_eq "GET, POST" "$(header Allow)" "405 lists the allowed methods"
@@ -161,8 +171,10 @@ api PATCH "/api/v1/domains/$D1" '{}' "If-Match: $ETAG"
 expect_problem 422 "an empty PATCH" "at least one"
 api PATCH /api/v1/domains/999999 '{"enabled": false}' "If-Match: $ETAG"
 expect_problem 404 "PATCH of a missing domain"
-api PATCH "/api/v1/domains/$D1" '{"realm": "Example Realm"}' "If-Match: $ETAG"
-assert_eq 200 "$CODE" "PATCH with the current ETag: 200"
+api PATCH "/api/v1/domains/$D1" '{"realm": "Example Realm"}' "If-Match: W/$ETAG"
+expect_problem 412 "a weak ETag never matches (strong comparison)"
+api PATCH "/api/v1/domains/$D1" '{"realm": "Example Realm"}' "If-Match: \"1.1\", $ETAG"
+assert_eq 200 "$CODE" "PATCH with a list of ETags, one current: 200"
 assert_eq "Example Realm" "$(jf .realm)" "PATCH changed the realm"
 NEW_ETAG="$(header ETag)"
 [[ "$NEW_ETAG" != "$ETAG" ]] || fail "PATCH gives a new ETag"
