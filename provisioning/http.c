@@ -29,6 +29,7 @@ struct pending {
 	char *body;
 	size_t len;
 	bool too_big;
+	bool authorized;  /* checked on the headers, before any body is kept */
 };
 
 const char *http_header(const struct http_req *r, const char *name)
@@ -131,12 +132,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!p)
 			return MHD_NO;
 		*con_cls = p;
+		struct http_req hdrs = {.conn = conn};
+		p->authorized = token_ok(s, http_header(&hdrs, "Authorization"));
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		/* keep reading a body that is too big, so the 413 is an answer
-		 * and not a reset connection, but keep none of it */
-		if (!p->too_big && p->len + *upload_size <= API_BODY_MAX) {
+		/* keep reading a body that is too big (or not authorized), so
+		 * the 413 (401) is an answer and not a reset connection, but
+		 * keep none of it */
+		if (p->authorized && !p->too_big && p->len + *upload_size <= API_BODY_MAX) {
 			char *b = realloc(p->body, p->len + *upload_size + 1);
 			if (!b)
 				return MHD_NO;
@@ -153,7 +157,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct http_req req = {.method = method, .path = url, .body = p->body ? p->body : "",
 			       .len = p->len, .conn = conn};
 	struct http_resp resp = {.status = 500};
-	if (!token_ok(s, http_header(&req, "Authorization")))
+	if (!p->authorized)
 		http_fail(&resp, 401, "Unauthorized",
 			  "send Authorization: Bearer followed by the API token");
 	else if (p->too_big)

@@ -85,6 +85,10 @@ CODE="$(curl -s -o "$HARNESS_DIR/body" -w '%{http_code}' -H "Authorization: Bear
 assert_eq 401 "$CODE" "a wrong token: 401"
 CODE="$(curl -s -o "$HARNESS_DIR/body" -w '%{http_code}' -H "Authorization: Basic $TOKEN" "$BASE/api/v1/domains")"
 assert_eq 401 "$CODE" "another scheme: 401"
+CODE="$(curl -s -o "$HARNESS_DIR/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary '{"name": "nope.example"}' "$BASE/api/v1/domains")"
+assert_eq 401 "$CODE" "a POST without a token: 401"
+assert_eq 0 "$(app_sql -c "SELECT count(*) FROM domains")" "a POST without a token changes nothing"
 
 # --- routing ---
 api GET /api/v1/nothing
