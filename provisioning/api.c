@@ -268,6 +268,27 @@ static void domains_list(const struct http_req *req, struct http_resp *resp, lon
 	PQclear(r);
 }
 
+/* GET of one resource: 304 without a body when If-None-Match names its
+ * current ETag (or is *), so a client polling for changes moves no data. */
+static void not_modified(const struct http_req *req, struct http_resp *resp)
+{
+	const char *h = http_header(req, "If-None-Match");
+	if (resp->status != 200 || !h || !resp->etag[0])
+		return;
+	/* weak comparison (RFC 9110 13.1.2): W/ prefixes do not matter */
+	for (const char *t = h; (t = strstr(t, resp->etag)); t++) {
+		char after = t[strlen(resp->etag)];
+		if (after == 0 || after == ',' || after == ' ' || after == '\t')
+			goto match;
+	}
+	if (strcmp(h, "*") != 0)
+		return;
+match:
+	free(resp->body);
+	resp->body = NULL;
+	resp->status = 304;
+}
+
 static void domain_get(const struct http_req *req, struct http_resp *resp, long long id)
 {
 	char ids[24];
@@ -277,6 +298,7 @@ static void domain_get(const struct http_req *req, struct http_resp *resp, long 
 	if (!r)
 		return;
 	row_reply(resp, r, 200, "domain", ids);
+	not_modified(req, resp);
 	PQclear(r);
 }
 
@@ -391,6 +413,7 @@ static void subscriber_get(const struct http_req *req, struct http_resp *resp, l
 	if (!r)
 		return;
 	row_reply(resp, r, 200, "subscriber", ids);
+	not_modified(req, resp);
 	PQclear(r);
 }
 

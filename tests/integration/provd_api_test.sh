@@ -61,6 +61,7 @@ api() {
     [[ -z "$body" ]] || args+=(-H 'Content-Type: application/json' --data-binary "$body")
     local h
     for h in "$@"; do args+=(-H "$h"); done
+    : >"$HARNESS_DIR/body"
     CODE="$(curl "${args[@]}" "$BASE$path")"
     BODY="$(cat "$HARNESS_DIR/body")"
     HDRS="$(tr -d '\r' <"$HARNESS_DIR/hdrs")"
@@ -162,6 +163,13 @@ assert_eq 200 "$CODE" "get a domain: 200"
 ETAG="$(header ETag)"
 assert_eq "$ETAG_CREATED" "$ETAG" "GET gives the ETag of the create"
 assert_eq "example.com" "$(jf .name)" "get a domain: its name"
+api GET "/api/v1/domains/$D1" "" "If-None-Match: $ETAG"
+assert_eq "304 $ETAG" "$CODE $(header ETag)" "If-None-Match with the current ETag: 304 with the ETag"
+assert_eq "" "$BODY" "304: no body"
+api GET "/api/v1/domains/$D1" "" "If-None-Match: W/\"1.1\", W/$ETAG"
+assert_eq 304 "$CODE" "If-None-Match compares weakly, in a list"
+api GET "/api/v1/domains/$D1" "" 'If-None-Match: "1.1"'
+assert_eq 200 "$CODE" "If-None-Match with another ETag: 200"
 api GET /api/v1/domains/999999
 expect_problem 404 "a missing domain" "no domain with id 999999"
 
