@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 
 #include <postgresql/libpq-fe.h>
 
@@ -47,11 +48,11 @@ static PGconn *db(struct http_resp *resp)
 	 * PQconsumeInput sees the closed socket now, so this request gets a
 	 * fresh session rather than a 503. */
 	if (c && PQstatus(c) == CONNECTION_OK && !PQconsumeInput(c))
-		log_info("database session lost while idle: %s", PQerrorMessage(c));
+		http_log(LOG_INFO, "database session lost while idle: %s", PQerrorMessage(c));
 	if (c && PQstatus(c) != CONNECTION_OK) {
 		PQreset(c);
 		if (PQstatus(c) != CONNECTION_OK) {
-			log_warnx("database: %s", PQerrorMessage(c));
+			http_log(LOG_WARNING, "database: %s", PQerrorMessage(c));
 			http_fail(resp, 503, "Database unavailable", "try again later");
 			return NULL;
 		}
@@ -60,7 +61,7 @@ static PGconn *db(struct http_resp *resp)
 		char err[512];
 		c = db_connect(db_conninfo, err, sizeof(err));
 		if (!c) {
-			log_warnx("database: %s", err);
+			http_log(LOG_WARNING, "database: %s", err);
 			http_fail(resp, 503, "Database unavailable", "try again later");
 			return NULL;
 		}
@@ -96,7 +97,7 @@ static PGresult *query(struct http_resp *resp, const char *sql, int n, const cha
 	const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
 	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 	if (!state || PQstatus(c) != CONNECTION_OK) {
-		log_warnx("database: %s", PQerrorMessage(c));
+		http_log(LOG_WARNING, "database: %s", PQerrorMessage(c));
 		http_fail(resp, 503, "Database unavailable", "try again later");
 	} else if (strcmp(state, "23505") == 0) {
 		http_fail(resp, 409, "Conflict", "%s", detail ? detail : "already exists");
@@ -107,7 +108,7 @@ static PGresult *query(struct http_resp *resp, const char *sql, int n, const cha
 	} else if (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0) {
 		http_fail(resp, 422, "Invalid field", "%s", msg ? msg : "refused by the database");
 	} else {
-		log_warnx("database: %s: %s", state, msg ? msg : "?");
+		http_log(LOG_WARNING, "database: %s: %s", state, msg ? msg : "?");
 		http_fail(resp, 500, "Internal error", "the database refused the request");
 	}
 	PQclear(r);

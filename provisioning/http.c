@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <syslog.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,27 @@ struct pending {
 	bool too_big;
 	bool authorized;  /* checked on the headers, before any body is kept */
 };
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void http_log(int level, const char *fmt, ...)
+{
+	char msg[LOG_LINE_MAX];
+	va_list ap;
+	if (level > log_getlevel())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&log_lock);
+	if (level <= LOG_WARNING)
+		log_warnx("%s", msg);
+	else if (level == LOG_INFO)
+		log_info("%s", msg);
+	else
+		log_debug("%s", msg);
+	pthread_mutex_unlock(&log_lock);
+}
 
 const char *http_header(const struct http_req *r, const char *name)
 {
@@ -165,7 +188,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			  API_BODY_MAX);
 	else
 		s->handler(&req, &resp);
-	log_debug("%s %s %d", method, url, resp.status);
+	http_log(LOG_DEBUG, "%s %s %d", method, url, resp.status);
 	return send_resp(conn, &resp);
 }
 

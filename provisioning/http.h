@@ -46,6 +46,11 @@ void http_problem(struct http_resp *resp, const struct problem *p);
 void http_fail(struct http_resp *resp, int status, const char *title, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* Logging from request threads (common/log.c is written for one thread
+ * per daemon): formats, then logs under a lock. level: LOG_WARNING,
+ * LOG_INFO or LOG_DEBUG. */
+void http_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 typedef void (*http_handler)(const struct http_req *req, struct http_resp *resp);
 
 struct http_server;
