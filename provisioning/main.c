@@ -77,8 +77,18 @@ int main(int argc, char **argv)
 	PGconn *conn = db_connect(c->db_conninfo, err, sizeof(err));
 	if (!conn)
 		fatalx("database: %s", err);
-	int n = db_migrate(conn, c->migrations, stderr, err, sizeof(err));
+	/* "applied NNN_x.sql" lines go to the log like every other line */
+	char *applied = NULL;
+	size_t alen = 0;
+	FILE *mlog = open_memstream(&applied, &alen);
+	int n = db_migrate(conn, c->migrations, mlog, err, sizeof(err));
 	PQfinish(conn);
+	if (mlog) {
+		fclose(mlog);
+		for (char *line = strtok(applied, "\n"); line; line = strtok(NULL, "\n"))
+			log_info("schema: %s", line);
+		free(applied);
+	}
 	if (n < 0)
 		fatalx("schema migrations from %s: %s", c->migrations, err);
 

@@ -51,6 +51,7 @@ up() { curl -s -o /dev/null "$BASE/api/v1/openapi.json"; }
 harness_wait_for "provd on $PORT" 10 up || { cat "$HARNESS_DIR/provd.log" >&2; fail "provd did not start"; }
 assert_eq "$(find "$ROOT/provisioning/sql" -name '[0-9]*.sql' | wc -l)" \
     "$(app_sql -c "SELECT count(*) FROM schema_migrations")" "provd applied every migration at start"
+assert_contains "$(cat "$HARNESS_DIR/provd.log")" "schema: applied 001_core.sql" "the log names each migration applied"
 
 # api METHOD PATH [BODY [HEADER...]]: CODE, BODY (text), HDRS (headers).
 api() {
