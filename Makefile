@@ -27,7 +27,9 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN)
 CPPFLAGS += -D_GNU_SOURCE -I. -Icommon
 # OpenSSL: TLS and digest hashes; c-ares: asynchronous DNS for RFC 3263
 # server location; protobuf-c: messages between daemons.
-LDLIBS   = -lssl -lcrypto -lcares -lprotobuf-c -lpq
+# libmicrohttpd: provd's HTTP server; jansson: JSON of the provisioning API
+# (a well-kept parser for untrusted input rather than one of our own).
+LDLIBS   = -lssl -lcrypto -lcares -lprotobuf-c -lpq -lmicrohttpd -ljansson
 LDLIBS_TEST = -lcmocka
 
 COMMON_SRC := $(wildcard common/*.c common/sip/*.c)
@@ -44,13 +46,15 @@ PROTO_OBJ  := $(PROTO_C:.c=.o)
 CPPFLAGS   += -I$(BUILD)/proto
 
 # Each daemon is a thin DIR/main.c over a library of modules (the rest of
-# DIR/*.c, build/libDIR.a), which its unit tests link too.
-DAEMON_DIRS := redirect marshal
+# DIR/*.c, build/libDIR.a), which its unit tests link too. The binary is
+# bin/DIRd, except provisioning/, whose daemon is bin/provd.
+DAEMON_DIRS := redirect marshal provisioning
 DAEMON_LIBS := $(DAEMON_DIRS:%=$(BUILD)/lib%.a)
 daemon_objs = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)))
 DAEMON_OBJ := $(foreach d,$(DAEMON_DIRS),$(call daemon_objs,$(d)))
 
-PROGRAMS := bin/sipcheck bin/vocal-migrate $(foreach d,$(DAEMON_DIRS),$(if $(wildcard $(d)/main.c),bin/$(d)d))
+DAEMON_BIN = $(if $(filter provisioning,$(1)),bin/provd,bin/$(1)d)
+PROGRAMS := bin/sipcheck bin/vocal-migrate $(foreach d,$(DAEMON_DIRS),$(if $(wildcard $(d)/main.c),$(call DAEMON_BIN,$(d))))
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c tests/conformance/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -101,12 +105,23 @@ bin/%: $(BUILD)/tools/%/main.o $(LIBVOCAL)
 
 $(BUILD)/libredirect.a: $(call daemon_objs,redirect)
 $(BUILD)/libmarshal.a: $(call daemon_objs,marshal)
+$(BUILD)/libprovisioning.a: $(call daemon_objs,provisioning)
+# openapi.c builds the document in (.incbin), which -MMD does not see.
+$(BUILD)/provisioning/openapi.o: provisioning/openapi.json
 $(DAEMON_LIBS):
 	@rm -f $@
 	ar rcs $@ $^
 
 bin/%d: $(BUILD)/%/main.o $(BUILD)/lib%.a $(LIBVOCAL)
 	@mkdir -p bin
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+bin/provd: $(BUILD)/provisioning/main.o $(BUILD)/libprovisioning.a $(LIBVOCAL)
+	@mkdir -p bin
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/bin/provd: $(BUILD)/provisioning/main.o $(BUILD)/libprovisioning.a $(LIBVOCAL)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # The daemons of a sub-build (build/asan/bin/marshald...), for the tests.
@@ -150,9 +165,11 @@ integration: all $(TEST_PROGRAMS)
 ASAN_SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 integration-asan: all $(TEST_PROGRAMS)
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" SAN="$(ASAN_SAN)" \
-	  build/asan/tests/proxy/testproxy build/asan/bin/marshald build/asan/bin/redirectd
+	  build/asan/tests/proxy/testproxy build/asan/bin/marshald build/asan/bin/redirectd \
+	  build/asan/bin/provd
 	@TESTPROXY=build/asan/tests/proxy/testproxy PLATFORM_BIN=$(CURDIR)/build/asan/bin \
-	  bash tests/run-suite.sh integration-asan \
+	  PROVD=$(CURDIR)/build/asan/bin/provd \
+	  bash tests/run-suite.sh integration-asan tests/integration/provd_api_test.sh \
 	  tests/integration/torture_wire_test.sh tests/integration/proxy_sipp_test.sh \
 	  tests/integration/proxy_tls_test.sh $(wildcard tests/integration/platform_*_test.sh)
 
@@ -204,6 +221,8 @@ bench-race: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/vocal/sql
+	install -m 644 provisioning/sql/*.sql $(DESTDIR)$(PREFIX)/share/vocal/sql/
 
 clean:
 	rm -rf build bin

@@ -8,12 +8,12 @@ packages=(
   # build
   make gcc clang libclang-rt-14-dev pkg-config
   # libraries the platform links
-  libpq-dev libssl-dev libxml2-dev libmicrohttpd-dev libsnmp-dev
+  libpq-dev libssl-dev libxml2-dev libmicrohttpd-dev libjansson-dev libsnmp-dev
   libradcli-dev protobuf-c-compiler libprotobuf-c-dev libc-ares-dev
   # tests, benchmarks and the real services they start
   libcmocka-dev valgrind postgresql dnsmasq-base bind9-dnsutils sip-tester sipsak
   baresip-core
-  iproute2 procps util-linux openssl
+  iproute2 procps util-linux openssl curl jq
   # the reference of the issue 4 benchmark (make bench-race)
   kamailio kamailio-postgres-modules
 )

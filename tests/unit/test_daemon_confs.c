@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "marshal/conf.h"
+#include "provisioning/conf.h"
 #include "redirect/conf.h"
 
 static void check_table(const struct config_key *t, void *conf, const char *text)
@@ -44,11 +45,25 @@ static void test_redirect(void **state)
 					    sizeof(err)), -1);
 }
 
+static void test_provd(void **state)
+{
+	(void)state;
+	struct provd_conf c = {0};
+	check_table(provd_keys, &c, "");
+	check_table(provd_keys, &c,
+		    "listen = [::1]:8080\nthreads = 8\nmigrations = /work/provisioning/sql\n"
+		    "[db]\nconninfo = \"host=/run/postgresql dbname=vocal\"\n[api]\n"
+		    "token_sha256 = 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n");
+	char err[512];
+	assert_int_equal(config_load_buffer(provd_keys, &c, "threads = 0\n", 12, "t", err, sizeof(err)), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_marshal),
 		cmocka_unit_test(test_redirect),
+		cmocka_unit_test(test_provd),
 	};
 	return cmocka_run_group_tests_name("daemon_confs", tests, NULL, NULL);
 }

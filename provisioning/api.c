@@ -1,0 +1,643 @@
+/* The REST API's routes and handlers (api.h). */
+#include "provisioning/api.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+
+#include <postgresql/libpq-fe.h>
+
+#include "db.h"
+#include "log.h"
+#include "provisioning/validate.h"
+#include "sip/digest.h"
+
+/* ---- one PostgreSQL session per request thread ----------------------------
+ * MHD's pool threads live as long as the server; each connects on its first
+ * request and the key's destructor closes the session when MHD joins the
+ * thread. A broken session is reset on the next request. */
+
+static const char *db_conninfo;
+static pthread_key_t db_key;
+static pthread_once_t db_once = PTHREAD_ONCE_INIT;
+
+static void db_close(void *conn)
+{
+	PQfinish(conn);
+}
+
+static void db_key_init(void)
+{
+	pthread_key_create(&db_key, db_close);
+}
+
+void api_init(const char *conninfo)
+{
+	db_conninfo = conninfo;
+	pthread_once(&db_once, db_key_init);
+}
+
+static PGconn *db(struct http_resp *resp)
+{
+	PGconn *c = pthread_getspecific(db_key);
+	/* An idle session learns of a server restart only when it reads:
+	 * PQconsumeInput sees the closed socket now, so this request gets a
+	 * fresh session rather than a 503. */
+	if (c && PQstatus(c) == CONNECTION_OK && !PQconsumeInput(c))
+		http_log(LOG_INFO, "database session lost while idle: %s", PQerrorMessage(c));
+	if (c && PQstatus(c) != CONNECTION_OK) {
+		PQreset(c);
+		if (PQstatus(c) != CONNECTION_OK) {
+			http_log(LOG_WARNING, "database: %s", PQerrorMessage(c));
+			http_fail(resp, 503, "Database unavailable", "try again later");
+			return NULL;
+		}
+	}
+	if (!c) {
+		char err[512];
+		c = db_connect(db_conninfo, err, sizeof(err));
+		if (!c) {
+			http_log(LOG_WARNING, "database: %s", err);
+			http_fail(resp, 503, "Database unavailable", "try again later");
+			return NULL;
+		}
+		pthread_setspecific(db_key, c);
+	}
+	return c;
+}
+
+/* Runs sql with n text parameters (NULL: SQL NULL). Returns the result, or
+ * NULL with the error turned into a problem in resp: the unique and
+ * foreign-key constraints become 409 or 422 with PostgreSQL's detail
+ * ("Key (name)=(example.com) already exists."). */
+static PGresult *query(struct http_resp *resp, const char *sql, int n, const char *const *params)
+{
+	PGconn *c = db(resp);
+	if (!c)
+		return NULL;
+	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	if (PQstatus(c) != CONNECTION_OK) {
+		/* The session died (a server restart, a failover): once more on a
+		 * fresh one. A statement that reached a dying server did not
+		 * commit, unless the reply alone was lost; every statement here
+		 * then fails harmlessly (unique name: 409, If-Match: 412, gone:
+		 * 404) or is idempotent (the password's UPDATE). */
+		PQclear(r);
+		PQreset(c);
+		r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	}
+	ExecStatusType st = PQresultStatus(r);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		return r;
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	if (!state || PQstatus(c) != CONNECTION_OK) {
+		http_log(LOG_WARNING, "database: %s", PQerrorMessage(c));
+		http_fail(resp, 503, "Database unavailable", "try again later");
+	} else if (strcmp(state, "23505") == 0) {
+		http_fail(resp, 409, "Conflict", "%s", detail ? detail : "already exists");
+	} else if (strcmp(state, "23503") == 0 && detail && strstr(detail, "still referenced")) {
+		http_fail(resp, 409, "Conflict", "still in use: %s", detail);
+	} else if (strcmp(state, "23503") == 0) {
+		http_fail(resp, 422, "Invalid field", "%s", detail ? detail : msg);
+	} else if (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0) {
+		http_fail(resp, 422, "Invalid field", "%s", msg ? msg : "refused by the database");
+	} else {
+		http_log(LOG_WARNING, "database: %s: %s", state, msg ? msg : "?");
+		http_fail(resp, 500, "Internal error", "the database refused the request");
+	}
+	PQclear(r);
+	return NULL;
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+/* The ETag of a row: its id and updated_at in microseconds (the schema's
+ * vocal_touch trigger moves updated_at on every change). */
+#define ETAG_SQL "(id::text || '.' || (extract(epoch FROM updated_at) * 1000000)::bigint::text)"
+
+static void set_etag(struct http_resp *resp, const char *tag)
+{
+	snprintf(resp->etag, sizeof(resp->etag), "\"%s\"", tag);
+}
+
+/* If-Match for PATCH and DELETE: 428 when absent. tag gets what the
+ * statements compare with ETAG_SQL: "*", or the listed tags without their
+ * quotes, comma-separated (RFC 9110 13.1.1: any may match). Tags that
+ * cannot be ours (weak ones: the comparison is strong; other characters)
+ * are left out, so a header of only those matches no row: 412. */
+static int if_match(const struct http_req *req, struct http_resp *resp, char *tag, size_t cap)
+{
+	const char *h = http_header(req, "If-Match");
+	if (!h) {
+		http_fail(resp, 428, "Precondition required",
+			  "send If-Match with the ETag of a GET, so that changes do not overwrite each other");
+		return -1;
+	}
+	size_t o = 0;
+	tag[0] = 0;
+	while (*h) {
+		while (*h == ' ' || *h == ',' || *h == '\t')
+			h++;
+		if (*h == '*') {
+			snprintf(tag, cap, "*");
+			return 0;
+		}
+		const char *start = h;
+		while (*h && *h != ',')
+			h++;
+		const char *end = h;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		size_t n = (size_t)(end - start);
+		if (n < 3 || start[0] != '"' || end[-1] != '"' ||
+		    strspn(start + 1, "0123456789.") != n - 2 || o + n + 1 >= cap)
+			continue;
+		o += (size_t)snprintf(tag + o, cap - o, "%s%.*s", o ? "," : "", (int)(n - 2), start + 1);
+	}
+	if (!tag[0])
+		snprintf(tag, cap, "-");
+	return 0;
+}
+
+/* After an UPDATE/DELETE ... WHERE id AND etag matched nothing: 404 or 412. */
+static void missing_or_stale(struct http_resp *resp, const char *table, const char *id)
+{
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE id = $1", table);
+	PGresult *r = query(resp, sql, 1, (const char *[]){id});
+	if (!r)
+		return;
+	if (PQntuples(r) == 0)
+		http_fail(resp, 404, "Not found", "no %.*s with id %s", (int)strlen(table) - 1, table, id);
+	else
+		http_fail(resp, 412, "Precondition failed",
+			  "the %.*s changed since that ETag; GET it again", (int)strlen(table) - 1, table);
+	PQclear(r);
+}
+
+/* A query parameter that must be a positive integer (or absent). */
+static int query_id(const struct http_req *req, struct http_resp *resp, const char *name,
+		    long long min, long long max, char *out, size_t cap)
+{
+	const char *v = http_query(req, name);
+	out[0] = 0;
+	if (!v)
+		return 0;
+	char *end;
+	errno = 0;
+	long long n = strtoll(v, &end, 10);
+	if (!*v || *end || errno || n < min || n > max || v[0] == '+' || v[0] == ' ') {
+		http_fail(resp, 400, "Invalid query parameter", "%s: must be an integer from %lld to %lld",
+			  name, min, max);
+		return -1;
+	}
+	snprintf(out, cap, "%lld", n);
+	return 1;
+}
+
+/* The list shape: {"items": [...], "next": last id or null}. The query
+ * returns one row: json array, number of rows, last id. */
+static void list_reply(struct http_resp *resp, PGresult *r, long long limit)
+{
+	const char *items = PQgetvalue(r, 0, 0);
+	long long n = atoll(PQgetvalue(r, 0, 1));
+	size_t cap = strlen(items) + 64;
+	char *body = malloc(cap);
+	if (!body) {
+		http_fail(resp, 500, "Internal error", "out of memory");
+		return;
+	}
+	if (n == limit)
+		snprintf(body, cap, "{\"items\":%s,\"next\":%s}", items, PQgetvalue(r, 0, 2));
+	else
+		snprintf(body, cap, "{\"items\":%s,\"next\":null}", items);
+	free(resp->body);
+	resp->body = body;
+	resp->status = 200;
+	resp->type = "application/json";
+}
+
+/* The one-row answer of a statement that RETURNING (json, etag). */
+static void row_reply(struct http_resp *resp, PGresult *r, int status, const char *what,
+		      const char *id)
+{
+	if (PQntuples(r) == 0) {
+		http_fail(resp, 404, "Not found", "no %s with id %s", what, id);
+		return;
+	}
+	http_json(resp, status, PQgetvalue(r, 0, 0));
+	set_etag(resp, PQgetvalue(r, 0, 1));
+}
+
+static int paging(const struct http_req *req, struct http_resp *resp, char *limit, char *after)
+{
+	if (query_id(req, resp, "limit", 1, 1000, limit, 24) < 0 ||
+	    query_id(req, resp, "after", 0, INT64_MAX, after, 24) < 0)
+		return -1;
+	if (!limit[0])
+		strcpy(limit, "100");
+	if (!after[0])
+		strcpy(after, "0");
+	return 0;
+}
+
+/* ---- domains ------------------------------------------------------------------ */
+
+#define DOMAIN_JSON                                                                            \
+	"json_build_object('id', id, 'name', name, 'realm', realm, 'enabled', enabled, "       \
+	"'created_at', created_at, 'updated_at', updated_at)"
+
+static void domains_list(const struct http_req *req, struct http_resp *resp, long long unused)
+{
+	char limit[24], after[24];
+	if (paging(req, resp, limit, after) < 0)
+		return;
+	PGresult *r = query(resp,
+			    "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text, count(*), max(id) FROM "
+			    "(SELECT id, " DOMAIN_JSON " AS j FROM domains WHERE id > $1 "
+			    "ORDER BY id LIMIT $2) x",
+			    2, (const char *[]){after, limit});
+	if (!r)
+		return;
+	list_reply(resp, r, atoll(limit));
+	PQclear(r);
+}
+
+/* GET of one resource: 304 without a body when If-None-Match names its
+ * current ETag (or is *), so a client polling for changes moves no data. */
+static void not_modified(const struct http_req *req, struct http_resp *resp)
+{
+	const char *h = http_header(req, "If-None-Match");
+	if (resp->status != 200 || !h || !resp->etag[0])
+		return;
+	/* weak comparison (RFC 9110 13.1.2): W/ prefixes do not matter */
+	for (const char *t = h; (t = strstr(t, resp->etag)); t++) {
+		char after = t[strlen(resp->etag)];
+		if (after == 0 || after == ',' || after == ' ' || after == '\t')
+			goto match;
+	}
+	if (strcmp(h, "*") != 0)
+		return;
+match:
+	free(resp->body);
+	resp->body = NULL;
+	resp->status = 304;
+}
+
+static void domain_get(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = query(resp, "SELECT " DOMAIN_JSON "::text, " ETAG_SQL " FROM domains WHERE id = $1",
+			    1, (const char *[]){ids});
+	if (!r)
+		return;
+	row_reply(resp, r, 200, "domain", ids);
+	not_modified(req, resp);
+	PQclear(r);
+}
+
+static void domain_create(const struct http_req *req, struct http_resp *resp, long long unused)
+{
+	struct domain_in in;
+	struct problem p;
+	if (api_parse_domain(req->body, req->len, true, &in, &p) < 0) {
+		http_problem(resp, &p);
+		return;
+	}
+	PGresult *r = query(resp,
+			    "INSERT INTO domains (name, realm, enabled) VALUES ($1, $2, $3) "
+			    "RETURNING " DOMAIN_JSON "::text, " ETAG_SQL ", id",
+			    3, (const char *[]){in.name, in.realm, in.enabled ? "t" : "f"});
+	if (!r)
+		return;
+	row_reply(resp, r, 201, "domain", "");
+	snprintf(resp->location, sizeof(resp->location), "/api/v1/domains/%s", PQgetvalue(r, 0, 2));
+	PQclear(r);
+}
+
+static void domain_patch(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	struct domain_in in;
+	struct problem p;
+	char tag[512], ids[24];
+	if (if_match(req, resp, tag, sizeof(tag)) < 0)
+		return;
+	if (api_parse_domain(req->body, req->len, false, &in, &p) < 0) {
+		http_problem(resp, &p);
+		return;
+	}
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = query(
+		resp,
+		"UPDATE domains SET realm = coalesce($2, realm), enabled = coalesce($3::boolean, enabled) "
+		"WHERE id = $1 AND ($4 = '*' OR " ETAG_SQL " = ANY(string_to_array($4, ','))) RETURNING " DOMAIN_JSON "::text, " ETAG_SQL,
+		4,
+		(const char *[]){ids, in.has & IN_REALM ? in.realm : NULL,
+				 in.has & IN_ENABLED ? (in.enabled ? "t" : "f") : NULL, tag});
+	if (!r)
+		return;
+	if (PQntuples(r) == 0)
+		missing_or_stale(resp, "domains", ids);
+	else
+		row_reply(resp, r, 200, "domain", ids);
+	PQclear(r);
+}
+
+static void domain_delete(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	char tag[512], ids[24];
+	if (if_match(req, resp, tag, sizeof(tag)) < 0)
+		return;
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = query(resp,
+			    "DELETE FROM domains WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL
+			    " = ANY(string_to_array($2, ','))) RETURNING id",
+			    2, (const char *[]){ids, tag});
+	if (!r)
+		return;
+	if (PQntuples(r) == 0)
+		missing_or_stale(resp, "domains", ids);
+	else
+		resp->status = 204;
+	PQclear(r);
+}
+
+/* ---- subscribers ---------------------------------------------------------------- */
+
+/* HA1s are a password's equivalent: never shown, only whether one is set. */
+#define SUBSCRIBER_JSON                                                                        \
+	"json_build_object('id', id, 'domain_id', domain_id, 'user_part', user_part, "         \
+	"'display_name', display_name, 'auth_kind', auth_kind, 'enabled', enabled, "           \
+	"'has_password', ha1_md5 IS NOT NULL, 'created_at', created_at, 'updated_at', updated_at)"
+
+static void subscribers_list(const struct http_req *req, struct http_resp *resp, long long unused)
+{
+	char limit[24], after[24], domain[24];
+	if (paging(req, resp, limit, after) < 0 ||
+	    query_id(req, resp, "domain", 1, INT64_MAX, domain, sizeof(domain)) < 0)
+		return;
+	const char *q = http_query(req, "q");
+	if (q && strlen(q) > 64) {
+		http_fail(resp, 400, "Invalid query parameter", "q: at most 64 bytes");
+		return;
+	}
+	/* strpos, not LIKE: the search text is matched as typed, with no
+	 * wildcards for a client to escape */
+	PGresult *r = query(
+		resp,
+		"SELECT coalesce(json_agg(j ORDER BY id), '[]')::text, count(*), max(id) FROM "
+		"(SELECT id, " SUBSCRIBER_JSON " AS j FROM subscribers WHERE id > $1 "
+		"AND ($3::bigint IS NULL OR domain_id = $3) AND ($4::text IS NULL OR "
+		"strpos(lower(user_part), lower($4)) > 0 OR strpos(lower(display_name), lower($4)) > 0) "
+		"ORDER BY id LIMIT $2) x",
+		4, (const char *[]){after, limit, domain[0] ? domain : NULL, q && *q ? q : NULL});
+	if (!r)
+		return;
+	list_reply(resp, r, atoll(limit));
+	PQclear(r);
+}
+
+static void subscriber_get(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = query(resp,
+			    "SELECT " SUBSCRIBER_JSON "::text, " ETAG_SQL " FROM subscribers WHERE id = $1",
+			    1, (const char *[]){ids});
+	if (!r)
+		return;
+	row_reply(resp, r, 200, "subscriber", ids);
+	not_modified(req, resp);
+	PQclear(r);
+}
+
+static void subscriber_create(const struct http_req *req, struct http_resp *resp, long long unused)
+{
+	struct subscriber_in in;
+	struct problem p;
+	if (api_parse_subscriber(req->body, req->len, true, &in, &p) < 0) {
+		http_problem(resp, &p);
+		return;
+	}
+	char dom[24];
+	snprintf(dom, sizeof(dom), "%lld", (long long)in.domain_id);
+	PGresult *r = query(resp,
+			    "INSERT INTO subscribers (domain_id, user_part, display_name, auth_kind, enabled) "
+			    "VALUES ($1, $2, $3, $4, $5) RETURNING " SUBSCRIBER_JSON "::text, " ETAG_SQL ", id",
+			    5,
+			    (const char *[]){dom, in.user_part, in.display_name, in.auth_kind,
+					     in.enabled ? "t" : "f"});
+	if (!r)
+		return;
+	row_reply(resp, r, 201, "subscriber", "");
+	snprintf(resp->location, sizeof(resp->location), "/api/v1/subscribers/%s", PQgetvalue(r, 0, 2));
+	PQclear(r);
+}
+
+static void subscriber_patch(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	struct subscriber_in in;
+	struct problem p;
+	char tag[512], ids[24];
+	if (if_match(req, resp, tag, sizeof(tag)) < 0)
+		return;
+	if (api_parse_subscriber(req->body, req->len, false, &in, &p) < 0) {
+		http_problem(resp, &p);
+		return;
+	}
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = query(
+		resp,
+		"UPDATE subscribers SET display_name = coalesce($2, display_name), "
+		"auth_kind = coalesce($3, auth_kind), enabled = coalesce($4::boolean, enabled) "
+		"WHERE id = $1 AND ($5 = '*' OR " ETAG_SQL " = ANY(string_to_array($5, ','))) RETURNING " SUBSCRIBER_JSON "::text, " ETAG_SQL,
+		5,
+		(const char *[]){ids, in.has & IN_DISPLAY ? in.display_name : NULL,
+				 in.has & IN_AUTH_KIND ? in.auth_kind : NULL,
+				 in.has & IN_ENABLED ? (in.enabled ? "t" : "f") : NULL, tag});
+	if (!r)
+		return;
+	if (PQntuples(r) == 0)
+		missing_or_stale(resp, "subscribers", ids);
+	else
+		row_reply(resp, r, 200, "subscriber", ids);
+	PQclear(r);
+}
+
+static void subscriber_delete(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	char tag[512], ids[24];
+	if (if_match(req, resp, tag, sizeof(tag)) < 0)
+		return;
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = query(resp,
+			    "DELETE FROM subscribers WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL
+			    " = ANY(string_to_array($2, ','))) RETURNING id",
+			    2, (const char *[]){ids, tag});
+	if (!r)
+		return;
+	if (PQntuples(r) == 0)
+		missing_or_stale(resp, "subscribers", ids);
+	else
+		resp->status = 204;
+	PQclear(r);
+}
+
+/* Stores the three HA1s (MD5, SHA-256, SHA-512/256; RFC 8760) of the
+ * password for the subscriber's user and its domain's realm, never the
+ * password. One statement reads user and realm and writes the digests, so
+ * a concurrent change of the realm cannot leave digests of the old one. */
+static void subscriber_password(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	struct password_in in;
+	struct problem p;
+	char ids[24];
+	if (api_parse_password(req->body, req->len, &in, &p) < 0) {
+		http_problem(resp, &p);
+		return;
+	}
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = NULL;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		r = query(resp,
+			  "SELECT s.user_part, d.realm FROM subscribers s JOIN domains d ON d.id = s.domain_id "
+			  "WHERE s.id = $1",
+			  1, (const char *[]){ids});
+		if (!r)
+			break;
+		if (PQntuples(r) == 0) {
+			http_fail(resp, 404, "Not found", "no subscriber with id %s", ids);
+			break;
+		}
+		char user[128], realm[256], md5[DIGEST_HEX_MAX], s256[DIGEST_HEX_MAX],
+			s512[DIGEST_HEX_MAX];
+		snprintf(user, sizeof(user), "%s", PQgetvalue(r, 0, 0));
+		snprintf(realm, sizeof(realm), "%s", PQgetvalue(r, 0, 1));
+		PQclear(r);
+		r = NULL;
+		if (digest_ha1(DIGEST_ALG_MD5, user, realm, in.password, md5) < 0 ||
+		    digest_ha1(DIGEST_ALG_SHA256, user, realm, in.password, s256) < 0 ||
+		    digest_ha1(DIGEST_ALG_SHA512_256, user, realm, in.password, s512) < 0) {
+			http_fail(resp, 500, "Internal error", "cannot compute the digests");
+			break;
+		}
+		/* written only if user and realm are still the ones hashed */
+		r = query(resp,
+			  "UPDATE subscribers s SET ha1_md5 = $4, ha1_sha256 = $5, ha1_sha512_256 = $6 "
+			  "FROM domains d WHERE s.id = $1 AND d.id = s.domain_id AND s.user_part = $2 "
+			  "AND d.realm = $3 RETURNING s.id::text || '.' || "
+			  "(extract(epoch FROM s.updated_at) * 1000000)::bigint::text",
+			  6, (const char *[]){ids, user, realm, md5, s256, s512});
+		if (!r)
+			break;
+		if (PQntuples(r) == 1) {
+			resp->status = 204;
+			set_etag(resp, PQgetvalue(r, 0, 0));
+			break;
+		}
+		PQclear(r);
+		r = NULL; /* the realm changed in between: hash again */
+	}
+	if (r)
+		PQclear(r);
+	else if (resp->status == 500 && !resp->body)
+		http_fail(resp, 409, "Conflict", "the domain's realm kept changing; try again");
+	explicit_bzero(&in, sizeof(in));
+}
+
+/* ---- the document and the table -------------------------------------------------- */
+
+static void openapi(const struct http_req *req, struct http_resp *resp, long long unused)
+{
+	http_json(resp, 200, api_openapi_json);
+}
+
+const struct api_route api_routes[] = {
+	{"GET", "/api/v1/openapi.json", openapi},
+	{"GET", "/api/v1/domains", domains_list},
+	{"POST", "/api/v1/domains", domain_create},
+	{"GET", "/api/v1/domains/{id}", domain_get},
+	{"PATCH", "/api/v1/domains/{id}", domain_patch},
+	{"DELETE", "/api/v1/domains/{id}", domain_delete},
+	{"GET", "/api/v1/subscribers", subscribers_list},
+	{"POST", "/api/v1/subscribers", subscriber_create},
+	{"GET", "/api/v1/subscribers/{id}", subscriber_get},
+	{"PATCH", "/api/v1/subscribers/{id}", subscriber_patch},
+	{"DELETE", "/api/v1/subscribers/{id}", subscriber_delete},
+	{"PUT", "/api/v1/subscribers/{id}/password", subscriber_password},
+	{0},
+};
+
+/* Does path match pattern? {id} takes a positive decimal that fits. */
+static bool match(const char *pattern, const char *path, long long *id)
+{
+	while (*pattern) {
+		if (strncmp(pattern, "{id}", 4) == 0) {
+			long long n = 0;
+			if (*path < '1' || *path > '9')
+				return false;
+			for (; *path >= '0' && *path <= '9'; path++) {
+				if (n > (INT64_MAX - 9) / 10)
+					return false;
+				n = n * 10 + (*path - '0');
+			}
+			*id = n;
+			pattern += 4;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return false;
+	}
+	return *path == 0;
+}
+
+/* Content-Type: application/json, with parameters or not. */
+static bool json_body(const struct http_req *req)
+{
+	const char *t = http_header(req, "Content-Type");
+	if (!t || strncasecmp(t, "application/json", 16) != 0)
+		return false;
+	t += 16;
+	while (*t == ' ')
+		t++;
+	return *t == 0 || *t == ';';
+}
+
+void api_handle(const struct http_req *req, struct http_resp *resp)
+{
+	char allow[64] = "";
+	/* HEAD is a GET whose body libmicrohttpd leaves out */
+	const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
+	for (const struct api_route *r = api_routes; r->method; r++) {
+		long long id = 0;
+		if (!match(r->pattern, req->path, &id))
+			continue;
+		if (strcmp(r->method, method) == 0) {
+			if (strcmp(r->method, "GET") && strcmp(r->method, "DELETE") && !json_body(req)) {
+				http_fail(resp, 415, "Unsupported media type",
+					  "send the body as Content-Type: application/json");
+				return;
+			}
+			r->fn(req, resp, id);
+			if (resp->status == 500 && !resp->body)
+				http_fail(resp, 500, "Internal error", "no answer");
+			return;
+		}
+		size_t o = strlen(allow);
+		snprintf(allow + o, sizeof(allow) - o, "%s%s", o ? ", " : "", r->method);
+	}
+	if (allow[0]) {
+		http_fail(resp, 405, "Method not allowed", "%s is not allowed here; use %s", req->method,
+			  allow);
+		snprintf(resp->allow, sizeof(resp->allow), "%s", allow);
+	} else {
+		http_fail(resp, 404, "Not found", "no such resource");
+	}
+}

@@ -1,0 +1,257 @@
+/* provd's HTTP front on libmicrohttpd (http.h). */
+#include "provisioning/http.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <syslog.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "log.h"
+#include "provisioning/validate.h"
+
+struct http_server {
+	struct MHD_Daemon *mhd;
+	http_handler handler;
+	bool has_token;
+	uint8_t token[SHA256_DIGEST_LENGTH];
+};
+
+/* One request while its body arrives. */
+struct pending {
+	char *body;
+	size_t len;
+	bool too_big;
+	bool authorized;  /* checked on the headers, before any body is kept */
+};
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void http_log(int level, const char *fmt, ...)
+{
+	char msg[LOG_LINE_MAX];
+	va_list ap;
+	if (level > log_getlevel())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&log_lock);
+	if (level <= LOG_WARNING)
+		log_warnx("%s", msg);
+	else if (level == LOG_INFO)
+		log_info("%s", msg);
+	else
+		log_debug("%s", msg);
+	pthread_mutex_unlock(&log_lock);
+}
+
+const char *http_header(const struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(const struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+void http_json(struct http_resp *resp, int status, const char *json)
+{
+	free(resp->body);
+	resp->status = status;
+	resp->body = strdup(json);
+	resp->type = "application/json";
+}
+
+void http_problem(struct http_resp *resp, const struct problem *p)
+{
+	/* type: a URN made of the title ("Invalid field" is
+	 * urn:vocal:problem:invalid-field), stable for clients to test */
+	char type[96] = "urn:vocal:problem:";
+	size_t o = strlen(type);
+	for (const char *c = p->title; *c && o + 1 < sizeof(type); c++)
+		type[o++] = *c == ' ' ? '-' : (*c >= 'A' && *c <= 'Z') ? (char)(*c + 32) : *c;
+	type[o] = 0;
+	json_t *doc = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", p->title, "status",
+				p->status, "detail", p->detail);
+	free(resp->body);
+	resp->body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	resp->status = p->status;
+	resp->type = "application/problem+json";
+	resp->etag[0] = 0;
+	resp->location[0] = 0;
+}
+
+void http_fail(struct http_resp *resp, int status, const char *title, const char *fmt, ...)
+{
+	struct problem p = {.status = status};
+	snprintf(p.title, sizeof(p.title), "%s", title);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p.detail, sizeof(p.detail), fmt, ap);
+	va_end(ap);
+	http_problem(resp, &p);
+}
+
+static bool token_ok(const struct http_server *s, const char *auth)
+{
+	if (!s->has_token || !auth || strncasecmp(auth, "Bearer ", 7) != 0)
+		return false;
+	const char *tok = auth + 7;
+	while (*tok == ' ')
+		tok++;
+	uint8_t h[SHA256_DIGEST_LENGTH];
+	SHA256((const unsigned char *)tok, strlen(tok), h);
+	/* equal-length digests compared in constant time: the time taken
+	 * says nothing about how much of a guess was right */
+	return CRYPTO_memcmp(h, s->token, sizeof(h)) == 0;
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *conn, struct http_resp *r)
+{
+	size_t len = r->body ? strlen(r->body) : 0;
+	struct MHD_Response *m = MHD_create_response_from_buffer(len, r->body, MHD_RESPMEM_MUST_FREE);
+	if (!m) {
+		free(r->body);
+		return MHD_NO;
+	}
+	r->body = NULL;
+	if (len)
+		MHD_add_response_header(m, "Content-Type", r->type ? r->type : "application/json");
+	MHD_add_response_header(m, "Cache-Control", "no-store");
+	if (r->etag[0])
+		MHD_add_response_header(m, "ETag", r->etag);
+	if (r->location[0])
+		MHD_add_response_header(m, "Location", r->location);
+	if (r->allow[0])
+		MHD_add_response_header(m, "Allow", r->allow);
+	if (r->status == 401)
+		MHD_add_response_header(m, "WWW-Authenticate", "Bearer realm=\"vocal\"");
+	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, m);
+	MHD_destroy_response(m);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct http_server *s = cls;
+	struct pending *p = *con_cls;
+	(void)version;
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return MHD_NO;
+		*con_cls = p;
+		struct http_req hdrs = {.conn = conn};
+		p->authorized = token_ok(s, http_header(&hdrs, "Authorization"));
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		/* keep reading a body that is too big (or not authorized), so
+		 * the 413 (401) is an answer and not a reset connection, but
+		 * keep none of it */
+		if (p->authorized && !p->too_big && p->len + *upload_size <= API_BODY_MAX) {
+			char *b = realloc(p->body, p->len + *upload_size + 1);
+			if (!b)
+				return MHD_NO;
+			memcpy(b + p->len, upload, *upload_size);
+			p->body = b;
+			p->len += *upload_size;
+			p->body[p->len] = 0;
+		} else {
+			p->too_big = true;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	struct http_req req = {.method = method, .path = url, .body = p->body ? p->body : "",
+			       .len = p->len, .conn = conn};
+	struct http_resp resp = {.status = 500};
+	if (!p->authorized)
+		http_fail(&resp, 401, "Unauthorized",
+			  "send Authorization: Bearer followed by the API token");
+	else if (p->too_big)
+		http_fail(&resp, 413, "Request body too large", "at most %d bytes are accepted",
+			  API_BODY_MAX);
+	else
+		s->handler(&req, &resp);
+	http_log(LOG_DEBUG, "%s %s %d", method, url, resp.status);
+	return send_resp(conn, &resp);
+}
+
+static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+		    enum MHD_RequestTerminationCode why)
+{
+	(void)cls;
+	(void)conn;
+	(void)why;
+	struct pending *p = *con_cls;
+	if (p) {
+		free(p->body);
+		free(p);
+		*con_cls = NULL;
+	}
+}
+
+struct http_server *http_start(const struct config_addr *listen, unsigned threads,
+			       const uint8_t *token_sha256, http_handler handler, uint16_t *port,
+			       char *err, size_t errlen)
+{
+	struct sockaddr_storage ss = {0};
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	if (inet_pton(AF_INET, listen->host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons(listen->port);
+	} else if (inet_pton(AF_INET6, listen->host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(listen->port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		snprintf(err, errlen, "listen: %s is not a numeric address", listen->host);
+		return NULL;
+	}
+	struct http_server *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->handler = handler;
+	if (token_sha256) {
+		s->has_token = true;
+		memcpy(s->token, token_sha256, sizeof(s->token));
+	}
+	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
+				  MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
+				  on_done, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+				  MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_END);
+	if (!s->mhd) {
+		snprintf(err, errlen, "cannot listen on %s:%u (address in use or not ours?)",
+			 listen->host, listen->port);
+		free(s);
+		return NULL;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	*port = info ? info->port : listen->port;
+	return s;
+}
+
+void http_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->mhd);
+	free(s);
+}

@@ -1,0 +1,72 @@
+/*
+ * provd's HTTP front: libmicrohttpd in its own thread pool. Each request
+ * runs start to end on one pool thread (the handlers are synchronous and
+ * hold that thread's database session), so the daemon's event loop only
+ * does signals. This module reads the body, checks the bearer token and
+ * turns a struct http_resp into the HTTP answer; api.c does the rest.
+ */
+#ifndef VOCAL_PROVISIONING_HTTP_H
+#define VOCAL_PROVISIONING_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct MHD_Connection;
+struct problem;
+
+struct http_req {
+	const char *method;           /* "GET" ... */
+	const char *path;             /* without the query */
+	const char *body;             /* NUL-terminated; "" when none */
+	size_t len;
+	struct MHD_Connection *conn;  /* for http_header, http_query */
+};
+
+struct http_resp {
+	int status;
+	char *body;                   /* heap, owned by the response; NULL: empty */
+	const char *type;             /* Content-Type */
+	char etag[64];                /* with the quotes; "" for none */
+	char location[128];
+	char allow[64];               /* for a 405 */
+};
+
+/* A request header or query parameter; NULL when absent. */
+const char *http_header(const struct http_req *r, const char *name);
+const char *http_query(const struct http_req *r, const char *name);
+
+/* Sets resp to a JSON body (copied) and status. */
+void http_json(struct http_resp *resp, int status, const char *json);
+/* Sets resp to an application/problem+json document (RFC 9457). */
+void http_problem(struct http_resp *resp, const struct problem *p);
+/* The same from parts. */
+void http_fail(struct http_resp *resp, int status, const char *title, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Logging from request threads (common/log.c is written for one thread
+ * per daemon): formats, then logs under a lock. level: LOG_WARNING,
+ * LOG_INFO or LOG_DEBUG. */
+void http_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+typedef void (*http_handler)(const struct http_req *req, struct http_resp *resp);
+
+struct http_server;
+
+/*
+ * Starts threads request threads serving listen (a numeric address; port
+ * 0: the kernel chooses). token_sha256: 32 bytes that SHA-256 of the
+ * bearer token must equal, or NULL to refuse every request (401). Every
+ * request with a valid token goes to handler. Returns the server, or NULL
+ * with the reason in err. *port gets the bound port.
+ */
+struct http_server *http_start(const struct config_addr *listen, unsigned threads,
+			       const uint8_t *token_sha256, http_handler handler, uint16_t *port,
+			       char *err, size_t errlen);
+
+/* Stops accepting, waits for the requests in flight, frees everything. */
+void http_stop(struct http_server *s);
+
+#endif

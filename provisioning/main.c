@@ -1,0 +1,116 @@
+/*
+ * provd: the provisioning server (ARCHITECTURE.md). Owns the schema (applies
+ * provisioning/sql/ at start, or refuses to start and says why) and serves
+ * the JSON REST API under /api/v1 from libmicrohttpd's thread pool; the
+ * event loop here only handles signals.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <postgresql/libpq-fe.h>
+
+#include "daemon.h"
+#include "db.h"
+#include "ev.h"
+#include "log.h"
+#include "provisioning/api.h"
+#include "provisioning/conf.h"
+#include "provisioning/http.h"
+
+static struct daemon d = {
+	.name = "provd",
+	.default_conf = "/etc/vocal/provd.conf",
+	.table = provd_keys,
+	.conf_size = sizeof(struct provd_conf),
+};
+
+static int reload(void *new_conf, const void *old_conf, void *arg)
+{
+	(void)new_conf;
+	(void)old_conf;
+	(void)arg;
+	/* every key is read once at start */
+	log_warnx("reload: provd's settings need a restart");
+	return -1;
+}
+
+static void drain(void *arg)
+{
+	(void)arg;
+	log_info("stopping");
+	ev_break(d.loop);
+}
+
+/* "" -> 0 (no token); 64 hex digits -> 1 with the bytes; else -1. */
+static int parse_token(const char *hex, uint8_t out[32])
+{
+	if (!hex[0])
+		return 0;
+	if (strlen(hex) != 64)
+		return -1;
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", hex[2 * i]) ||
+		    !strchr("0123456789abcdefABCDEF", hex[2 * i + 1]))
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	switch (daemon_start(&d, argc, argv)) {
+	case -1: return 1;
+	case 1: return 0;
+	}
+	const struct provd_conf *c = d.conf;
+	char err[512];
+	uint8_t token[32];
+	int has_token = parse_token(c->api_token_sha256, token);
+	if (has_token < 0)
+		fatalx("api.token_sha256: must be 64 hex digits (sha256sum of the token)");
+	if (!has_token)
+		log_warnx("api.token_sha256 is empty: every API request is refused (401)");
+
+	PGconn *conn = db_connect(c->db_conninfo, err, sizeof(err));
+	if (!conn)
+		fatalx("database: %s", err);
+	/* "applied NNN_x.sql" lines go to the log like every other line */
+	char *applied = NULL;
+	size_t alen = 0;
+	FILE *mlog = open_memstream(&applied, &alen);
+	int n = db_migrate(conn, c->migrations, mlog, err, sizeof(err));
+	PQfinish(conn);
+	if (mlog) {
+		fclose(mlog);
+		for (char *line = strtok(applied, "\n"); line; line = strtok(NULL, "\n"))
+			log_info("schema: %s", line);
+		free(applied);
+	}
+	if (n < 0)
+		fatalx("schema migrations from %s: %s", c->migrations, err);
+
+	d.loop = ev_loop_new();
+	if (!d.loop)
+		fatalx("out of memory");
+	/* before the HTTP threads start: they inherit the blocked signals, so
+	 * SIGTERM reaches the loop's signalfd and not a pool thread */
+	daemon_signals(&d, d.loop, &(struct daemon_hooks){.reload = reload, .drain = drain});
+	api_init(c->db_conninfo);
+	uint16_t port;
+	struct http_server *http = http_start(&c->listen, (unsigned)c->threads,
+					      has_token ? token : NULL, api_handle, &port, err, sizeof(err));
+	if (!http)
+		fatalx("%s", err);
+	log_info("provisioning API on %s:%u (schema: %d migration%s applied now)", c->listen.host, port,
+		 n, n == 1 ? "" : "s");
+	daemon_ready();
+	ev_run(d.loop);
+
+	http_stop(http); /* waits for the requests in flight */
+	ev_loop_free(d.loop);
+	daemon_free(&d);
+	return 0;
+}

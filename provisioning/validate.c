@@ -1,0 +1,319 @@
+/* Request-body validation of the provisioning API (validate.h). */
+#include "provisioning/validate.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+int problem_set(struct problem *p, int status, const char *title, const char *fmt, ...)
+{
+	va_list ap;
+	p->status = status;
+	snprintf(p->title, sizeof(p->title), "%s", title);
+	va_start(ap, fmt);
+	vsnprintf(p->detail, sizeof(p->detail), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static bool is_alnum_lower(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* RFC 1035 labels, lower case, as the domains.name CHECK. */
+bool valid_domain_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 253)
+		return false;
+	const char *label = s;
+	for (const char *c = s;; c++) {
+		if (*c == '.' || *c == 0) {
+			size_t l = (size_t)(c - label);
+			if (l == 0 || l > 63 || !is_alnum_lower(label[0]) || !is_alnum_lower(c[-1]))
+				return false;
+			if (*c == 0)
+				return true;
+			label = c + 1;
+		} else if (!is_alnum_lower(*c) && *c != '-') {
+			return false;
+		}
+	}
+}
+
+/* Printable ASCII without '"' and '\\' (it goes into a quoted-string),
+ * no blank at either end, 1 to 128 bytes. */
+bool valid_realm(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 128 || s[0] == ' ' || s[n - 1] == ' ')
+		return false;
+	for (const char *c = s; *c; c++)
+		if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\')
+			return false;
+	return true;
+}
+
+/* RFC 3261 user: unreserved, user-unreserved, escaped; 1 to 64 bytes. */
+bool valid_user_part(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("_.!~*'()&=+$,;?/-", c))
+			continue;
+		if (c == '%' && s[i + 1] && s[i + 2] &&
+		    strchr("0123456789abcdefABCDEF", s[i + 1]) && strchr("0123456789abcdefABCDEF", s[i + 2])) {
+			i += 2;
+			continue;
+		}
+		return false;
+	}
+	return true;
+}
+
+/* Counts UTF-8 characters (jansson has checked the encoding). */
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* The body as a JSON object, or a 400 problem. */
+static json_t *load_object(const char *text, size_t len, struct problem *p)
+{
+	json_error_t e;
+	if (len > API_BODY_MAX) {
+		problem_set(p, 413, "Request body too large", "the body is %zu bytes, at most %d are accepted",
+			    len, API_BODY_MAX);
+		return NULL;
+	}
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+	if (!root) {
+		problem_set(p, 400, "Malformed JSON", "line %d, column %d: %s", e.line, e.column, e.text);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		problem_set(p, 400, "Malformed request", "the body must be a JSON object");
+		return NULL;
+	}
+	return root;
+}
+
+/* A string member without NUL bytes into buf (at most max bytes). */
+static int get_string(json_t *v, const char *field, char *buf, size_t max, struct problem *p)
+{
+	if (!json_is_string(v))
+		return problem_set(p, 422, "Invalid field", "%s: must be a string", field);
+	size_t n = json_string_length(v);
+	const char *s = json_string_value(v);
+	if (memchr(s, 0, n))
+		return problem_set(p, 422, "Invalid field", "%s: must not contain NUL", field);
+	if (n > max)
+		return problem_set(p, 422, "Invalid field", "%s: too long (at most %zu bytes)", field, max);
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	return 0;
+}
+
+static int get_bool(json_t *v, const char *field, bool *out, struct problem *p)
+{
+	if (!json_is_boolean(v))
+		return problem_set(p, 422, "Invalid field", "%s: must be true or false", field);
+	*out = json_is_true(v);
+	return 0;
+}
+
+int api_parse_domain(const char *text, size_t len, bool create, struct domain_in *out,
+		     struct problem *p)
+{
+	memset(out, 0, sizeof(*out));
+	out->enabled = true;
+	json_t *root = load_object(text, len, p);
+	if (!root)
+		return -1;
+	const char *key;
+	json_t *v;
+	int rc = 0;
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "name") == 0) {
+			if (!create) {
+				rc = problem_set(p, 422, "Read-only field",
+						 "name: cannot change; create a new domain instead");
+				break;
+			}
+			if ((rc = get_string(v, "name", out->name, sizeof(out->name) - 1, p)) < 0)
+				break;
+			if (!valid_domain_name(out->name)) {
+				rc = problem_set(p, 422, "Invalid field",
+						 "name: must be a lower-case DNS name (labels of a-z, 0-9 and '-')");
+				break;
+			}
+			out->has |= IN_NAME;
+		} else if (strcmp(key, "realm") == 0) {
+			if ((rc = get_string(v, "realm", out->realm, sizeof(out->realm) - 1, p)) < 0)
+				break;
+			if (!valid_realm(out->realm)) {
+				rc = problem_set(p, 422, "Invalid field",
+						 "realm: 1 to 128 printable ASCII characters, no '\"' or '\\', no blank at either end");
+				break;
+			}
+			out->has |= IN_REALM;
+		} else if (strcmp(key, "enabled") == 0) {
+			if ((rc = get_bool(v, "enabled", &out->enabled, p)) < 0)
+				break;
+			out->has |= IN_ENABLED;
+		} else {
+			rc = problem_set(p, 422, "Unknown field", "%.200s: not a field of a domain", key);
+			break;
+		}
+	}
+	json_decref(root);
+	if (rc < 0)
+		return -1;
+	if (create && !(out->has & IN_NAME))
+		return problem_set(p, 422, "Missing field", "name: required");
+	if (create && !(out->has & IN_REALM)) {
+		if (!valid_realm(out->name))
+			return problem_set(p, 422, "Invalid field", "realm: required");
+		memcpy(out->realm, out->name, sizeof(out->realm) - 1);
+		out->has |= IN_REALM;
+	}
+	if (!create && !out->has)
+		return problem_set(p, 422, "Nothing to change", "give at least one of realm, enabled");
+	return 0;
+}
+
+int api_parse_subscriber(const char *text, size_t len, bool create, struct subscriber_in *out,
+			 struct problem *p)
+{
+	memset(out, 0, sizeof(*out));
+	out->enabled = true;
+	strcpy(out->auth_kind, "digest");
+	json_t *root = load_object(text, len, p);
+	if (!root)
+		return -1;
+	const char *key;
+	json_t *v;
+	int rc = 0;
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "domain_id") == 0 || strcmp(key, "user_part") == 0) {
+			if (!create) {
+				/* the HA1s are computed over user and realm */
+				rc = problem_set(p, 422, "Read-only field",
+						 "%s: cannot change (the stored digests depend on it)", key);
+				break;
+			}
+			if (key[0] == 'd') {
+				if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+					rc = problem_set(p, 422, "Invalid field",
+							 "domain_id: must be a positive integer");
+					break;
+				}
+				out->domain_id = json_integer_value(v);
+				out->has |= IN_DOMAIN_ID;
+			} else {
+				if ((rc = get_string(v, "user_part", out->user_part,
+						     sizeof(out->user_part) - 1, p)) < 0)
+					break;
+				if (!valid_user_part(out->user_part)) {
+					rc = problem_set(p, 422, "Invalid field",
+							 "user_part: 1 to 64 characters of an RFC 3261 user part");
+					break;
+				}
+				out->has |= IN_USER;
+			}
+		} else if (strcmp(key, "display_name") == 0) {
+			if ((rc = get_string(v, "display_name", out->display_name,
+					     sizeof(out->display_name) - 1, p)) < 0)
+				break;
+			if (utf8_chars(out->display_name) > 128) {
+				rc = problem_set(p, 422, "Invalid field",
+						 "display_name: too long (at most 128 characters)");
+				break;
+			}
+			for (const char *c = out->display_name; *c; c++)
+				if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+					rc = problem_set(p, 422, "Invalid field",
+							 "display_name: must not contain control characters");
+					break;
+				}
+			if (rc < 0)
+				break;
+			out->has |= IN_DISPLAY;
+		} else if (strcmp(key, "auth_kind") == 0) {
+			if ((rc = get_string(v, "auth_kind", out->auth_kind, sizeof(out->auth_kind) - 1,
+					     p)) < 0) {
+				rc = problem_set(p, 422, "Invalid field",
+						 "auth_kind: must be one of none, ip, digest");
+				break;
+			}
+			if (strcmp(out->auth_kind, "none") && strcmp(out->auth_kind, "ip") &&
+			    strcmp(out->auth_kind, "digest")) {
+				rc = problem_set(p, 422, "Invalid field",
+						 "auth_kind: must be one of none, ip, digest");
+				break;
+			}
+			out->has |= IN_AUTH_KIND;
+		} else if (strcmp(key, "enabled") == 0) {
+			if ((rc = get_bool(v, "enabled", &out->enabled, p)) < 0)
+				break;
+			out->has |= IN_ENABLED;
+		} else {
+			rc = problem_set(p, 422, "Unknown field", "%.200s: not a field of a subscriber",
+					 key);
+			break;
+		}
+	}
+	json_decref(root);
+	if (rc < 0)
+		return -1;
+	if (create && !(out->has & IN_DOMAIN_ID))
+		return problem_set(p, 422, "Missing field", "domain_id: required");
+	if (create && !(out->has & IN_USER))
+		return problem_set(p, 422, "Missing field", "user_part: required");
+	if (!create && !out->has)
+		return problem_set(p, 422, "Nothing to change",
+				   "give at least one of display_name, auth_kind, enabled");
+	return 0;
+}
+
+int api_parse_password(const char *text, size_t len, struct password_in *out, struct problem *p)
+{
+	memset(out, 0, sizeof(*out));
+	json_t *root = load_object(text, len, p);
+	if (!root)
+		return -1;
+	const char *key;
+	json_t *v;
+	int rc = 0;
+	bool has = false;
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "password") != 0) {
+			rc = problem_set(p, 422, "Unknown field", "%.200s: only password is accepted", key);
+			break;
+		}
+		if ((rc = get_string(v, "password", out->password, sizeof(out->password) - 1, p)) < 0)
+			break;
+		if (!out->password[0]) {
+			rc = problem_set(p, 422, "Invalid field", "password: must not be empty");
+			break;
+		}
+		has = true;
+	}
+	json_decref(root);
+	if (rc < 0)
+		return -1;
+	if (!has)
+		return problem_set(p, 422, "Missing field", "password: required");
+	return 0;
+}

@@ -1,0 +1,80 @@
+/*
+ * Request bodies of the provisioning API, checked at the edge: JSON text in,
+ * a filled struct or a problem (RFC 9457) out. Pure functions (no database,
+ * no I/O), so the fuzz target tests/fuzz/fuzz_api_json.c can call them.
+ *
+ * Rules the database also enforces (the CHECK constraints of
+ * provisioning/sql/001_core.sql) are repeated here so that a client gets a
+ * message naming the field instead of a constraint name. Unknown fields are
+ * refused (422): a typo must not be silently ignored.
+ */
+#ifndef VOCAL_PROVISIONING_VALIDATE_H
+#define VOCAL_PROVISIONING_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define API_BODY_MAX (64 * 1024)  /* bytes of a request body */
+
+/* An error for the client. status is 400 (not JSON), 422 (a field is
+ * wrong) or what the caller sets; detail names the field. */
+struct problem {
+	int status;
+	char title[64];
+	char detail[256];
+};
+
+/* Fills p and returns -1: "return problem_set(p, 422, ...)". */
+int problem_set(struct problem *p, int status, const char *title, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Which members of an input were present in the body. */
+enum {
+	IN_NAME = 1u << 0,
+	IN_REALM = 1u << 1,
+	IN_ENABLED = 1u << 2,
+	IN_DOMAIN_ID = 1u << 3,
+	IN_USER = 1u << 4,
+	IN_DISPLAY = 1u << 5,
+	IN_AUTH_KIND = 1u << 6,
+};
+
+struct domain_in {
+	unsigned has;                 /* IN_* */
+	char name[254];               /* lower-case DNS name */
+	char realm[129];              /* printable ASCII, no '"' or '\\' */
+	bool enabled;
+};
+
+struct subscriber_in {
+	unsigned has;
+	int64_t domain_id;
+	char user_part[65];           /* RFC 3261 user */
+	char display_name[4 * 128 + 1]; /* up to 128 characters of UTF-8 */
+	char auth_kind[8];            /* none, ip, digest */
+	bool enabled;
+};
+
+struct password_in {
+	char password[1025];
+};
+
+/*
+ * Each parses len bytes of text (any bytes). create: the body of a POST
+ * (required members must be there; for a domain, realm defaults to name);
+ * otherwise of a PATCH (any subset, at least one member; members that
+ * cannot change are refused). Returns 0 with out filled, or -1 with p set.
+ */
+int api_parse_domain(const char *text, size_t len, bool create, struct domain_in *out,
+		     struct problem *p);
+int api_parse_subscriber(const char *text, size_t len, bool create, struct subscriber_in *out,
+			 struct problem *p);
+int api_parse_password(const char *text, size_t len, struct password_in *out, struct problem *p);
+
+/* The field checks on their own (NUL-terminated input). */
+bool valid_domain_name(const char *s);
+bool valid_realm(const char *s);
+bool valid_user_part(const char *s);
+
+#endif

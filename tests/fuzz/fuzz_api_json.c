@@ -1,0 +1,83 @@
+/*
+ * libFuzzer target: provd's request-body validation (api_parse_domain,
+ * api_parse_subscriber, api_parse_password; provisioning/validate.h), the
+ * code that sees untrusted JSON first.
+ *
+ * Input: 1 selector byte (low 2 bits: 0 domain, 1 subscriber, 2 password;
+ * bit 2: a create rather than a patch), then the body. Properties
+ * (__builtin_trap when broken):
+ *
+ *  - the result is 0, or -1 with a problem of status 400, 413 or 422, a
+ *    title and a one-line detail;
+ *  - an accepted body holds only valid values: NUL-terminated strings
+ *    that pass the field checks, and at least the required members;
+ *  - nothing leaks (LeakSanitizer), whatever the bytes.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "provisioning/validate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_problem(int rc, const struct problem *p)
+{
+	if (rc == 0)
+		return;
+	CHECK(rc == -1);
+	CHECK(p->status == 400 || p->status == 413 || p->status == 422);
+	CHECK(p->title[0]);
+	CHECK(memchr(p->title, 0, sizeof(p->title)));
+	CHECK(memchr(p->detail, 0, sizeof(p->detail)));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	unsigned sel = data[0];
+	bool create = sel & 4;
+	const char *text = (const char *)data + 1;
+	size_t len = size - 1;
+	struct problem p;
+	memset(&p, 0, sizeof(p));
+	switch (sel & 3) {
+	case 0: {
+		struct domain_in d;
+		int rc = api_parse_domain(text, len, create, &d, &p);
+		check_problem(rc, &p);
+		if (rc == 0) {
+			if (create)
+				CHECK((d.has & IN_NAME) && valid_domain_name(d.name));
+			if (d.has & IN_REALM)
+				CHECK(valid_realm(d.realm));
+			CHECK(d.has);
+		}
+		break;
+	}
+	case 1: {
+		struct subscriber_in s;
+		int rc = api_parse_subscriber(text, len, create, &s, &p);
+		check_problem(rc, &p);
+		if (rc == 0) {
+			if (create)
+				CHECK(s.domain_id > 0 && valid_user_part(s.user_part));
+			CHECK(memchr(s.display_name, 0, sizeof(s.display_name)));
+			CHECK(!strcmp(s.auth_kind, "none") || !strcmp(s.auth_kind, "ip") ||
+			      !strcmp(s.auth_kind, "digest"));
+			CHECK(s.has);
+		}
+		break;
+	}
+	default: {
+		struct password_in pw;
+		int rc = api_parse_password(text, len, &pw, &p);
+		check_problem(rc, &p);
+		if (rc == 0)
+			CHECK(pw.password[0] && memchr(pw.password, 0, sizeof(pw.password)));
+		break;
+	}
+	}
+	return 0;
+}

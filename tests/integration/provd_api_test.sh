@@ -1,0 +1,390 @@
+#!/usr/bin/env bash
+# provd's REST API (provisioning/api.c) against the harness PostgreSQL: the
+# schema applied at start, the bearer token, every route of
+# provisioning/openapi.json and its error cases (problem+json), ETag and
+# If-Match, a NOTIFY on vocal_changes for a PATCH, and a password stored as
+# the three HA1s only.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+# shellcheck source=SCRIPTDIR/../harness/postgres.sh
+. "$HERE/../harness/postgres.sh"
+
+PROVD="${PROVD:-$ROOT/bin/provd}"
+[[ -x "$PROVD" ]] || make --no-print-directory -s -C "$ROOT" bin/provd >&2 || fail "cannot build bin/provd"
+command -v curl >/dev/null || fail "curl missing (make deps)"
+command -v jq >/dev/null || fail "jq missing (make deps)"
+
+harness_init
+pg_start
+PSQL="$PG_BINDIR/psql"
+app_sql() { "$PSQL" -X -q -At -v ON_ERROR_STOP=1 "$VOCAL_DB_URI" "$@"; }
+
+PORT=$(harness_free_port tcp)
+TOKEN="test-token-$RANDOM$RANDOM"
+CONF="$HARNESS_DIR/provd.conf"
+cat >"$CONF" <<CONF
+listen = 127.0.0.1:$PORT
+migrations = "$ROOT/provisioning/sql"
+db.conninfo = "$VOCAL_DB_URI"
+api.token_sha256 = $(printf '%s' "$TOKEN" | sha256sum | cut -c1-64)
+CONF
+
+# --- start-up: -n, a bad token hash, an unreachable database ---
+out="$("$PROVD" -n -f "$CONF" 2>&1)"
+assert_eq "configuration OK" "$out" "provd -n accepts the test configuration"
+sed 's/^api.token_sha256 = .*/api.token_sha256 = abc/' "$CONF" >"$HARNESS_DIR/bad.conf"
+rc=0; out="$("$PROVD" -f "$HARNESS_DIR/bad.conf" 2>&1)" || rc=$?
+assert_eq 1 "$rc" "a malformed api.token_sha256: refuses to start"
+assert_contains "$out" "api.token_sha256: must be 64 hex digits" "a malformed api.token_sha256: says why"
+sed "s/^migrations = .*/migrations = \"\/nonexistent\"/" "$CONF" >"$HARNESS_DIR/bad.conf"
+rc=0; out="$("$PROVD" -f "$HARNESS_DIR/bad.conf" 2>&1)" || rc=$?
+assert_eq 1 "$rc" "a missing migrations directory: refuses to start"
+assert_contains "$out" "schema migrations from /nonexistent" "a missing migrations directory: says why"
+
+"$PROVD" -d -f "$CONF" >"$HARNESS_DIR/provd.log" 2>&1 &
+PROVD_PID=$!
+harness_on_exit harness_kill_pid "$PROVD_PID"
+BASE="http://127.0.0.1:$PORT"
+up() { curl -s -o /dev/null "$BASE/api/v1/openapi.json"; }
+harness_wait_for "provd on $PORT" 10 up || { cat "$HARNESS_DIR/provd.log" >&2; fail "provd did not start"; }
+assert_eq "$(find "$ROOT/provisioning/sql" -name '[0-9]*.sql' | wc -l)" \
+    "$(app_sql -c "SELECT count(*) FROM schema_migrations")" "provd applied every migration at start"
+assert_contains "$(cat "$HARNESS_DIR/provd.log")" "schema: applied 001_core.sql" "the log names each migration applied"
+
+# api METHOD PATH [BODY [HEADER...]]: CODE, BODY (text), HDRS (headers).
+api() {
+    local method="$1" path="$2" body="${3-}"
+    shift 3 2>/dev/null || shift $#
+    local -a args=(-s -X "$method" -o "$HARNESS_DIR/body" -D "$HARNESS_DIR/hdrs" -w '%{http_code}'
+        -H "Authorization: Bearer $TOKEN")
+    [[ -z "$body" ]] || args+=(-H 'Content-Type: application/json' --data-binary "$body")
+    local h
+    for h in "$@"; do args+=(-H "$h"); done
+    : >"$HARNESS_DIR/body"
+    CODE="$(curl "${args[@]}" "$BASE$path")"
+    BODY="$(cat "$HARNESS_DIR/body")"
+    HDRS="$(tr -d '\r' <"$HARNESS_DIR/hdrs")"
+}
+header() { sed -n "s/^$1: //Ip" <<<"$HDRS" | head -1; }
+jf() { jq -r "$1" <<<"$BODY"; }
+# expect_problem STATUS MSG [DETAIL-PART]: a problem+json document with that status
+expect_problem() {
+    assert_eq "$1" "$CODE" "$2: status $1"
+    assert_eq "application/problem+json" "$(header Content-Type)" "$2: application/problem+json"
+    assert_eq "$1" "$(jf .status)" "$2: problem status"
+    [[ "$(jf '.type != null and .title != null and .detail != null')" == true ]] || fail "$2: type, title, detail: $BODY"
+    [[ -z "${3-}" ]] || assert_contains "$(jf .detail)" "$3" "$2: detail says '$3'"
+}
+
+# --- the bearer token ---
+CODE="$(curl -s -o "$HARNESS_DIR/body" -D "$HARNESS_DIR/hdrs" -w '%{http_code}' "$BASE/api/v1/domains")"
+BODY="$(cat "$HARNESS_DIR/body")"; HDRS="$(tr -d '\r' <"$HARNESS_DIR/hdrs")"
+expect_problem 401 "no Authorization"
+assert_contains "$(header WWW-Authenticate)" "Bearer" "401 says Bearer"
+CODE="$(curl -s -o "$HARNESS_DIR/body" -w '%{http_code}' -H "Authorization: Bearer ${TOKEN}x" "$BASE/api/v1/domains")"
+assert_eq 401 "$CODE" "a wrong token: 401"
+CODE="$(curl -s -o "$HARNESS_DIR/body" -w '%{http_code}' -H "Authorization: Basic $TOKEN" "$BASE/api/v1/domains")"
+assert_eq 401 "$CODE" "another scheme: 401"
+CODE="$(curl -s -o "$HARNESS_DIR/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary '{"name": "nope.example"}' "$BASE/api/v1/domains")"
+assert_eq 401 "$CODE" "a POST without a token: 401"
+assert_eq 0 "$(app_sql -c "SELECT count(*) FROM domains")" "a POST without a token changes nothing"
+
+# --- routing ---
+api GET /api/v1/nothing
+expect_problem 404 "an unknown path"
+api GET /api/v1/domains/0
+expect_problem 404 "id 0 matches no route"
+api GET /api/v1/domains/
+expect_problem 404 "a trailing slash"
+api GET /api/v1/domains/1/
+expect_problem 404 "an id with a trailing slash"
+api GET /api/v1/domains/99999999999999999999
+expect_problem 404 "an id that does not fit 64 bits"
+api GET /api/v1/domains/1x
+expect_problem 404 "an id with a letter"
+CODE="$(curl -s -I -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/domains")"
+assert_eq 200 "$CODE" "HEAD of a collection: 200"
+api PUT /api/v1/domains
+expect_problem 405 "PUT on a collection"
+assert_eq "GET, POST" "$(header Allow)" "405 lists the allowed methods"
+
+# --- domains ---
+api GET /api/v1/domains
+assert_eq 200 "$CODE" "empty domain list: 200"
+assert_eq '{"items":[],"next":null}' "$(jq -c . <<<"$BODY")" "empty domain list: no items, no next"
+api POST /api/v1/domains '{"name": "example.com"}'
+assert_eq 201 "$CODE" "create a domain: 201"
+D1="$(jf .id)"
+assert_eq "/api/v1/domains/$D1" "$(header Location)" "create: Location"
+assert_eq "example.com" "$(jf .realm)" "realm defaults to the name"
+assert_eq true "$(jf .enabled)" "enabled by default"
+ETAG_CREATED="$(header ETag)"
+[[ "$ETAG_CREATED" =~ ^\"[0-9]+\.[0-9]+\"$ ]] || fail "create: ETag ($ETAG_CREATED)"
+api POST /api/v1/domains '{"name": "example.com"}'
+expect_problem 409 "a duplicate domain name" "already exists"
+api POST /api/v1/domains '{"name": "b.example", "realm": "B realm", "enabled": false}'
+assert_eq 201 "$CODE" "create a second domain with realm and enabled"
+D2="$(jf .id)"
+CODE="$(curl -s -o "$HARNESS_DIR/body" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: text/plain' --data-binary '{"name": "t.example"}' "$BASE/api/v1/domains")"
+assert_eq 415 "$CODE" "a body that is not application/json: 415"
+api POST /api/v1/domains '{"name": "t.example"}' 'Content-Type: application/json; charset=utf-8'
+assert_eq 201 "$CODE" "application/json with a charset parameter is accepted"
+api GET "/api/v1/domains/$(jf .id)"
+api DELETE "/api/v1/domains/$(jf .id)" "" "If-Match: $(header ETag)"
+assert_eq 204 "$CODE" "a DELETE with If-Match and no body"
+api POST /api/v1/domains '{"name": '
+expect_problem 400 "malformed JSON" "line 1"
+api POST /api/v1/domains '[1]'
+expect_problem 400 "a body that is not an object"
+api POST /api/v1/domains '{"name": 5}'
+expect_problem 422 "a number for name" "name: must be a string"
+api POST /api/v1/domains '{"name": "Upper.Example"}'
+expect_problem 422 "an upper-case domain name" "name: must be a lower-case DNS name"
+api POST /api/v1/domains "{\"name\": \"$(printf 'a%.0s' {1..300})\"}"
+expect_problem 422 "a name too long" "name: too long"
+api POST /api/v1/domains '{"name": "c.example", "realm": "a\"b"}'
+expect_problem 422 "a realm with a quote" "realm:"
+api POST /api/v1/domains '{"name": "c.example", "enabled": "yes"}'
+expect_problem 422 "a string for enabled" "enabled: must be true or false"
+api POST /api/v1/domains '{"name": "c.example", "colour": "red"}'
+expect_problem 422 "an unknown field" "colour: not a field"
+api POST /api/v1/domains '{"name": "c.example", "name": "d.example"}'
+expect_problem 400 "a duplicated member"
+api POST /api/v1/domains '{}'
+expect_problem 422 "no name" "name: required"
+api POST /api/v1/domains "{\"name\": \"x.example\", \"realm\": \"$(head -c 70000 /dev/zero | tr '\0' a)\"}"
+expect_problem 413 "a body over 64 KiB"
+
+api GET "/api/v1/domains/$D1"
+assert_eq 200 "$CODE" "get a domain: 200"
+ETAG="$(header ETag)"
+assert_eq "$ETAG_CREATED" "$ETAG" "GET gives the ETag of the create"
+assert_eq "example.com" "$(jf .name)" "get a domain: its name"
+api GET "/api/v1/domains/$D1" "" "If-None-Match: $ETAG"
+assert_eq "304 $ETAG" "$CODE $(header ETag)" "If-None-Match with the current ETag: 304 with the ETag"
+assert_eq "" "$BODY" "304: no body"
+api GET "/api/v1/domains/$D1" "" "If-None-Match: W/\"1.1\", W/$ETAG"
+assert_eq 304 "$CODE" "If-None-Match compares weakly, in a list"
+api GET "/api/v1/domains/$D1" "" 'If-None-Match: "1.1"'
+assert_eq 200 "$CODE" "If-None-Match with another ETag: 200"
+api GET /api/v1/domains/999999
+expect_problem 404 "a missing domain" "no domain with id 999999"
+
+api PATCH "/api/v1/domains/$D1" '{"realm": "Example Realm"}'
+expect_problem 428 "PATCH without If-Match" "If-Match"
+api PATCH "/api/v1/domains/$D1" '{"realm": "Example Realm"}' 'If-Match: "1.1"'
+expect_problem 412 "PATCH with a stale ETag"
+api PATCH "/api/v1/domains/$D1" '{"name": "other.example"}' "If-Match: $ETAG"
+expect_problem 422 "PATCH of the name" "name: cannot change"
+api PATCH "/api/v1/domains/$D1" '{}' "If-Match: $ETAG"
+expect_problem 422 "an empty PATCH" "at least one"
+api PATCH /api/v1/domains/999999 '{"enabled": false}' "If-Match: $ETAG"
+expect_problem 404 "PATCH of a missing domain"
+api PATCH "/api/v1/domains/$D1" '{"realm": "Example Realm"}' "If-Match: W/$ETAG"
+expect_problem 412 "a weak ETag never matches (strong comparison)"
+api PATCH "/api/v1/domains/$D1" '{"realm": "Example Realm"}' "If-Match: \"1.1\", $ETAG"
+assert_eq 200 "$CODE" "PATCH with a list of ETags, one current: 200"
+assert_eq "Example Realm" "$(jf .realm)" "PATCH changed the realm"
+NEW_ETAG="$(header ETag)"
+[[ "$NEW_ETAG" != "$ETAG" ]] || fail "PATCH gives a new ETag"
+ok "PATCH gives a new ETag"
+api PATCH "/api/v1/domains/$D1" '{"enabled": false}' "If-Match: $ETAG"
+expect_problem 412 "the old ETag after a change"
+api PATCH "/api/v1/domains/$D1" '{"realm": "Example Realm"}' "If-Match: *"
+assert_eq 200 "$CODE" "If-Match: * matches any version"
+
+api GET "/api/v1/domains?limit=1"
+assert_eq "1 $D1" "$(jf '.items | length') $(jf .next)" "limit=1: one item, next is its id"
+api GET "/api/v1/domains?limit=1&after=$D1"
+assert_eq "$D2" "$(jf '.items[0].id')" "after=: the next page"
+api GET "/api/v1/domains?limit=0"
+expect_problem 400 "limit=0" "limit: must be an integer"
+api GET "/api/v1/domains?after=x"
+expect_problem 400 "after=x" "after: must be an integer"
+
+# --- subscribers ---
+api POST /api/v1/subscribers "{\"domain_id\": $D1, \"user_part\": \"alice\", \"display_name\": \"Alice Ä\"}"
+assert_eq 201 "$CODE" "create a subscriber: 201"
+S1="$(jf .id)"
+assert_eq "/api/v1/subscribers/$S1" "$(header Location)" "create a subscriber: Location"
+assert_eq "digest false" "$(jf .auth_kind) $(jf .has_password)" "defaults: digest, no password yet"
+api POST /api/v1/subscribers "{\"domain_id\": $D1, \"user_part\": \"alice\"}"
+expect_problem 409 "a duplicate user in a domain" "already exists"
+api POST /api/v1/subscribers "{\"domain_id\": $D2, \"user_part\": \"alice\"}"
+assert_eq 201 "$CODE" "the same user in another domain"
+S2="$(jf .id)"
+api POST /api/v1/subscribers "{\"domain_id\": $D1, \"user_part\": \"bob\", \"auth_kind\": \"ip\"}"
+assert_eq 201 "$CODE" "a third subscriber"
+S3="$(jf .id)"
+api POST /api/v1/subscribers '{"domain_id": 999999, "user_part": "zed"}'
+expect_problem 422 "an unknown domain_id" "domain_id"
+api POST /api/v1/subscribers "{\"domain_id\": \"$D1\", \"user_part\": \"zed\"}"
+expect_problem 422 "a string for domain_id" "domain_id: must be a positive integer"
+api POST /api/v1/subscribers "{\"domain_id\": $D1, \"user_part\": \"a b\"}"
+expect_problem 422 "a blank in user_part" "user_part:"
+api POST /api/v1/subscribers "{\"domain_id\": $D1, \"user_part\": \"zed\", \"auth_kind\": \"magic\"}"
+expect_problem 422 "an unknown auth_kind" "auth_kind: must be one of"
+api POST /api/v1/subscribers "{\"domain_id\": $D1, \"user_part\": \"zed\", \"display_name\": \"$(printf 'x%.0s' {1..129})\"}"
+expect_problem 422 "a display_name too long" "display_name: too long"
+api POST /api/v1/subscribers "{\"domain_id\": $D1}"
+expect_problem 422 "no user_part" "user_part: required"
+
+api GET "/api/v1/subscribers/$S1"
+assert_eq 200 "$CODE" "get a subscriber: 200"
+assert_eq "Alice Ä" "$(jf .display_name)" "UTF-8 display name kept"
+SETAG="$(header ETag)"
+api GET /api/v1/subscribers/999999
+expect_problem 404 "a missing subscriber"
+api GET "/api/v1/subscribers?domain=$D1"
+assert_eq "$S1 $S3" "$(jf '[.items[].id] | join(" ")')" "?domain= filters"
+api GET "/api/v1/subscribers?q=ALI"
+assert_eq "$S1 $S2" "$(jf '[.items[].id] | join(" ")')" "?q= matches user_part case-insensitively"
+api GET "/api/v1/subscribers?q=%25"
+assert_eq 0 "$(jf '.items | length')" "?q=% is text, not a wildcard"
+api GET "/api/v1/subscribers?limit=2"
+assert_eq "2 $S2" "$(jf '.items | length') $(jf .next)" "limit=2: next is the last id"
+api GET "/api/v1/subscribers?limit=2&after=$S2"
+assert_eq "$S3 null" "$(jf '.items[0].id') $(jf .next)" "the last page: next is null"
+api GET "/api/v1/subscribers?domain=abc"
+expect_problem 400 "?domain=abc" "domain: must be an integer"
+
+# A PATCH notifies vocal_changes (a listener session fed through a fifo).
+mkfifo "$HARNESS_DIR/listener.in"
+PGAPPNAME=provd-listener "$PSQL" -X -At -v ON_ERROR_STOP=1 "$VOCAL_DB_URI" \
+    <"$HARNESS_DIR/listener.in" >"$HARNESS_DIR/listener.out" 2>&1 &
+listener=$!
+harness_on_exit harness_kill_pid "$listener"
+exec 3>"$HARNESS_DIR/listener.in"
+echo "LISTEN vocal_changes;" >&3
+listening() {
+    [[ "$("$PSQL" -X -At -c "SELECT count(*) FROM pg_stat_activity
+        WHERE application_name = 'provd-listener' AND state = 'idle' AND query ILIKE '%LISTEN%'")" == 1 ]]
+}
+harness_wait_for "listener session" 10 listening
+api PATCH "/api/v1/subscribers/$S1" '{"display_name": "Alice A."}'
+expect_problem 428 "subscriber PATCH without If-Match"
+api PATCH "/api/v1/subscribers/$S1" '{"display_name": "Alice A."}' 'If-Match: "0.0"'
+expect_problem 412 "subscriber PATCH with a stale ETag"
+api PATCH "/api/v1/subscribers/$S1" '{"user_part": "eve"}' "If-Match: $SETAG"
+expect_problem 422 "PATCH of user_part" "user_part: cannot change"
+api PATCH "/api/v1/subscribers/$S1" '{"enabled": 1}' "If-Match: $SETAG"
+expect_problem 422 "PATCH with a number for enabled" "enabled: must be true or false"
+api PATCH "/api/v1/subscribers/$S1" '{"display_name": "Alice A.", "enabled": false}' "If-Match: $SETAG"
+assert_eq 200 "$CODE" "subscriber PATCH: 200"
+assert_eq "Alice A. false" "$(jf .display_name) $(jf .enabled)" "subscriber PATCH: changed"
+echo "SELECT 'after';" >&3
+exec 3>&-
+wait "$listener" || true
+assert_contains "$(cat "$HARNESS_DIR/listener.out")" \
+    "{\"table\" : \"subscribers\", \"op\" : \"UPDATE\", \"id\" : $S1, \"domain_id\" : $D1}" \
+    "a subscriber PATCH sends a NOTIFY on vocal_changes"
+
+# --- password: the three HA1s, never the password ---
+PASSWORD='s3cret pass:wörd'
+api PUT "/api/v1/subscribers/$S1/password" "$(jq -cn --arg p "$PASSWORD" '{password: $p}')"
+assert_eq 204 "$CODE" "set a password: 204"
+realm="Example Realm"
+want_md5="$(printf '%s' "alice:$realm:$PASSWORD" | openssl dgst -md5 -r | cut -d' ' -f1)"
+want_256="$(printf '%s' "alice:$realm:$PASSWORD" | openssl dgst -sha256 -r | cut -d' ' -f1)"
+want_512="$(printf '%s' "alice:$realm:$PASSWORD" | openssl dgst -sha512-256 -r | cut -d' ' -f1)"
+assert_eq "$want_md5|$want_256|$want_512" \
+    "$(app_sql -c "SELECT ha1_md5, ha1_sha256, ha1_sha512_256 FROM subscribers WHERE id = $S1")" \
+    "the HA1s equal openssl's MD5, SHA-256 and SHA-512/256 of user:realm:password"
+assert_eq 0 "$(app_sql -c "SELECT count(*) FROM information_schema.columns
+    WHERE table_schema = 'public' AND column_name ILIKE '%pass%'")" "no column holds a password"
+app_sql -c "SELECT row_to_json(s)::text FROM subscribers s" | grep -qF "$PASSWORD" && fail "the password is stored"
+ok "the password is in no subscriber row"
+api GET "/api/v1/subscribers/$S1"
+assert_eq "true null" "$(jf .has_password) $(jf .ha1_md5)" "has_password is shown, the HA1s are not"
+api PUT /api/v1/subscribers/999999/password '{"password": "x"}'
+expect_problem 404 "password of a missing subscriber"
+api PUT "/api/v1/subscribers/$S1/password" '{"password": ""}'
+expect_problem 422 "an empty password" "password: must not be empty"
+api PUT "/api/v1/subscribers/$S1/password" '{"password": 5}'
+expect_problem 422 "a number for password" "password: must be a string"
+api PUT "/api/v1/subscribers/$S1/password" '{"pass": "x"}'
+expect_problem 422 "a misspelt member" "only password"
+api PUT "/api/v1/subscribers/$S1/password" '{"password": "a\u0000b"}'
+expect_problem 400 "a NUL in the password (refused by the parser)" "NUL"
+
+# --- deletes ---
+api GET "/api/v1/domains/$D2"
+DETAG="$(header ETag)"
+api DELETE "/api/v1/domains/$D2" "" "If-Match: $DETAG"
+expect_problem 409 "deleting a domain that has subscribers" "still in use"
+api DELETE "/api/v1/subscribers/$S2"
+expect_problem 428 "DELETE without If-Match"
+api DELETE "/api/v1/subscribers/$S2" "" 'If-Match: "9.9"'
+expect_problem 412 "DELETE with a stale ETag"
+api GET "/api/v1/subscribers/$S2"
+api DELETE "/api/v1/subscribers/$S2" "" "If-Match: $(header ETag)"
+assert_eq 204 "$CODE" "delete a subscriber: 204"
+api GET "/api/v1/subscribers/$S2"
+expect_problem 404 "the deleted subscriber is gone"
+api DELETE "/api/v1/subscribers/$S2" "" "If-Match: *"
+expect_problem 404 "deleting it again"
+api DELETE "/api/v1/domains/$D2" "" "If-Match: $DETAG"
+assert_eq 204 "$CODE" "delete the emptied domain: 204"
+api DELETE "/api/v1/domains/$D2" "" "If-Match: $DETAG"
+expect_problem 404 "deleting the domain again"
+
+# --- every route of openapi.json is served (the unit test test_provd_routes
+# holds the document and the route table to each other) ---
+api GET /api/v1/openapi.json
+assert_eq 200 "$CODE" "GET /api/v1/openapi.json"
+cmp -s <(jq -S . <<<"$BODY") <(jq -S . "$ROOT/provisioning/openapi.json") || fail "served document differs from provisioning/openapi.json"
+ok "the served document is provisioning/openapi.json"
+assert_eq "3.1.0" "$(jf .openapi)" "OpenAPI 3.1"
+n=0
+while read -r method path; do
+    api "${method^^}" "${path//\{id\}/999999}" '{}' 'If-Match: "0.0"'
+    if [[ "$CODE" == 405 || "$(jf .detail 2>/dev/null)" == "no such resource" ]]; then
+        fail "$method $path is in openapi.json but not served ($CODE)"
+    fi
+    n=$((n + 1))
+done < <(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | select(. != "parameters") | "\(.) \($p)"' \
+    "$ROOT/provisioning/openapi.json")
+assert_eq 12 "$n" "every one of the 12 operations of openapi.json is served"
+
+# --- the database goes away and comes back: 503, then served again ---
+pg_stop
+api GET "/api/v1/subscribers/$S1"
+expect_problem 503 "the database is down" "try again later"
+pg_restart
+api GET "/api/v1/subscribers/$S1"
+[[ "$CODE" == 200 ]] || { echo "$BODY"; cat "$HARNESS_DIR/provd.log"; }
+assert_eq 200 "$CODE" "served again once the database is back (sessions reconnect)"
+
+# --- concurrent requests on every pool thread ---
+pids=()
+for i in $(seq 1 24); do
+    curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $TOKEN" \
+        -H 'Content-Type: application/json' --data-binary "{\"domain_id\": $D1, \"user_part\": \"u$i\"}" \
+        "$BASE/api/v1/subscribers" >"$HARNESS_DIR/par.$i" &
+    pids+=($!)
+done
+wait "${pids[@]}"
+assert_eq 24 "$(cat "$HARNESS_DIR"/par.* | grep -c '^201$')" "24 concurrent creates: all 201"
+assert_eq 24 "$(app_sql -c "SELECT count(*) FROM subscribers WHERE user_part ~ '^u[0-9]+$'")" "24 concurrent creates: 24 rows"
+
+# --- detached (-D) with a pid file, as make run starts it ---
+PORT2=$(harness_free_port tcp)
+sed "s/^listen = .*/listen = 127.0.0.1:$PORT2/" "$CONF" >"$HARNESS_DIR/provd2.conf"
+"$PROVD" -D -p "$HARNESS_DIR/provd2.pid" -f "$HARNESS_DIR/provd2.conf"
+PID2="$(cat "$HARNESS_DIR/provd2.pid")"
+harness_on_exit harness_kill_pid "$PID2"
+CODE="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT2/api/v1/domains")"
+assert_eq 200 "$CODE" "provd -D: serving once the starting command returns"
+kill -TERM "$PID2"
+harness_wait_for "provd -D to exit" 10 bash -c "! kill -0 $PID2 2>/dev/null"
+[[ ! -e "$HARNESS_DIR/provd2.pid" ]] || fail "pid file left behind"
+ok "provd -D: SIGTERM stops it and removes the pid file"
+
+# --- SIGTERM stops it cleanly ---
+kill -TERM "$PROVD_PID"
+rc=0; wait "$PROVD_PID" || rc=$?
+assert_eq 0 "$rc" "provd exits 0 on SIGTERM"

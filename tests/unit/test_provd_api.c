@@ -1,0 +1,182 @@
+/*
+ * provd's API without a server or a database: the route table and
+ * provisioning/openapi.json describe the same operations (both ways), and
+ * the request-body validation (provisioning/validate.c) accepts and refuses
+ * what the API promises, naming the field.
+ */
+#include "unit/testutil.h"
+
+#include <jansson.h>
+
+#include "provisioning/api.h"
+#include "provisioning/validate.h"
+
+static json_t *load_doc(const char *text, size_t len)
+{
+	json_error_t e;
+	json_t *doc = json_loadb(text, len, 0, &e);
+	if (!doc)
+		fail_msg("openapi.json: line %d: %s", e.line, e.text);
+	return doc;
+}
+
+static void lower(const char *in, char *out, size_t cap)
+{
+	size_t i = 0;
+	for (; in[i] && i + 1 < cap; i++)
+		out[i] = (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i]);
+	out[i] = 0;
+}
+
+/* Every route is an operation of the document, and every operation a
+ * route; the served document is the file in the repository. */
+static void test_routes_match_openapi(void **state)
+{
+	(void)state;
+	size_t len;
+	char *file = read_file("provisioning/openapi.json", &len);
+	assert_non_null(file);
+	/* read_file does not NUL-terminate */
+	assert_int_equal(strlen(api_openapi_json), len);
+	assert_memory_equal(file, api_openapi_json, len);
+	json_t *doc = load_doc(file, len);
+	free(file);
+	assert_string_equal(json_string_value(json_object_get(doc, "openapi")), "3.1.0");
+	json_t *paths = json_object_get(doc, "paths");
+	assert_non_null(paths);
+
+	size_t routes = 0;
+	for (const struct api_route *r = api_routes; r->method; r++, routes++) {
+		char m[16];
+		lower(r->method, m, sizeof(m));
+		json_t *op = json_object_get(json_object_get(paths, r->pattern), m);
+		if (!json_is_object(op))
+			fail_msg("%s %s is served but not in openapi.json", r->method, r->pattern);
+	}
+	size_t ops = 0;
+	const char *path, *method;
+	json_t *item, *op;
+	json_object_foreach(paths, path, item) {
+		json_object_foreach(item, method, op) {
+			if (strcmp(method, "parameters") == 0)
+				continue;
+			ops++;
+			bool found = false;
+			for (const struct api_route *r = api_routes; r->method && !found; r++) {
+				char m[16];
+				lower(r->method, m, sizeof(m));
+				found = strcmp(m, method) == 0 && strcmp(r->pattern, path) == 0;
+			}
+			if (!found)
+				fail_msg("%s %s is in openapi.json but not served", method, path);
+		}
+	}
+	assert_int_equal(ops, routes);
+	json_decref(doc);
+}
+
+#define PARSE_OK(fn, text, create, out)                                                        \
+	do {                                                                                   \
+		struct problem p_ = {0};                                                       \
+		if (fn(text, strlen(text), create, out, &p_) != 0)                             \
+			fail_msg("%s: refused: %d %s", text, p_.status, p_.detail);            \
+	} while (0)
+
+static void expect_problem(int rc, const struct problem *p, int status, const char *detail)
+{
+	assert_int_equal(rc, -1);
+	assert_int_equal(p->status, status);
+	if (!strstr(p->detail, detail))
+		fail_msg("detail '%s' lacks '%s'", p->detail, detail);
+}
+
+static void test_domain_bodies(void **state)
+{
+	(void)state;
+	struct domain_in d;
+	struct problem p;
+	PARSE_OK(api_parse_domain, "{\"name\":\"example.com\"}", true, &d);
+	assert_string_equal(d.realm, "example.com");
+	assert_true(d.enabled);
+	PARSE_OK(api_parse_domain, "{\"name\":\"a-b.example\",\"realm\":\"R x\",\"enabled\":false}", true, &d);
+	assert_string_equal(d.realm, "R x");
+	assert_false(d.enabled);
+	PARSE_OK(api_parse_domain, "{\"enabled\":true}", false, &d);
+	assert_int_equal(d.has, IN_ENABLED);
+
+	const char *t;
+	t = "{\"name\":";
+	expect_problem(api_parse_domain(t, strlen(t), true, &d, &p), &p, 400, "line 1");
+	t = "[1]";
+	expect_problem(api_parse_domain(t, strlen(t), true, &d, &p), &p, 400, "JSON object");
+	t = "{\"name\":null}";
+	expect_problem(api_parse_domain(t, strlen(t), true, &d, &p), &p, 422, "name: must be a string");
+	t = "{\"name\":\"-a.example\"}";
+	expect_problem(api_parse_domain(t, strlen(t), true, &d, &p), &p, 422, "name:");
+	t = "{\"name\":\"a..example\"}";
+	expect_problem(api_parse_domain(t, strlen(t), true, &d, &p), &p, 422, "name:");
+	t = "{\"name\":\"a.example\",\"realm\":\" x\"}";
+	expect_problem(api_parse_domain(t, strlen(t), true, &d, &p), &p, 422, "realm:");
+	t = "{\"name\":\"a.example\",\"name\":\"b.example\"}";
+	expect_problem(api_parse_domain(t, strlen(t), true, &d, &p), &p, 400, "duplicate");
+	t = "{\"name\":\"a.example\"}";
+	expect_problem(api_parse_domain(t, strlen(t), false, &d, &p), &p, 422, "name: cannot change");
+	t = "{}";
+	expect_problem(api_parse_domain(t, strlen(t), false, &d, &p), &p, 422, "at least one");
+	expect_problem(api_parse_domain(t, strlen(t), true, &d, &p), &p, 422, "name: required");
+	/* a label of 64 characters */
+	t = "{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example\"}";
+	expect_problem(api_parse_domain(t, strlen(t), true, &d, &p), &p, 422, "name:");
+	char big[API_BODY_MAX + 20];
+	memset(big, ' ', sizeof(big));
+	expect_problem(api_parse_domain(big, sizeof(big), true, &d, &p), &p, 413, "at most");
+}
+
+static void test_subscriber_bodies(void **state)
+{
+	(void)state;
+	struct subscriber_in s;
+	struct problem p;
+	PARSE_OK(api_parse_subscriber, "{\"domain_id\":3,\"user_part\":\"al%41ce.+1\"}", true, &s);
+	assert_int_equal(s.domain_id, 3);
+	assert_string_equal(s.auth_kind, "digest");
+	PARSE_OK(api_parse_subscriber, "{\"display_name\":\"Zoë\",\"auth_kind\":\"ip\"}", false, &s);
+	assert_int_equal(s.has, IN_DISPLAY | IN_AUTH_KIND);
+
+	const char *t;
+	t = "{\"domain_id\":0,\"user_part\":\"a\"}";
+	expect_problem(api_parse_subscriber(t, strlen(t), true, &s, &p), &p, 422, "domain_id:");
+	t = "{\"domain_id\":1.5,\"user_part\":\"a\"}";
+	expect_problem(api_parse_subscriber(t, strlen(t), true, &s, &p), &p, 422, "domain_id:");
+	t = "{\"domain_id\":1,\"user_part\":\"a%4\"}";
+	expect_problem(api_parse_subscriber(t, strlen(t), true, &s, &p), &p, 422, "user_part:");
+	t = "{\"domain_id\":1,\"user_part\":\"a@b\"}";
+	expect_problem(api_parse_subscriber(t, strlen(t), true, &s, &p), &p, 422, "user_part:");
+	t = "{\"domain_id\":1,\"user_part\":\"a\",\"display_name\":\"a\\nb\"}";
+	expect_problem(api_parse_subscriber(t, strlen(t), true, &s, &p), &p, 422, "control");
+	t = "{\"domain_id\":1,\"user_part\":\"a\",\"auth_kind\":7}";
+	expect_problem(api_parse_subscriber(t, strlen(t), true, &s, &p), &p, 422, "auth_kind:");
+	t = "{\"domain_id\":2}";
+	expect_problem(api_parse_subscriber(t, strlen(t), false, &s, &p), &p, 422, "domain_id: cannot change");
+	t = "{\"ha1_md5\":\"00\"}";
+	expect_problem(api_parse_subscriber(t, strlen(t), false, &s, &p), &p, 422, "ha1_md5: not a field");
+
+	struct password_in pw;
+	t = "{\"password\":\"pw\"}";
+	assert_int_equal(api_parse_password(t, strlen(t), &pw, &p), 0);
+	assert_string_equal(pw.password, "pw");
+	t = "{}";
+	expect_problem(api_parse_password(t, strlen(t), &pw, &p), &p, 422, "password: required");
+	t = "{\"password\":\"\"}";
+	expect_problem(api_parse_password(t, strlen(t), &pw, &p), &p, 422, "must not be empty");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_routes_match_openapi),
+		cmocka_unit_test(test_domain_bodies),
+		cmocka_unit_test(test_subscriber_bodies),
+	};
+	return cmocka_run_group_tests_name("provd_api", tests, NULL, NULL);
+}
