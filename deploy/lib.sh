@@ -159,9 +159,10 @@ VOCAL_UA_PORT=${VOCAL_UA_PORT:-5060}
 VOCAL_GW_PORT=${VOCAL_GW_PORT:-5065}
 VOCAL_REDIRECT_PORT=${VOCAL_REDIRECT_PORT:-5070}
 VOCAL_GATEWAY=${VOCAL_GATEWAY:-127.0.0.1:5090}
-VOCAL_DAEMONS="redirect ua gw" # start order
+VOCAL_PROVD_PORT=${VOCAL_PROVD_PORT:-8080}
+VOCAL_DAEMONS="provd redirect ua gw" # start order: provd applies the schema
 
-daemon_bin() { case $1 in redirect) echo redirectd ;; *) echo marshald ;; esac; }
+daemon_bin() { case $1 in redirect) echo redirectd ;; provd) echo provd ;; *) echo marshald ;; esac; }
 
 daemon_conf_write() {
 	local etc="$VOCAL_VAR/etc" db="postgresql://vocal:vocal@127.0.0.1:${VOCAL_PG_PORT}/vocal"
@@ -187,6 +188,17 @@ auth.algorithms = md5
 [db]
 conninfo = "$db"
 CONF
+	# the API's bearer token: made once, kept in var/api-token (mode 600);
+	# provd's config holds only its SHA-256
+	[ -s "$VOCAL_VAR/api-token" ] || (umask 077 && openssl rand -hex 32 >"$VOCAL_VAR/api-token")
+	[ -e "$etc/provd.conf" ] || cat >"$etc/provd.conf" <<CONF
+# provd: the provisioning server, JSON API under /api/v1 (bin/provd -v lists every key)
+listen = 127.0.0.1:${VOCAL_PROVD_PORT}
+migrations = "$top/provisioning/sql"
+api.token_sha256 = $(tr -d '\n' <"$VOCAL_VAR/api-token" | sha256sum | cut -c1-64)
+[db]
+conninfo = "$db"
+CONF
 	[ -e "$etc/gw.conf" ] || cat >"$etc/gw.conf" <<CONF
 # the gateway marshal: the PSTN gateway's edge (bin/marshald -v lists every key)
 kind = gateway
@@ -204,7 +216,7 @@ CONF
 # daemons_stop: SIGTERM each daemon with a pid file (they drain), wait.
 daemons_stop() {
 	local name pidf pid i
-	for name in gw ua redirect; do
+	for name in gw ua redirect provd; do
 		pidf="$VOCAL_VAR/run/$name.pid"
 		[ -s "$pidf" ] || continue
 		pid=$(cat "$pidf")
@@ -221,8 +233,18 @@ daemons_stop() {
 	done
 }
 
+# daemon_serves NAME PORT: the SIP daemons answer OPTIONS; provd answers
+# HTTP (401 without the token).
+daemon_serves() {
+	if [ "$1" = provd ]; then
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/api/v1/openapi.json")" = 401 ]
+	else
+		sipsak -s "sip:${VOCAL_SIP_HOST}:$2" -H "$VOCAL_SIP_HOST" >/dev/null 2>&1
+	fi
+}
+
 # daemons_start: (re)start every daemon in its own session, logging to
-# var/log/NAME.log, and wait until each answers OPTIONS.
+# var/log/NAME.log, and wait until each serves.
 daemons_start() {
 	local name bin port pid i
 	mkdir -p "$VOCAL_VAR/run" "$VOCAL_VAR/log"
@@ -230,15 +252,15 @@ daemons_start() {
 	for name in $VOCAL_DAEMONS; do
 		bin=$(daemon_bin "$name")
 		port=$(daemon_port "$name")
-		if ss -Hlun "sport = :$port" | grep -q .; then
-			die "UDP port $port is taken (another SIP server?); set VOCAL_$(echo "$name" | tr a-z A-Z)_PORT=N"
+		if ss -Hltun "sport = :$port" | grep -q .; then
+			die "port $port is taken (another server?); set VOCAL_$(echo "$name" | tr a-z A-Z)_PORT=N"
 		fi
 		setsid "$top/bin/$bin" -f "$VOCAL_VAR/etc/$name.conf" -p "$VOCAL_VAR/run/$name.pid" \
 			</dev/null >>"$VOCAL_VAR/log/$name.log" 2>&1 &
 		pid=$!
 		for i in $(seq 1 100); do
 			kill -0 "$pid" 2>/dev/null || break
-			sipsak -s "sip:${VOCAL_SIP_HOST}:${port}" -H "$VOCAL_SIP_HOST" >/dev/null 2>&1 && break
+			daemon_serves "$name" "$port" && break
 			sleep 0.1
 		done
 		if ! kill -0 "$pid" 2>/dev/null || [ "$i" -eq 100 ]; then
@@ -249,7 +271,10 @@ daemons_start() {
 }
 
 daemon_port() {
-	case $1 in redirect) echo "$VOCAL_REDIRECT_PORT" ;; ua) echo "$VOCAL_UA_PORT" ;; gw) echo "$VOCAL_GW_PORT" ;; esac
+	case $1 in
+	redirect) echo "$VOCAL_REDIRECT_PORT" ;; ua) echo "$VOCAL_UA_PORT" ;;
+	gw) echo "$VOCAL_GW_PORT" ;; provd) echo "$VOCAL_PROVD_PORT" ;;
+	esac
 }
 
 # The demo's servers, groups and dial plan (numbers to the gateway marshal).

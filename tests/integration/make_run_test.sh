@@ -15,17 +15,23 @@ VOCAL_PG_PORT=$(harness_free_port tcp)
 VOCAL_UA_PORT=$(harness_free_port both)
 VOCAL_GW_PORT=$(harness_free_port udp)
 VOCAL_REDIRECT_PORT=$(harness_free_port both)
-export VOCAL_PG_PORT VOCAL_UA_PORT VOCAL_GW_PORT VOCAL_REDIRECT_PORT
+VOCAL_PROVD_PORT=$(harness_free_port tcp)
+export VOCAL_PG_PORT VOCAL_UA_PORT VOCAL_GW_PORT VOCAL_REDIRECT_PORT VOCAL_PROVD_PORT
 harness_on_exit make --no-print-directory stop
 
 out=$(make --no-print-directory run 2>&1) || fail "make run failed: $out"
 assert_contains "$out" "schema version 2 (2 applied now)" "first run applies the schema"
 assert_contains "$out" "sip:127.0.0.1:$VOCAL_UA_PORT (udp, tcp)" "the user-agent marshal's address printed"
-for name in redirect ua gw; do
+for name in provd redirect ua gw; do
     pid=$(cat "$VOCAL_VAR/run/$name.pid" 2>/dev/null) || fail "no pid file for $name"
     harness_pid_alive "$pid" || fail "$name is not running"
 done
-ok "redirectd and both marshals run"
+ok "provd, redirectd and both marshals run"
+assert_contains "$out" "http://127.0.0.1:$VOCAL_PROVD_PORT/api/v1" "the API's address printed"
+token=$(cat "$VOCAL_VAR/api-token")
+assert_eq 600 "$(stat -c %a "$VOCAL_VAR/api-token")" "the API token readable by root only"
+assert_contains "$(curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$VOCAL_PROVD_PORT/api/v1/subscribers")" \
+    '"user_part"' "the API answers with the printed token and lists the demo subscribers"
 first_redirect_pid=$(cat "$VOCAL_VAR/run/redirect.pid")
 assert_contains "$out" "sip:1000@vocal.test  password " "demo subscriber printed"
 pw=$(awk '$1 == 1000 { print $2 }' "$VOCAL_VAR/demo-subscribers.txt")
@@ -57,7 +63,7 @@ sipp_run demo-reg "$reg" "127.0.0.1:$VOCAL_UA_PORT" x
 assert_eq 1 "$(q "select count(*) from location_bindings")" "the demo subscriber registered through make run's platform"
 
 make --no-print-directory stop >/dev/null
-for name in redirect ua gw; do
+for name in provd redirect ua gw; do
     [[ ! -e "$VOCAL_VAR/run/$name.pid" ]] || fail "$name pid file left"
 done
 ok "make stop stopped the daemons"
