@@ -27,7 +27,10 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN)
 CPPFLAGS += -D_GNU_SOURCE -I. -Icommon
 # OpenSSL: TLS and digest hashes; c-ares: asynchronous DNS for RFC 3263
 # server location; protobuf-c: messages between daemons.
-LDLIBS   = -lssl -lcrypto -lcares -lprotobuf-c -lpq
+# libxml2: parsing and XSD validation of untrusted XML (CPL scripts,
+# feature/cpl.c).
+LDLIBS   = -lssl -lcrypto -lcares -lprotobuf-c -lpq -lxml2
+CPPFLAGS += $(shell pkg-config --cflags libxml-2.0)
 LDLIBS_TEST = -lcmocka
 
 COMMON_SRC := $(wildcard common/*.c common/sip/*.c)
@@ -45,7 +48,7 @@ CPPFLAGS   += -I$(BUILD)/proto
 
 # Each daemon is a thin DIR/main.c over a library of modules (the rest of
 # DIR/*.c, build/libDIR.a), which its unit tests link too.
-DAEMON_DIRS := redirect marshal
+DAEMON_DIRS := redirect marshal feature
 DAEMON_LIBS := $(DAEMON_DIRS:%=$(BUILD)/lib%.a)
 daemon_objs = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)))
 DAEMON_OBJ := $(foreach d,$(DAEMON_DIRS),$(call daemon_objs,$(d)))
@@ -101,6 +104,9 @@ bin/%: $(BUILD)/tools/%/main.o $(LIBVOCAL)
 
 $(BUILD)/libredirect.a: $(call daemon_objs,redirect)
 $(BUILD)/libmarshal.a: $(call daemon_objs,marshal)
+$(BUILD)/libfeature.a: $(call daemon_objs,feature)
+# The schema is built into the object (.incbin), so the object depends on it.
+$(BUILD)/feature/cpl_xsd.o: feature/cpl.xsd
 $(DAEMON_LIBS):
 	@rm -f $@
 	ar rcs $@ $^
