@@ -53,7 +53,9 @@ DAEMON_LIBS := $(DAEMON_DIRS:%=$(BUILD)/lib%.a)
 daemon_objs = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)))
 DAEMON_OBJ := $(foreach d,$(DAEMON_DIRS),$(call daemon_objs,$(d)))
 
-PROGRAMS := bin/sipcheck bin/vocal-migrate $(foreach d,$(DAEMON_DIRS),$(if $(wildcard $(d)/main.c),bin/$(d)d))
+# Directories with a main.c have a daemon (feature/ is a library so far).
+DAEMON_MAINS := $(foreach d,$(DAEMON_DIRS),$(if $(wildcard $(d)/main.c),$(d)))
+PROGRAMS := bin/sipcheck bin/vocal-migrate $(DAEMON_MAINS:%=bin/%d)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c tests/conformance/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -164,7 +166,7 @@ integration-asan: all $(TEST_PROGRAMS)
 
 clang-build:
 	@$(MAKE) --no-print-directory CC=$(CLANG) BUILD=build/clang build/clang/libvocal.a \
-	  $(DAEMON_DIRS:%=build/clang/lib%.a) $(DAEMON_DIRS:%=build/clang/%/main.o) \
+	  $(DAEMON_DIRS:%=build/clang/lib%.a) $(DAEMON_MAINS:%=build/clang/%/main.o) \
 	  $(patsubst bin/%,build/clang/tools/%/main.o,$(filter-out %d,$(PROGRAMS)))
 
 # ---- fuzzing (clang libFuzzer) -------------------------------------------
