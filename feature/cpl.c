@@ -388,7 +388,8 @@ static int compile_switch(struct comp *c, xmlNode *n, int idx)
 		} else if (op == OP_TIME_SWITCH) {
 			struct cpl_time t;
 			char msg[200];
-			if (cpl_time_parse(&t, time_attr, k, msg, sizeof(msg))) {
+			if (cpl_time_parse(&t, time_attr, k, msg, sizeof(msg)) ||
+			    cpl_time_prepare(&t, cpl_str(s, s->nodes[idx].s1), msg, sizeof(msg))) {
 				node_err(c->err, c->errlen, k, "%s", msg);
 				return -1;
 			}

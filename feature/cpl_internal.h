@@ -98,6 +98,9 @@ struct cpl_time {
 	uint32_t bymonthday_neg;/* bit d: d-th day from the end */
 	uint16_t bymonth;       /* bit m: month m (1..12) */
 	uint8_t wkst;           /* 0 = Sunday .. 6 */
+	/* count expanded once at load time (section 4.4.1): the local day of
+	 * the last occurrence, days since 1970-01-01 */
+	long count_last_day;
 };
 
 struct cpl_script {
@@ -123,6 +126,10 @@ static inline const char *cpl_str(const struct cpl_script *s, uint32_t off)
  * attribute's value or NULL). Returns 0, or -1 with a message in err. */
 int cpl_time_parse(struct cpl_time *t, const char *(*get)(void *arg, const char *name),
 		   void *arg, char *err, size_t errlen);
+/* Load-time work for a parsed rule in zone tzid (NULL: server's local
+ * time): expands count into the last occurrence's day. Returns 0, or -1
+ * with a message in err when that lies too far ahead. */
+int cpl_time_prepare(struct cpl_time *t, const char *tzid, char *err, size_t errlen);
 /* Checks that tzid names a zone of the system's tz database. */
 bool cpl_tz_known(const char *tzid);
 /* Whether now falls in an occurrence of t, in zone tzid (NULL: the

@@ -9,7 +9,10 @@
  * time (the server's zone) without one.
  * Refused at load time as "not supported yet": freq secondly/minutely/
  * hourly, bysecond, byminute, byhour, byyearday, byweekno, bysetpos, tzurl
- * without tzid, durations over 366 days, count over 1000.
+ * without tzid, durations over 366 days, count over 1000 (or reaching more
+ * than 200 years ahead). As section 4.4.1 suggests, count is expanded once
+ * at load time into the day of the last occurrence, so a match costs a few
+ * days' checks, not an enumeration from dtstart.
  *
  * Method: an occurrence starts on some local day at dtstart's wall-clock
  * time (no byhour etc., so always that time), so the occurrence holding
@@ -472,37 +475,90 @@ static bool match_locked(const struct cpl_time *t, time_t now)
 		time_t st = local_instant(day, a.sec);
 		if (st > now || now >= st + dur)
 			continue;
-		if (t->count) {
-			unsigned n = 0;
-			for (long k = a.day; k <= day && n <= t->count; k++)
-				n += day_matches(t, &a, k);
-			if (n > t->count)
-				continue;
-		}
+		if (t->count && day > t->count_last_day)
+			continue;
 		return true;
 	}
 	return false;
 }
 
-bool cpl_time_match(const struct cpl_time *t, const char *tzid, time_t now)
+/* The last occurrence's local day for count, by enumerating days from
+ * dtstart (at most MAX_COUNT_DAYS); -1 when the count-th occurrence lies
+ * further ahead. */
+#define MAX_COUNT_DAYS (200L * 366)
+static long count_last_day_locked(const struct cpl_time *t)
+{
+	struct anchor a;
+	time_t start0 = dt_instant(&t->dtstart);
+	local_of(start0, &a.day, &a.sec);
+	civil_from_days(a.day, &a.y, &a.m, &a.d);
+	a.wd = weekday(a.day);
+	long uday = 0, usec = 0;
+	if (t->has_until)
+		local_of(dt_instant(&t->until), &uday, &usec);
+	unsigned n = 0;
+	for (long k = a.day; k < a.day + MAX_COUNT_DAYS; k++)
+		if (day_matches(t, &a, k) && within_until(t, k, a.sec, uday, usec) && ++n == t->count)
+			return k;
+	return -1;
+}
+
+/* Runs with TZ set to tzid (NULL: left alone), under the lock, restoring
+ * TZ after. */
+struct tz_saved {
+	char *old;
+	bool set;
+};
+
+static void tz_enter(const char *tzid, struct tz_saved *sv)
 {
 	pthread_mutex_lock(&tz_lock);
-	char *old = NULL;
+	sv->old = NULL;
+	sv->set = false;
 	if (tzid) {
 		const char *o = getenv("TZ");
-		old = o ? strdup(o) : NULL;
+		sv->set = o != NULL;
+		sv->old = o ? strdup(o) : NULL;
 		setenv("TZ", tzid, 1);
 		tzset();
 	}
-	bool r = match_locked(t, now);
+}
+
+static void tz_leave(const char *tzid, struct tz_saved *sv)
+{
 	if (tzid) {
-		if (old)
-			setenv("TZ", old, 1);
+		if (sv->set && sv->old)
+			setenv("TZ", sv->old, 1);
 		else
 			unsetenv("TZ");
 		tzset();
-		free(old);
+		free(sv->old);
 	}
 	pthread_mutex_unlock(&tz_lock);
+}
+
+int cpl_time_prepare(struct cpl_time *t, const char *tzid, char *err, size_t errlen)
+{
+	if (!t->count)
+		return 0;
+	struct tz_saved sv;
+	tz_enter(tzid, &sv);
+	t->count_last_day = count_last_day_locked(t);
+	tz_leave(tzid, &sv);
+	if (t->count_last_day < 0) {
+		snprintf(err, errlen,
+			 "count=\"%u\" reaches more than 200 years past dtstart (not supported)",
+			 t->count);
+		return -1;
+	}
+	return 0;
+}
+
+bool cpl_time_match(const struct cpl_time *t, const char *tzid, time_t now)
+{
+	struct tz_saved sv;
+	tz_enter(tzid, &sv);
+	bool r = match_locked(t, now);
+	tz_leave(tzid, &sv);
 	return r;
 }

@@ -761,6 +761,16 @@ static void time_rules(void **state)
 	assert_false(at(d, "UTC", JAN1 + DAY + 10 * 3600));
 	assert_true(at(d, "UTC", JAN1 + 4 * DAY + 10 * 3600 + 1800));
 	assert_false(at(d, "UTC", JAN1 + 6 * DAY + 10 * 3600));
+	/* count: the 3rd occurrence is the last; a rule that rarely matches
+	 * (29 February, yearly) still expands at load time */
+	const char *feb29 = "dtstart=\"20240229T000000\" duration=\"PT1H\" freq=\"yearly\" "
+			    "count=\"2\"";
+	assert_true(at(feb29, "UTC", JAN1 + 59 * DAY + 60));
+	assert_true(at(feb29, "UTC", 1835395200 + 60)); /* 29 Feb 2028 */
+	assert_false(at(feb29, "UTC", 1961625600 + 60)); /* 29 Feb 2032: third */
+	refused(HEAD "<incoming><time-switch><time dtstart=\"20240229T000000\" duration=\"PT1H\" "
+		     "freq=\"yearly\" interval=\"100\" count=\"5\"/></time-switch></incoming></cpl>",
+		NULL, "200 years");
 	/* weekly until a date (inclusive) */
 	const char *w = "dtstart=\"20240101T230000\" duration=\"PT2H\" freq=\"weekly\" "
 			"until=\"20240115\"";
