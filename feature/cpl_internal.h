@@ -97,6 +97,10 @@ struct cpl_time {
 	uint32_t bymonthday_pos;/* bit d: day d of the month */
 	uint32_t bymonthday_neg;/* bit d: d-th day from the end */
 	uint16_t bymonth;       /* bit m: month m (1..12) */
+	uint64_t byyearday_pos[6]; /* bit d: day d of the year (1..366) */
+	uint64_t byyearday_neg[6]; /* bit d: d-th day from the end */
+	uint64_t byweekno_pos;  /* bit w: week w (1..53) */
+	uint64_t byweekno_neg;  /* bit w: w-th week from the end */
 	uint8_t wkst;           /* 0 = Sunday .. 6 */
 	/* count expanded once at load time (section 4.4.1): the local day of
 	 * the last occurrence, days since 1970-01-01 */

@@ -2,13 +2,14 @@
  * CPL time switches (RFC 3880 section 4.4, Appendix A): the recurrence
  * subset we run, and the test "does this instant fall in an occurrence".
  *
- * Supported: dtstart with dtend or duration, freq daily/weekly/monthly/
- * yearly, interval, until (date or date-time), count, byday (with numeric
- * prefixes for monthly, and for yearly with bymonth), bymonthday (also
- * negative), bymonth, wkst; tzid from the system tz database, or floating
+ * Supported: dtstart (always the first occurrence) with dtend or
+ * duration, freq daily/weekly/monthly/yearly, interval, until (date or
+ * date-time), count, byday (with numeric prefixes for monthly, and for
+ * yearly with bymonth), bymonthday and byyearday (also negative), byweekno
+ * (yearly; weeks as RFC 2445 numbers them from wkst), bymonth, wkst; tzid from the system tz database, or floating
  * time (the server's zone) without one.
  * Refused at load time as "not supported yet": freq secondly/minutely/
- * hourly, bysecond, byminute, byhour, byyearday, byweekno, bysetpos, tzurl
+ * hourly, bysecond, byminute, byhour, bysetpos, tzurl
  * without tzid, durations over 366 days, count over 1000 (or reaching more
  * than 200 years ahead). As section 4.4.1 suggests, count is expanded once
  * at load time into the day of the last occurrence, so a match costs a few
@@ -138,11 +139,19 @@ static int weekday_code(const char *s)
 	return -1;
 }
 
+static bool has_yearday(const struct cpl_time *t)
+{
+	for (int i = 0; i < 6; i++)
+		if (t->byyearday_pos[i] || t->byyearday_neg[i])
+			return true;
+	return false;
+}
+
 int cpl_time_parse(struct cpl_time *t, const char *(*get)(void *arg, const char *name),
 		   void *arg, char *err, size_t errlen)
 {
-	static const char *const unsupported[] = {"bysecond", "byminute", "byhour", "byyearday",
-						  "byweekno", "bysetpos", NULL};
+	static const char *const unsupported[] = {"bysecond", "byminute", "byhour", "bysetpos",
+						  NULL};
 	memset(t, 0, sizeof(*t));
 	t->interval = 1;
 	t->wkst = 1;
@@ -256,6 +265,39 @@ int cpl_time_parse(struct cpl_time *t, const char *(*get)(void *arg, const char 
 			p = *end ? end + 1 : end;
 		}
 	}
+	if ((v = get(arg, "byyearday"))) {
+		for (const char *p = v; *p;) {
+			char *end;
+			long d = strtol(p, &end, 10);
+			if (end == p || d == 0 || d < -366 || d > 366 || (*end && *end != ',')) {
+				snprintf(err, errlen, "byyearday \"%s\" is not a list of +-1..366", v);
+				return -1;
+			}
+			uint64_t *mask = d > 0 ? t->byyearday_pos : t->byyearday_neg;
+			long k = d > 0 ? d : -d;
+			mask[k / 64] |= (uint64_t)1 << (k % 64);
+			p = *end ? end + 1 : end;
+		}
+	}
+	if ((v = get(arg, "byweekno"))) {
+		for (const char *p = v; *p;) {
+			char *end;
+			long w = strtol(p, &end, 10);
+			if (end == p || w == 0 || w < -53 || w > 53 || (*end && *end != ',')) {
+				snprintf(err, errlen, "byweekno \"%s\" is not a list of +-1..53", v);
+				return -1;
+			}
+			if (w > 0)
+				t->byweekno_pos |= (uint64_t)1 << w;
+			else
+				t->byweekno_neg |= (uint64_t)1 << -w;
+			p = *end ? end + 1 : end;
+		}
+		if (t->freq != FREQ_YEARLY) {
+			snprintf(err, errlen, "byweekno needs freq yearly (RFC 2445)");
+			return -1;
+		}
+	}
 	if ((v = get(arg, "byday"))) {
 		for (const char *p = v; *p;) {
 			char *end;
@@ -293,7 +335,7 @@ int cpl_time_parse(struct cpl_time *t, const char *(*get)(void *arg, const char 
 		}
 	}
 	if (!t->freq && (t->interval != 1 || t->has_until || t->count || t->byday || t->bymonth ||
-			 t->bymonthday_pos || t->bymonthday_neg)) {
+			 t->bymonthday_pos || t->bymonthday_neg || has_yearday(t))) {
 		snprintf(err, errlen, "recurrence parts without freq");
 		return -1;
 	}
@@ -400,6 +442,40 @@ static bool weekday_matches(const struct cpl_time *t, int y, int m, int d, int w
 	return true;
 }
 
+static bool bit366(const uint64_t *mask, long k)
+{
+	return k >= 1 && k <= 366 && (mask[k / 64] >> (k % 64) & 1);
+}
+
+static bool yearday_matches(const struct cpl_time *t, int y, long day)
+{
+	long first = days_from_civil(y, 1, 1), next = days_from_civil(y + 1, 1, 1);
+	return bit366(t->byyearday_pos, day - first + 1) || bit366(t->byyearday_neg, next - day);
+}
+
+/* Start of ISO-style week 1 of year y with weeks starting on wkst: the
+ * week holding 4 January (RFC 2445: the first week with at least four
+ * days of the year). */
+static long week1_start(int y, int wkst)
+{
+	long jan4 = days_from_civil(y, 1, 4);
+	return jan4 - (weekday(jan4) - wkst + 7) % 7;
+}
+
+static bool weekno_matches(const struct cpl_time *t, int y, long day)
+{
+	long w1 = week1_start(y, t->wkst), w1next = week1_start(y + 1, t->wkst);
+	if (day < w1) { /* the last week of the previous week-year */
+		w1next = w1;
+		w1 = week1_start(y - 1, t->wkst);
+	} else if (day >= w1next) {
+		w1 = w1next;
+		w1next = week1_start(y + 2, t->wkst);
+	}
+	long wn = (day - w1) / 7 + 1, weeks = (w1next - w1) / 7;
+	return (t->byweekno_pos >> wn & 1) || (t->byweekno_neg >> (weeks - wn + 1) & 1);
+}
+
 /* Whether an occurrence starts on local day `day` (at dtstart's time). */
 static bool day_matches(const struct cpl_time *t, const struct anchor *a, long day)
 {
@@ -411,6 +487,11 @@ static bool day_matches(const struct cpl_time *t, const struct anchor *a, long d
 	if (t->bymonth && !(t->bymonth & (1u << m)))
 		return false;
 	bool by_md = t->bymonthday_pos || t->bymonthday_neg;
+	bool by_yd = has_yearday(t), by_wn = t->byweekno_pos || t->byweekno_neg;
+	if (by_yd && !yearday_matches(t, y, day))
+		return false;
+	if (by_wn && !weekno_matches(t, y, day))
+		return false;
 	switch (t->freq) {
 	case FREQ_DAILY:
 		if ((day - a->day) % t->interval)
@@ -436,6 +517,11 @@ static bool day_matches(const struct cpl_time *t, const struct anchor *a, long d
 	case FREQ_YEARLY:
 		if ((y - a->y) % (int)t->interval)
 			return false;
+		if (by_wn && !by_md && !by_yd && !t->byday)
+			return wd == a->wd;
+		if (by_yd || by_wn)
+			return (!by_md || monthday_matches(t, y, m, d)) &&
+			       (!t->byday || weekday_matches(t, y, m, d, wd));
 		if (!by_md && !t->byday)
 			return d == a->d && (t->bymonth || m == a->m);
 		return (!by_md || monthday_matches(t, y, m, d)) &&
@@ -455,8 +541,11 @@ static bool match_locked(const struct cpl_time *t, time_t now)
 	long dur = t->has_dtend ? (long)(dt_instant(&t->dtend) - start0) : t->duration;
 	if (dur <= 0 || now < start0)
 		return false;
+	/* dtstart is always the first occurrence (Appendix A step 3) */
+	if (now < start0 + dur)
+		return true;
 	if (!t->freq)
-		return now < start0 + dur;
+		return false;
 
 	struct anchor a;
 	local_of(start0, &a.day, &a.sec);
@@ -498,7 +587,8 @@ static long count_last_day_locked(const struct cpl_time *t)
 		local_of(dt_instant(&t->until), &uday, &usec);
 	unsigned n = 0;
 	for (long k = a.day; k < a.day + MAX_COUNT_DAYS; k++)
-		if (day_matches(t, &a, k) && within_until(t, k, a.sec, uday, usec) && ++n == t->count)
+		if ((k == a.day || day_matches(t, &a, k)) && within_until(t, k, a.sec, uday, usec) &&
+		    ++n == t->count)
 			return k;
 	return -1;
 }

@@ -796,6 +796,29 @@ static void time_rules(void **state)
 			"bymonth=\"3\" byday=\"2SU\"";
 	assert_true(at(y, "America/New_York", 1710086400 + 60)); /* 10 Mar 12:01 EDT */
 	assert_false(at(y, "America/New_York", 1710086400 + 7 * DAY + 60));
+	/* byyearday: the 100th day, and the last day of the year */
+	const char *yd = "dtstart=\"20240101T000000\" duration=\"PT1H\" freq=\"yearly\" "
+			 "byyearday=\"100,-1\"";
+	assert_true(at(yd, "UTC", JAN1 + 99 * DAY + 60));    /* 9 Apr 2024 */
+	assert_false(at(yd, "UTC", JAN1 + 98 * DAY + 60));
+	assert_true(at(yd, "UTC", JAN1 + 365 * DAY + 60));   /* 31 Dec 2024 (leap) */
+	assert_false(at(yd, "UTC", JAN1 + 364 * DAY + 60));
+	/* byweekno: the Monday of week 1 and of the last week. 2024's week 1
+	 * starts Mon 1 Jan; 2025's starts Mon 30 Dec 2024 (it holds 4 Jan). */
+	const char *wn = "dtstart=\"20240101T000000\" duration=\"PT1H\" freq=\"yearly\" "
+			 "byweekno=\"1\"";
+	assert_true(at(wn, "UTC", JAN1 + 364 * DAY + 60));   /* Mon 30 Dec 2024: week 1 of 2025 */
+	assert_false(at(wn, "UTC", JAN1 + 357 * DAY + 60));  /* Mon 23 Dec 2024: week 52 */
+	const char *wl = "dtstart=\"20240101T000000\" duration=\"PT1H\" freq=\"yearly\" "
+			 "byweekno=\"-1\" byday=\"FR\"";
+	assert_true(at(wl, "UTC", JAN1 + 361 * DAY + 60));   /* Fri 27 Dec 2024: week 52 of 52 */
+	assert_false(at(wl, "UTC", JAN1 + 354 * DAY + 60));
+	/* dtstart is an occurrence even when the rule would not pick it */
+	const char *ds = "dtstart=\"20240102T100000\" duration=\"PT1H\" freq=\"weekly\" "
+			 "byday=\"MO\" count=\"2\"";
+	assert_true(at(ds, "UTC", JAN1 + DAY + 10 * 3600));      /* Tue 2 Jan: dtstart */
+	assert_true(at(ds, "UTC", JAN1 + 7 * DAY + 10 * 3600));  /* Mon 8 Jan: second */
+	assert_false(at(ds, "UTC", JAN1 + 14 * DAY + 10 * 3600)); /* Mon 15 Jan: third */
 	/* weekly every other week with wkst */
 	const char *ww = "dtstart=\"20240101T090000\" duration=\"PT1H\" freq=\"weekly\" "
 			 "interval=\"2\" byday=\"MO,SU\" wkst=\"SU\"";
@@ -811,8 +834,7 @@ static void time_rules(void **state)
 static void time_unsupported(void **state)
 {
 	static const char *const attrs[] = {
-		"byhour=\"9\"", "byminute=\"0\"", "bysecond=\"0\"", "byyearday=\"1\"",
-		"byweekno=\"1\"", "bysetpos=\"1\"",
+		"byhour=\"9\"", "byminute=\"0\"", "bysecond=\"0\"", "bysetpos=\"1\"",
 	};
 	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
 		char x[512];
