@@ -104,7 +104,12 @@ struct cpl_time {
 	uint8_t wkst;           /* 0 = Sunday .. 6 */
 	/* count expanded once at load time (section 4.4.1): the local day of
 	 * the last occurrence, days since 1970-01-01 */
-	long count_last_day;
+	long count_last_day, count_last_sec;
+	/* byhour, byminute, bysecond; at load time a missing one becomes
+	 * dtstart's local value, so every occurrence's time of day is in
+	 * hours x minutes x seconds */
+	uint32_t hours;
+	uint64_t minutes, seconds;
 };
 
 struct cpl_script {

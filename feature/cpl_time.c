@@ -6,10 +6,11 @@
  * duration, freq daily/weekly/monthly/yearly, interval, until (date or
  * date-time), count, byday (with numeric prefixes for monthly, and for
  * yearly with bymonth), bymonthday and byyearday (also negative), byweekno
- * (yearly; weeks as RFC 2445 numbers them from wkst), bymonth, wkst; tzid from the system tz database, or floating
+ * (yearly; weeks as RFC 2445 numbers them from wkst), bymonth, byhour,
+ * byminute, bysecond, wkst; tzid from the system tz database, or floating
  * time (the server's zone) without one.
  * Refused at load time as "not supported yet": freq secondly/minutely/
- * hourly, bysecond, byminute, byhour, bysetpos, tzurl
+ * hourly, bysetpos, tzurl
  * without tzid, durations over 366 days, count over 1000 (or reaching more
  * than 200 years ahead). As section 4.4.1 suggests, count is expanded once
  * at load time into the day of the last occurrence, so a match costs a few
@@ -29,6 +30,7 @@
  * reading tzfile data ourselves is the upgrade if time-switches turn hot.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,8 +152,7 @@ static bool has_yearday(const struct cpl_time *t)
 int cpl_time_parse(struct cpl_time *t, const char *(*get)(void *arg, const char *name),
 		   void *arg, char *err, size_t errlen)
 {
-	static const char *const unsupported[] = {"bysecond", "byminute", "byhour", "bysetpos",
-						  NULL};
+	static const char *const unsupported[] = {"bysetpos", NULL};
 	memset(t, 0, sizeof(*t));
 	t->interval = 1;
 	t->wkst = 1;
@@ -265,6 +266,32 @@ int cpl_time_parse(struct cpl_time *t, const char *(*get)(void *arg, const char 
 			p = *end ? end + 1 : end;
 		}
 	}
+	static const struct {
+		const char *name;
+		int max;
+	} bytime[] = {{"byhour", 23}, {"byminute", 59}, {"bysecond", 60}};
+	for (int i = 0; i < 3; i++) {
+		if (!(v = get(arg, bytime[i].name)))
+			continue;
+		uint64_t mask = 0;
+		for (const char *p = v; *p;) {
+			char *end;
+			long x = strtol(p, &end, 10);
+			if (end == p || x < 0 || x > bytime[i].max || (*end && *end != ',')) {
+				snprintf(err, errlen, "%s \"%s\" is not a list of 0..%d",
+					 bytime[i].name, v, bytime[i].max);
+				return -1;
+			}
+			mask |= (uint64_t)1 << x;
+			p = *end ? end + 1 : end;
+		}
+		if (i == 0)
+			t->hours = (uint32_t)mask;
+		else if (i == 1)
+			t->minutes = mask;
+		else
+			t->seconds = mask;
+	}
 	if ((v = get(arg, "byyearday"))) {
 		for (const char *p = v; *p;) {
 			char *end;
@@ -335,7 +362,8 @@ int cpl_time_parse(struct cpl_time *t, const char *(*get)(void *arg, const char 
 		}
 	}
 	if (!t->freq && (t->interval != 1 || t->has_until || t->count || t->byday || t->bymonth ||
-			 t->bymonthday_pos || t->bymonthday_neg || has_yearday(t))) {
+			 t->bymonthday_pos || t->bymonthday_neg || has_yearday(t) || t->hours ||
+			 t->minutes || t->seconds)) {
 		snprintf(err, errlen, "recurrence parts without freq");
 		return -1;
 	}
@@ -476,7 +504,7 @@ static bool weekno_matches(const struct cpl_time *t, int y, long day)
 	return (t->byweekno_pos >> wn & 1) || (t->byweekno_neg >> (weeks - wn + 1) & 1);
 }
 
-/* Whether an occurrence starts on local day `day` (at dtstart's time). */
+/* Whether occurrences start on local day `day` (at the rule's times). */
 static bool day_matches(const struct cpl_time *t, const struct anchor *a, long day)
 {
 	int y, m, d;
@@ -530,9 +558,58 @@ static bool day_matches(const struct cpl_time *t, const struct anchor *a, long d
 	return false;
 }
 
-static bool within_until(const struct cpl_time *t, long day, long sec, long uday, long usec)
+/* The latest time of day (seconds) at or before limit whose hour, minute
+ * and second are all in the rule's sets; -1 when none. */
+static long prev_time(const struct cpl_time *t, long limit)
 {
-	return !t->has_until || day < uday || (day == uday && sec <= usec);
+	if (limit < 0)
+		return -1;
+	int lh = (int)(limit / 3600), lm = (int)(limit / 60 % 60), ls = (int)(limit % 60);
+	if (limit >= 86400) {
+		lh = 23;
+		lm = 59;
+		ls = 60;
+	}
+	for (int h = lh; h >= 0; h--) {
+		if (!(t->hours >> h & 1))
+			continue;
+		for (int m = h == lh ? lm : 59; m >= 0; m--) {
+			if (!(t->minutes >> m & 1))
+				continue;
+			for (int sec = h == lh && m == lm ? ls : 60; sec >= 0; sec--)
+				if (t->seconds >> sec & 1)
+					return h * 3600L + m * 60L + sec;
+		}
+	}
+	return -1;
+}
+
+/* The earliest time of day at or after from in the rule's sets; -1 when
+ * none. */
+static long next_time(const struct cpl_time *t, long from)
+{
+	if (from >= 86400)
+		return -1;
+	int fh = (int)(from / 3600), fm = (int)(from / 60 % 60), fs = (int)(from % 60);
+	for (int h = fh; h < 24; h++) {
+		if (!(t->hours >> h & 1))
+			continue;
+		for (int m = h == fh ? fm : 0; m < 60; m++) {
+			if (!(t->minutes >> m & 1))
+				continue;
+			for (int sec = h == fh && m == fm ? fs : 0; sec <= 60; sec++)
+				if (t->seconds >> sec & 1)
+					return h * 3600L + m * 60L + sec;
+		}
+	}
+	return -1;
+}
+
+static void anchor_of(const struct cpl_time *t, struct anchor *a)
+{
+	local_of(dt_instant(&t->dtstart), &a->day, &a->sec);
+	civil_from_days(a->day, &a->y, &a->m, &a->d);
+	a->wd = weekday(a->day);
 }
 
 static bool match_locked(const struct cpl_time *t, time_t now)
@@ -548,49 +625,71 @@ static bool match_locked(const struct cpl_time *t, time_t now)
 		return false;
 
 	struct anchor a;
-	local_of(start0, &a.day, &a.sec);
-	civil_from_days(a.day, &a.y, &a.m, &a.d);
-	a.wd = weekday(a.day);
-	long uday = 0, usec = 0;
+	anchor_of(t, &a);
+	long uday = LONG_MAX, usec = 0;
 	if (t->has_until)
 		local_of(dt_instant(&t->until), &uday, &usec);
+	if (t->count) {
+		uday = t->count_last_day;
+		usec = t->count_last_sec;
+	}
 
 	long nday, nsec;
 	local_of(now, &nday, &nsec);
-	/* the candidate days, latest first; one extra day for DST shifts */
+	/* The candidate days, latest first (one extra for DST shifts); on
+	 * each, the latest start not after now, until, and count; an earlier
+	 * start on the same day would end earlier still. */
 	for (long day = nday; day >= nday - dur / 86400 - 1 && day >= a.day; day--) {
-		if (!day_matches(t, &a, day) || !within_until(t, day, a.sec, uday, usec))
+		if (day > uday || !day_matches(t, &a, day))
 			continue;
-		time_t st = local_instant(day, a.sec);
-		if (st > now || now >= st + dur)
-			continue;
-		if (t->count && day > t->count_last_day)
-			continue;
-		return true;
+		long limit = day == nday ? nsec : 86400;
+		if (day == uday && usec < limit)
+			limit = usec;
+		for (int tries = 0; tries < 4; tries++) {
+			long sec = prev_time(t, limit);
+			if (sec < 0 || (day == a.day && sec <= a.sec))
+				break; /* none, or not after dtstart (checked above) */
+			time_t st = local_instant(day, sec);
+			if (st > now) { /* a DST shift: try the previous start */
+				limit = sec - 1;
+				continue;
+			}
+			if (now < st + dur)
+				return true;
+			break;
+		}
 	}
 	return false;
 }
 
-/* The last occurrence's local day for count, by enumerating days from
- * dtstart (at most MAX_COUNT_DAYS); -1 when the count-th occurrence lies
- * further ahead. */
+/* The last occurrence for count (local day and second), by enumerating
+ * days from dtstart (at most MAX_COUNT_DAYS); false when the count-th
+ * occurrence lies further ahead. */
 #define MAX_COUNT_DAYS (200L * 366)
-static long count_last_day_locked(const struct cpl_time *t)
+static bool count_last_locked(struct cpl_time *t, const struct anchor *a)
 {
-	struct anchor a;
-	time_t start0 = dt_instant(&t->dtstart);
-	local_of(start0, &a.day, &a.sec);
-	civil_from_days(a.day, &a.y, &a.m, &a.d);
-	a.wd = weekday(a.day);
-	long uday = 0, usec = 0;
-	if (t->has_until)
-		local_of(dt_instant(&t->until), &uday, &usec);
-	unsigned n = 0;
-	for (long k = a.day; k < a.day + MAX_COUNT_DAYS; k++)
-		if ((k == a.day || day_matches(t, &a, k)) && within_until(t, k, a.sec, uday, usec) &&
-		    ++n == t->count)
-			return k;
-	return -1;
+	unsigned n = 1; /* dtstart */
+	if (n == t->count) {
+		t->count_last_day = a->day;
+		t->count_last_sec = a->sec;
+		return true;
+	}
+	for (long k = a->day; k < a->day + MAX_COUNT_DAYS; k++) {
+		if (!day_matches(t, a, k))
+			continue;
+		/* this day's starts, earliest first; on dtstart's day only those
+		 * after it */
+		for (long next = next_time(t, 0); next >= 0; next = next_time(t, next + 1)) {
+			if (k == a->day && next <= a->sec)
+				continue; /* before dtstart, or dtstart itself */
+			if (++n == t->count) {
+				t->count_last_day = k;
+				t->count_last_sec = next;
+				return true;
+			}
+		}
+	}
+	return false;
 }
 
 /* Runs with TZ set to tzid (NULL: left alone), under the lock, restoring
@@ -629,13 +728,19 @@ static void tz_leave(const char *tzid, struct tz_saved *sv)
 
 int cpl_time_prepare(struct cpl_time *t, const char *tzid, char *err, size_t errlen)
 {
-	if (!t->count)
-		return 0;
 	struct tz_saved sv;
 	tz_enter(tzid, &sv);
-	t->count_last_day = count_last_day_locked(t);
+	struct anchor a;
+	anchor_of(t, &a);
+	if (!t->hours)
+		t->hours = 1u << (a.sec / 3600);
+	if (!t->minutes)
+		t->minutes = (uint64_t)1 << (a.sec / 60 % 60);
+	if (!t->seconds)
+		t->seconds = (uint64_t)1 << (a.sec % 60);
+	bool ok = !t->count || count_last_locked(t, &a);
 	tz_leave(tzid, &sv);
-	if (t->count_last_day < 0) {
+	if (!ok) {
 		snprintf(err, errlen,
 			 "count=\"%u\" reaches more than 200 years past dtstart (not supported)",
 			 t->count);

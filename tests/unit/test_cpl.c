@@ -819,6 +819,23 @@ static void time_rules(void **state)
 	assert_true(at(ds, "UTC", JAN1 + DAY + 10 * 3600));      /* Tue 2 Jan: dtstart */
 	assert_true(at(ds, "UTC", JAN1 + 7 * DAY + 10 * 3600));  /* Mon 8 Jan: second */
 	assert_false(at(ds, "UTC", JAN1 + 14 * DAY + 10 * 3600)); /* Mon 15 Jan: third */
+	/* byhour and byminute: 15 minutes at 08:00, 08:30, 17:00, 17:30 on
+	 * weekdays in New York, 3 times (dtstart and two more) */
+	const char *bh = "dtstart=\"20240304T080000\" duration=\"PT15M\" freq=\"daily\" "
+			 "byday=\"MO,TU,WE,TH,FR\" byhour=\"8,17\" byminute=\"0,30\"";
+	time_t mon = 1709542800; /* Mon 4 Mar 2024 09:00 UTC = 04:00 EST */
+	assert_true(at(bh, "America/New_York", mon + 4 * 3600 + 60));          /* 08:01 */
+	assert_false(at(bh, "America/New_York", mon + 4 * 3600 + 16 * 60));    /* 08:16 */
+	assert_true(at(bh, "America/New_York", mon + 4 * 3600 + 30 * 60));     /* 08:30 */
+	assert_true(at(bh, "America/New_York", mon + 13 * 3600 + 44 * 60));    /* 17:44 */
+	assert_false(at(bh, "America/New_York", mon + 13 * 3600 + 45 * 60));
+	assert_true(at(bh, "America/New_York", mon + 7 * DAY - 3600 + 4 * 3600 + 60)); /* EDT */
+	assert_false(at(bh, "America/New_York", mon + 5 * DAY + 4 * 3600 + 60)); /* Saturday */
+	const char *bc = "dtstart=\"20240304T080000\" duration=\"PT15M\" freq=\"daily\" "
+			 "byhour=\"8,17\" byminute=\"0,30\" count=\"6\"";
+	assert_true(at(bc, "America/New_York", mon + 13 * 3600 + 30 * 60 + 1)); /* 4th */
+	assert_true(at(bc, "America/New_York", mon + DAY + 4 * 3600 + 30 * 60 + 1)); /* 6th */
+	assert_false(at(bc, "America/New_York", mon + DAY + 13 * 3600 + 1));    /* 7th */
 	/* weekly every other week with wkst */
 	const char *ww = "dtstart=\"20240101T090000\" duration=\"PT1H\" freq=\"weekly\" "
 			 "interval=\"2\" byday=\"MO,SU\" wkst=\"SU\"";
@@ -834,7 +851,7 @@ static void time_rules(void **state)
 static void time_unsupported(void **state)
 {
 	static const char *const attrs[] = {
-		"byhour=\"9\"", "byminute=\"0\"", "bysecond=\"0\"", "bysetpos=\"1\"",
+		"bysetpos=\"1\"",
 	};
 	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
 		char x[512];
