@@ -76,7 +76,12 @@ struct cpl_node {
 	int32_t out[5];
 };
 
-enum cpl_freq { FREQ_NONE, FREQ_DAILY, FREQ_WEEKLY, FREQ_MONTHLY, FREQ_YEARLY };
+/* Daily and longer first; sub-daily after, so freq >= FREQ_HOURLY tests
+ * "sub-daily" and FREQ_HOURLY < FREQ_MINUTELY < FREQ_SECONDLY. */
+enum cpl_freq {
+	FREQ_NONE, FREQ_DAILY, FREQ_WEEKLY, FREQ_MONTHLY, FREQ_YEARLY,
+	FREQ_HOURLY, FREQ_MINUTELY, FREQ_SECONDLY,
+};
 
 /* A wall-clock date-time as written in the script (RFC 2445 DATE-TIME). */
 struct cpl_dt {

@@ -9,20 +9,25 @@
  * (yearly; weeks as RFC 2445 numbers them from wkst), bymonth, byhour,
  * byminute, bysecond, wkst; tzid from the system tz database, or floating
  * time (the server's zone) without one.
- * Refused at load time as "not supported yet": freq secondly/minutely/
- * hourly, bysetpos, tzurl
+ * freq hourly, minutely and secondly count their intervals in wall-clock
+ * units from dtstart's (so a repeated hour when clocks go back is one
+ * unit).
+ * Refused at load time as "not supported yet": bysetpos, bysecond=60
+ * (leap second), tzurl
  * without tzid, durations over 366 days, count over 1000 (or reaching more
  * than 200 years ahead). As section 4.4.1 suggests, count is expanded once
  * at load time into the day of the last occurrence, so a match costs a few
  * days' checks, not an enumeration from dtstart.
  *
- * Method: an occurrence starts on some local day at dtstart's wall-clock
- * time (no byhour etc., so always that time), so the occurrence holding
- * "now" starts on one of the few local days from now - duration to now.
- * For each such day we test the rule, turn the wall-clock start into an
- * instant in the zone (mktime, so a start in a DST gap moves as mktime
- * does) and compare. Durations are exact seconds (RFC 2445 says days are
- * nominal; they differ only across a DST change).
+ * Method: an occurrence starts on some local day at a time of day from
+ * the rule's hour x minute x second sets, so the one holding "now" starts
+ * on one of the few local days from now - duration to now. For each such
+ * day that the rule selects, the latest start not after now (nor until,
+ * nor the last counted occurrence) is turned into an instant in the zone
+ * (mktime, so a start in a DST gap moves as mktime does) and compared; an
+ * earlier start that day would end earlier still. Durations are exact
+ * seconds (RFC 2445 says days are nominal; they differ only across a DST
+ * change).
  *
  * Time zones: mktime/localtime_r with TZ set to the zone, under a mutex,
  * then TZ restored. Not cheap and process-global, but it reads the system
@@ -187,7 +192,8 @@ int cpl_time_parse(struct cpl_time *t, const char *(*get)(void *arg, const char 
 		return -1;
 	}
 	if ((v = get(arg, "freq"))) {
-		static const char *const f[] = {"daily", "weekly", "monthly", "yearly", NULL};
+		static const char *const f[] = {"daily",  "weekly",   "monthly",  "yearly",
+						"hourly", "minutely", "secondly", NULL};
 		for (int i = 0; f[i]; i++)
 			if (!strcasecmp(v, f[i]))
 				t->freq = (uint8_t)(FREQ_DAILY + i);
@@ -269,7 +275,7 @@ int cpl_time_parse(struct cpl_time *t, const char *(*get)(void *arg, const char 
 	static const struct {
 		const char *name;
 		int max;
-	} bytime[] = {{"byhour", 23}, {"byminute", 59}, {"bysecond", 60}};
+	} bytime[] = {{"byhour", 23}, {"byminute", 59}, {"bysecond", 59}};
 	for (int i = 0; i < 3; i++) {
 		if (!(v = get(arg, bytime[i].name)))
 			continue;
@@ -542,6 +548,11 @@ static bool day_matches(const struct cpl_time *t, const struct anchor *a, long d
 			return d == a->d;
 		return (!by_md || monthday_matches(t, y, m, d)) &&
 		       (!t->byday || weekday_matches(t, y, m, d, wd));
+	case FREQ_HOURLY:
+	case FREQ_MINUTELY:
+	case FREQ_SECONDLY: /* intervals are checked per time (unit_ok) */
+		return (!t->byday || weekday_matches(t, y, m, d, wd)) &&
+		       (!by_md || monthday_matches(t, y, m, d));
 	case FREQ_YEARLY:
 		if ((y - a->y) % (int)t->interval)
 			return false;
@@ -558,9 +569,29 @@ static bool day_matches(const struct cpl_time *t, const struct anchor *a, long d
 	return false;
 }
 
-/* The latest time of day (seconds) at or before limit whose hour, minute
- * and second are all in the rule's sets; -1 when none. */
-static long prev_time(const struct cpl_time *t, long limit)
+/* For freq hourly, minutely and secondly: whether the hour (level 0),
+ * minute (1) or second (2) of day `day` lies a multiple of interval units
+ * after dtstart's, counted in wall-clock time. Other levels and freqs
+ * pass. */
+static bool unit_ok(const struct cpl_time *t, const struct anchor *a, long day, int h, int m,
+		    int sec, int level)
+{
+	int want = t->freq == FREQ_HOURLY ? 0 : t->freq == FREQ_MINUTELY ? 1
+		 : t->freq == FREQ_SECONDLY ? 2 : -1;
+	if (level != want || t->interval == 1)
+		return true;
+	long long units = (long long)(day - a->day) * 24 + h - a->sec / 3600;
+	if (level >= 1)
+		units = units * 60 + m - a->sec / 60 % 60;
+	if (level == 2)
+		units = units * 60 + sec - a->sec % 60;
+	return units % t->interval == 0;
+}
+
+/* The latest time of day (seconds) on `day` at or before limit whose
+ * hour, minute and second are all in the rule's sets (and a whole number
+ * of intervals after dtstart for sub-daily freqs); -1 when none. */
+static long prev_time(const struct cpl_time *t, const struct anchor *a, long day, long limit)
 {
 	if (limit < 0)
 		return -1;
@@ -568,37 +599,36 @@ static long prev_time(const struct cpl_time *t, long limit)
 	if (limit >= 86400) {
 		lh = 23;
 		lm = 59;
-		ls = 60;
+		ls = 59;
 	}
 	for (int h = lh; h >= 0; h--) {
-		if (!(t->hours >> h & 1))
+		if (!(t->hours >> h & 1) || !unit_ok(t, a, day, h, 0, 0, 0))
 			continue;
 		for (int m = h == lh ? lm : 59; m >= 0; m--) {
-			if (!(t->minutes >> m & 1))
+			if (!(t->minutes >> m & 1) || !unit_ok(t, a, day, h, m, 0, 1))
 				continue;
-			for (int sec = h == lh && m == lm ? ls : 60; sec >= 0; sec--)
-				if (t->seconds >> sec & 1)
+			for (int sec = h == lh && m == lm ? ls : 59; sec >= 0; sec--)
+				if (t->seconds >> sec & 1 && unit_ok(t, a, day, h, m, sec, 2))
 					return h * 3600L + m * 60L + sec;
 		}
 	}
 	return -1;
 }
 
-/* The earliest time of day at or after from in the rule's sets; -1 when
- * none. */
-static long next_time(const struct cpl_time *t, long from)
+/* The earliest such time at or after from; -1 when none. */
+static long next_time(const struct cpl_time *t, const struct anchor *a, long day, long from)
 {
 	if (from >= 86400)
 		return -1;
 	int fh = (int)(from / 3600), fm = (int)(from / 60 % 60), fs = (int)(from % 60);
 	for (int h = fh; h < 24; h++) {
-		if (!(t->hours >> h & 1))
+		if (!(t->hours >> h & 1) || !unit_ok(t, a, day, h, 0, 0, 0))
 			continue;
 		for (int m = h == fh ? fm : 0; m < 60; m++) {
-			if (!(t->minutes >> m & 1))
+			if (!(t->minutes >> m & 1) || !unit_ok(t, a, day, h, m, 0, 1))
 				continue;
-			for (int sec = h == fh && m == fm ? fs : 0; sec <= 60; sec++)
-				if (t->seconds >> sec & 1)
+			for (int sec = h == fh && m == fm ? fs : 0; sec < 60; sec++)
+				if (t->seconds >> sec & 1 && unit_ok(t, a, day, h, m, sec, 2))
 					return h * 3600L + m * 60L + sec;
 		}
 	}
@@ -646,7 +676,7 @@ static bool match_locked(const struct cpl_time *t, time_t now)
 		if (day == uday && usec < limit)
 			limit = usec;
 		for (int tries = 0; tries < 4; tries++) {
-			long sec = prev_time(t, limit);
+			long sec = prev_time(t, &a, day, limit);
 			if (sec < 0 || (day == a.day && sec <= a.sec))
 				break; /* none, or not after dtstart (checked above) */
 			time_t st = local_instant(day, sec);
@@ -679,7 +709,7 @@ static bool count_last_locked(struct cpl_time *t, const struct anchor *a)
 			continue;
 		/* this day's starts, earliest first; on dtstart's day only those
 		 * after it */
-		for (long next = next_time(t, 0); next >= 0; next = next_time(t, next + 1)) {
+		for (long next = next_time(t, a, k, 0); next >= 0; next = next_time(t, a, k, next + 1)) {
 			if (k == a->day && next <= a->sec)
 				continue; /* before dtstart, or dtstart itself */
 			if (++n == t->count) {
@@ -732,12 +762,16 @@ int cpl_time_prepare(struct cpl_time *t, const char *tzid, char *err, size_t err
 	tz_enter(tzid, &sv);
 	struct anchor a;
 	anchor_of(t, &a);
+	/* units smaller than freq follow dtstart; freq's own unit and larger
+	 * ones are free unless a byxxx sets them (Appendix A step 4) */
 	if (!t->hours)
-		t->hours = 1u << (a.sec / 3600);
+		t->hours = t->freq >= FREQ_HOURLY ? (1u << 24) - 1 : 1u << (a.sec / 3600);
 	if (!t->minutes)
-		t->minutes = (uint64_t)1 << (a.sec / 60 % 60);
+		t->minutes = t->freq >= FREQ_MINUTELY ? ((uint64_t)1 << 60) - 1
+						      : (uint64_t)1 << (a.sec / 60 % 60);
 	if (!t->seconds)
-		t->seconds = (uint64_t)1 << (a.sec % 60);
+		t->seconds = t->freq >= FREQ_SECONDLY ? ((uint64_t)1 << 60) - 1
+						      : (uint64_t)1 << (a.sec % 60);
 	bool ok = !t->count || count_last_locked(t, &a);
 	tz_leave(tzid, &sv);
 	if (!ok) {

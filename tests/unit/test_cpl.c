@@ -836,6 +836,25 @@ static void time_rules(void **state)
 	assert_true(at(bc, "America/New_York", mon + 13 * 3600 + 30 * 60 + 1)); /* 4th */
 	assert_true(at(bc, "America/New_York", mon + DAY + 4 * 3600 + 30 * 60 + 1)); /* 6th */
 	assert_false(at(bc, "America/New_York", mon + DAY + 13 * 3600 + 1));    /* 7th */
+	/* sub-daily: every other hour for 10 minutes on Tuesdays; every 15
+	 * minutes for 5; every 30 seconds for 10 */
+	const char *hr = "dtstart=\"20240101T010000\" duration=\"PT10M\" freq=\"hourly\" "
+			 "interval=\"2\" byday=\"TU\"";
+	assert_true(at(hr, "UTC", JAN1 + DAY + 3 * 3600 + 60));   /* Tue 03:01 */
+	assert_false(at(hr, "UTC", JAN1 + DAY + 4 * 3600 + 60));  /* Tue 04:01 */
+	assert_false(at(hr, "UTC", JAN1 + DAY + 3 * 3600 + 600)); /* Tue 03:10 */
+	assert_true(at(hr, "UTC", JAN1 + DAY + 23 * 3600 + 60));  /* Tue 23:01 */
+	assert_false(at(hr, "UTC", JAN1 + 2 * DAY + 1 * 3600 + 60)); /* Wed 01:01 */
+	assert_true(at(hr, "UTC", JAN1 + 8 * DAY + 1 * 3600 + 60));  /* Tue 9 Jan 01:01 */
+	const char *mi = "dtstart=\"20240101T000000\" duration=\"PT5M\" freq=\"minutely\" "
+			 "interval=\"15\" byhour=\"12\"";
+	assert_true(at(mi, "UTC", JAN1 + 3 * DAY + 12 * 3600 + 45 * 60 + 299));
+	assert_false(at(mi, "UTC", JAN1 + 3 * DAY + 12 * 3600 + 45 * 60 + 300));
+	assert_false(at(mi, "UTC", JAN1 + 3 * DAY + 13 * 3600 + 60));
+	const char *se = "dtstart=\"20240101T000000\" duration=\"PT10S\" freq=\"secondly\" "
+			 "interval=\"30\"";
+	assert_true(at(se, "UTC", JAN1 + 5 * DAY + 7 * 3600 + 30 + 9));
+	assert_false(at(se, "UTC", JAN1 + 5 * DAY + 7 * 3600 + 30 + 10));
 	/* weekly every other week with wkst */
 	const char *ww = "dtstart=\"20240101T090000\" duration=\"PT1H\" freq=\"weekly\" "
 			 "interval=\"2\" byday=\"MO,SU\" wkst=\"SU\"";
@@ -862,8 +881,11 @@ static void time_unsupported(void **state)
 		refused(x, NULL, "not supported yet");
 	}
 	refused(HEAD "<incoming><time-switch><time dtstart=\"20240101T100000\" duration=\"PT1H\" "
-		     "freq=\"hourly\"/></time-switch></incoming></cpl>",
-		NULL, "freq \"hourly\" is not supported yet");
+		     "freq=\"fortnightly\"/></time-switch></incoming></cpl>",
+		NULL, "schema");
+	refused(HEAD "<incoming><time-switch><time dtstart=\"20240101T100000\" duration=\"PT1S\" "
+		     "freq=\"minutely\" bysecond=\"60\"/></time-switch></incoming></cpl>",
+		NULL, "bysecond \"60\" is not a list of 0..59");
 	refused(HEAD "<incoming><time-switch tzurl=\"http://tz.example/x\"><time dtstart="
 		     "\"20240101T100000\" duration=\"PT1H\"/></time-switch></incoming></cpl>",
 		NULL, "tzurl without tzid is not supported yet");
