@@ -115,6 +115,9 @@ struct cpl_time {
 	 * hours x minutes x seconds */
 	uint32_t hours;
 	uint64_t minutes, seconds;
+	long times_per_day;     /* |hours x minutes x seconds| (daily and longer) */
+	int16_t setpos[32];     /* bysetpos: +-n-th occurrence of each period */
+	uint8_t nsetpos;
 };
 
 struct cpl_script {

@@ -12,8 +12,10 @@
  * freq hourly, minutely and secondly count their intervals in wall-clock
  * units from dtstart's (so a repeated hour when clocks go back is one
  * unit).
- * Refused at load time as "not supported yet": bysetpos, bysecond=60
- * (leap second), tzurl
+ * bysetpos picks among the occurrences of each freq period (day, week from
+ * wkst, month, year), for freq daily to yearly.
+ * Refused at load time as "not supported yet": bysetpos with sub-daily
+ * freqs, bysecond=60 (leap second), tzurl
  * without tzid, durations over 366 days, count over 1000 (or reaching more
  * than 200 years ahead). As section 4.4.1 suggests, count is expanded once
  * at load time into the day of the last occurrence, so a match costs a few
@@ -157,18 +159,12 @@ static bool has_yearday(const struct cpl_time *t)
 int cpl_time_parse(struct cpl_time *t, const char *(*get)(void *arg, const char *name),
 		   void *arg, char *err, size_t errlen)
 {
-	static const char *const unsupported[] = {"bysetpos", NULL};
 	memset(t, 0, sizeof(*t));
 	t->interval = 1;
 	t->wkst = 1;
 	const char *v;
 	bool date_only;
 
-	for (int i = 0; unsupported[i]; i++)
-		if (get(arg, unsupported[i])) {
-			snprintf(err, errlen, "%s is not supported yet", unsupported[i]);
-			return -1;
-		}
 	if (!(v = get(arg, "dtstart")) || !parse_dt(v, &t->dtstart, &date_only) || date_only) {
 		snprintf(err, errlen, "dtstart \"%s\" is not a date-time", v ? v : "");
 		return -1;
@@ -297,6 +293,26 @@ int cpl_time_parse(struct cpl_time *t, const char *(*get)(void *arg, const char 
 			t->minutes = mask;
 		else
 			t->seconds = mask;
+	}
+	if ((v = get(arg, "bysetpos"))) {
+		if (!t->freq || t->freq >= FREQ_HOURLY) {
+			snprintf(err, errlen,
+				 "bysetpos is supported with freq daily, weekly, monthly or yearly "
+				 "only (others not supported yet)");
+			return -1;
+		}
+		for (const char *p = v; *p;) {
+			char *end;
+			long n = strtol(p, &end, 10);
+			if (end == p || n == 0 || n < -366 || n > 366 || (*end && *end != ',') ||
+			    t->nsetpos >= 32) {
+				snprintf(err, errlen, "bysetpos \"%s\" is not a list of up to 32 +-1..366",
+					 v);
+				return -1;
+			}
+			t->setpos[t->nsetpos++] = (int16_t)n;
+			p = *end ? end + 1 : end;
+		}
 	}
 	if ((v = get(arg, "byyearday"))) {
 		for (const char *p = v; *p;) {
@@ -511,13 +527,13 @@ static bool weekno_matches(const struct cpl_time *t, int y, long day)
 }
 
 /* Whether occurrences start on local day `day` (at the rule's times). */
-static bool day_matches(const struct cpl_time *t, const struct anchor *a, long day)
+/* Whether the rule selects local day `day`, before bysetpos and without
+ * regard to dtstart. */
+static bool day_selected(const struct cpl_time *t, const struct anchor *a, long day)
 {
 	int y, m, d;
 	civil_from_days(day, &y, &m, &d);
 	int wd = weekday(day);
-	if (day < a->day)
-		return false;
 	if (t->bymonth && !(t->bymonth & (1u << m)))
 		return false;
 	bool by_md = t->bymonthday_pos || t->bymonthday_neg;
@@ -586,6 +602,62 @@ static bool unit_ok(const struct cpl_time *t, const struct anchor *a, long day, 
 	if (level == 2)
 		units = units * 60 + sec - a->sec % 60;
 	return units % t->interval == 0;
+}
+
+static bool day_matches(const struct cpl_time *t, const struct anchor *a, long day)
+{
+	return day >= a->day && day_selected(t, a, day);
+}
+
+/* bysetpos: the period (of freq's unit, RFC 2445) holding `day`, as
+ * [first, end) in days. */
+static void period_of(const struct cpl_time *t, long day, long *first, long *end)
+{
+	int y, m, d;
+	civil_from_days(day, &y, &m, &d);
+	switch (t->freq) {
+	case FREQ_WEEKLY:
+		*first = day - (weekday(day) - t->wkst + 7) % 7;
+		*end = *first + 7;
+		return;
+	case FREQ_MONTHLY:
+		*first = days_from_civil(y, m, 1);
+		*end = *first + days_in_month(y, m);
+		return;
+	case FREQ_YEARLY:
+		*first = days_from_civil(y, 1, 1);
+		*end = days_from_civil(y + 1, 1, 1);
+		return;
+	default:
+		*first = day;
+		*end = day + 1;
+	}
+}
+
+/* bysetpos: selected days of day's period before it, and in all. */
+static void period_rank(const struct cpl_time *t, const struct anchor *a, long day,
+			long *before, long *total)
+{
+	long first, end;
+	period_of(t, day, &first, &end);
+	*before = *total = 0;
+	for (long k = first; k < end; k++)
+		if (day_selected(t, a, k)) {
+			*before += k < day;
+			++*total;
+		}
+}
+
+/* Whether the occurrence numbered idx (1-based) of total in its period is
+ * one bysetpos picks (true without bysetpos). */
+static bool setpos_ok(const struct cpl_time *t, long idx, long total)
+{
+	if (!t->nsetpos)
+		return true;
+	for (unsigned i = 0; i < t->nsetpos; i++)
+		if (t->setpos[i] == idx || t->setpos[i] == -(total - idx + 1))
+			return true;
+	return false;
 }
 
 /* The latest time of day (seconds) on `day` at or before limit whose
@@ -675,15 +747,26 @@ static bool match_locked(const struct cpl_time *t, time_t now)
 		long limit = day == nday ? nsec : 86400;
 		if (day == uday && usec < limit)
 			limit = usec;
-		for (int tries = 0; tries < 4; tries++) {
+		long before = 0, total = 0;
+		if (t->nsetpos)
+			period_rank(t, &a, day, &before, &total);
+		for (long guard = 0; guard < 86400; guard++) {
 			long sec = prev_time(t, &a, day, limit);
 			if (sec < 0 || (day == a.day && sec <= a.sec))
 				break; /* none, or not after dtstart (checked above) */
-			time_t st = local_instant(day, sec);
-			if (st > now) { /* a DST shift: try the previous start */
-				limit = sec - 1;
-				continue;
+			limit = sec - 1;
+			if (t->nsetpos) {
+				long idx = 1; /* sec's rank among the day's times */
+				for (long x = next_time(t, &a, day, 0); x >= 0 && x < sec;
+				     x = next_time(t, &a, day, x + 1))
+					idx++;
+				if (!setpos_ok(t, before * t->times_per_day + idx,
+					       total * t->times_per_day))
+					continue;
 			}
+			time_t st = local_instant(day, sec);
+			if (st > now) /* a DST shift: try the previous start */
+				continue;
 			if (now < st + dur)
 				return true;
 			break;
@@ -707,11 +790,17 @@ static bool count_last_locked(struct cpl_time *t, const struct anchor *a)
 	for (long k = a->day; k < a->day + MAX_COUNT_DAYS; k++) {
 		if (!day_matches(t, a, k))
 			continue;
+		long before = 0, total = 0, idx = 0;
+		if (t->nsetpos)
+			period_rank(t, a, k, &before, &total);
 		/* this day's starts, earliest first; on dtstart's day only those
 		 * after it */
 		for (long next = next_time(t, a, k, 0); next >= 0; next = next_time(t, a, k, next + 1)) {
+			idx++;
 			if (k == a->day && next <= a->sec)
 				continue; /* before dtstart, or dtstart itself */
+			if (!setpos_ok(t, before * t->times_per_day + idx, total * t->times_per_day))
+				continue;
 			if (++n == t->count) {
 				t->count_last_day = k;
 				t->count_last_sec = next;
@@ -772,6 +861,8 @@ int cpl_time_prepare(struct cpl_time *t, const char *tzid, char *err, size_t err
 	if (!t->seconds)
 		t->seconds = t->freq >= FREQ_SECONDLY ? ((uint64_t)1 << 60) - 1
 						      : (uint64_t)1 << (a.sec % 60);
+	t->times_per_day = (long)__builtin_popcount(t->hours) * __builtin_popcountll(t->minutes) *
+			   __builtin_popcountll(t->seconds);
 	bool ok = !t->count || count_last_locked(t, &a);
 	tz_leave(tzid, &sv);
 	if (!ok) {

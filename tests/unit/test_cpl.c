@@ -855,6 +855,24 @@ static void time_rules(void **state)
 			 "interval=\"30\"";
 	assert_true(at(se, "UTC", JAN1 + 5 * DAY + 7 * 3600 + 30 + 9));
 	assert_false(at(se, "UTC", JAN1 + 5 * DAY + 7 * 3600 + 30 + 10));
+	/* bysetpos: the last weekday of each month; the last start of the
+	 * day among 08:00, 12:00, 16:00 */
+	const char *sp = "dtstart=\"20240101T090000\" duration=\"PT1H\" freq=\"monthly\" "
+			 "byday=\"MO,TU,WE,TH,FR\" bysetpos=\"-1\"";
+	assert_true(at(sp, "UTC", JAN1 + 30 * DAY + 9 * 3600 + 60));  /* Wed 31 Jan */
+	assert_false(at(sp, "UTC", JAN1 + 29 * DAY + 9 * 3600 + 60)); /* Tue 30 Jan */
+	assert_true(at(sp, "UTC", JAN1 + 59 * DAY + 9 * 3600 + 60));  /* Thu 29 Feb */
+	assert_false(at(sp, "UTC", JAN1 + 58 * DAY + 9 * 3600 + 60)); /* Wed 28 Feb */
+	assert_true(at(sp, "UTC", 1711670400 + 9 * 3600 + 60));       /* Fri 29 Mar */
+	assert_false(at(sp, "UTC", 1711843200 + 9 * 3600 + 60));      /* Sun 31 Mar */
+	const char *sd = "dtstart=\"20240101T080000\" duration=\"PT1H\" freq=\"daily\" "
+			 "byhour=\"8,12,16\" bysetpos=\"-1\" count=\"3\"";
+	assert_true(at(sd, "UTC", JAN1 + 8 * 3600 + 60));             /* dtstart, 1st */
+	assert_false(at(sd, "UTC", JAN1 + 12 * 3600 + 60));
+	assert_true(at(sd, "UTC", JAN1 + 16 * 3600 + 60));            /* 2nd */
+	assert_false(at(sd, "UTC", JAN1 + DAY + 8 * 3600 + 60));
+	assert_true(at(sd, "UTC", JAN1 + DAY + 16 * 3600 + 60));      /* 3rd */
+	assert_false(at(sd, "UTC", JAN1 + 2 * DAY + 16 * 3600 + 60)); /* 4th */
 	/* weekly every other week with wkst */
 	const char *ww = "dtstart=\"20240101T090000\" duration=\"PT1H\" freq=\"weekly\" "
 			 "interval=\"2\" byday=\"MO,SU\" wkst=\"SU\"";
@@ -869,17 +887,9 @@ static void time_rules(void **state)
 
 static void time_unsupported(void **state)
 {
-	static const char *const attrs[] = {
-		"bysetpos=\"1\"",
-	};
-	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
-		char x[512];
-		snprintf(x, sizeof(x),
-			 HEAD "<incoming><time-switch><time dtstart=\"20240101T100000\" "
-			      "duration=\"PT1H\" freq=\"daily\" %s/></time-switch></incoming></cpl>",
-			 attrs[i]);
-		refused(x, NULL, "not supported yet");
-	}
+	refused(HEAD "<incoming><time-switch><time dtstart=\"20240101T100000\" duration=\"PT1M\" "
+		     "freq=\"hourly\" bysetpos=\"1\"/></time-switch></incoming></cpl>",
+		NULL, "not supported yet");
 	refused(HEAD "<incoming><time-switch><time dtstart=\"20240101T100000\" duration=\"PT1H\" "
 		     "freq=\"fortnightly\"/></time-switch></incoming></cpl>",
 		NULL, "schema");
