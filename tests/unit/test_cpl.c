@@ -518,6 +518,28 @@ static void refuses_bad_xml(void **state)
 	refused(HEAD "<incoming><reject status=\"busy\" reason=\"&x;\"/></incoming></cpl>", NULL,
 		"not well-formed");
 	refused("<cpl/>", NULL, "namespace none");
+	/* billion laughs: refused, without expanding it */
+	const char *lol = "<?xml version=\"1.0\"?>\n<!DOCTYPE cpl [\n"
+			  "<!ENTITY a \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\">\n"
+			  "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">\n"
+			  "<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">\n"
+			  "<!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\">\n"
+			  "<!ENTITY e \"&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;\">\n"
+			  "<!ENTITY f \"&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;\">\n"
+			  "]>\n<cpl xmlns=\"urn:ietf:params:xml:ns:cpl\"><incoming><log name=\"n\">"
+			  "&f;&f;&f;&f;</log></incoming></cpl>";
+	char err[256];
+	assert_null(cpl_compile(lol, strlen(lol), NULL, err, sizeof(err)));
+	/* nesting far past the limit stops early, whoever notices first */
+	size_t cap = 12 * 5000 + 200, o = 0;
+	char *deep = malloc(cap);
+	o += (size_t)snprintf(deep, cap, HEAD "<incoming>");
+	for (int i = 0; i < 5000; i++)
+		o += (size_t)snprintf(deep + o, cap - o, "<log>");
+	struct cpl_limits big = {.max_bytes = cap};
+	assert_null(cpl_compile(deep, o, &big, err, sizeof(err)));
+	assert_true(strstr(err, "depth") || strstr(err, "deeper"));
+	free(deep);
 	refused("<?xml version=\"1.0\"?><foo xmlns=\"urn:ietf:params:xml:ns:cpl\"/>", NULL,
 		"the root element must be cpl");
 }
