@@ -69,8 +69,12 @@ static xmlSchemaPtr schema;
 
 static void silent(void *ctx, const char *fmt, ...) {}
 
+/* Once per process, before any parsing: libxml2 wants xmlInitParser
+ * called before threads use it, and the schema is parsed only once and
+ * then shared read-only by every validation. */
 static void schema_load(void)
 {
+	xmlInitParser();
 	xmlSchemaParserCtxtPtr pc =
 		xmlSchemaNewMemParserCtxt(cpl_xsd, (int)(cpl_xsd_end - cpl_xsd));
 	if (!pc)
@@ -741,6 +745,7 @@ struct cpl_script *cpl_compile(const char *xml, size_t len, const struct cpl_lim
 		return NULL;
 	}
 
+	pthread_once(&schema_once, schema_load);
 	xmlParserCtxtPtr pc = xmlNewParserCtxt();
 	if (!pc) {
 		snprintf(err, errlen, "out of memory");
@@ -776,7 +781,6 @@ struct cpl_script *cpl_compile(const char *xml, size_t len, const struct cpl_lim
 	if (prewalk(&c, root, 1, &count))
 		goto out;
 
-	pthread_once(&schema_once, schema_load);
 	if (!schema) {
 		snprintf(err, errlen, "the built-in CPL schema does not load");
 		goto out;
