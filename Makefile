@@ -28,8 +28,11 @@ CPPFLAGS += -D_GNU_SOURCE -I. -Icommon
 # OpenSSL: TLS and digest hashes; c-ares: asynchronous DNS for RFC 3263
 # server location; protobuf-c: messages between daemons.
 # libmicrohttpd: provd's HTTP server; jansson: JSON of the provisioning API
-# (a well-kept parser for untrusted input rather than one of our own).
-LDLIBS   = -lssl -lcrypto -lcares -lprotobuf-c -lpq -lmicrohttpd -ljansson
+# (a well-kept parser for untrusted input rather than one of our own);
+# libxml2: parsing and XSD validation of untrusted XML (CPL scripts,
+# feature/cpl.c).
+LDLIBS   = -lssl -lcrypto -lcares -lprotobuf-c -lpq -lmicrohttpd -ljansson -lxml2
+CPPFLAGS += $(shell pkg-config --cflags libxml-2.0)
 LDLIBS_TEST = -lcmocka
 
 COMMON_SRC := $(wildcard common/*.c common/sip/*.c)
@@ -48,13 +51,15 @@ CPPFLAGS   += -I$(BUILD)/proto
 # Each daemon is a thin DIR/main.c over a library of modules (the rest of
 # DIR/*.c, build/libDIR.a), which its unit tests link too. The binary is
 # bin/DIRd, except provisioning/, whose daemon is bin/provd.
-DAEMON_DIRS := redirect marshal provisioning
+DAEMON_DIRS := redirect marshal provisioning feature
 DAEMON_LIBS := $(DAEMON_DIRS:%=$(BUILD)/lib%.a)
 daemon_objs = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)))
 DAEMON_OBJ := $(foreach d,$(DAEMON_DIRS),$(call daemon_objs,$(d)))
 
+# Directories with a main.c have a daemon (feature/ is a library so far).
+DAEMON_MAINS := $(foreach d,$(DAEMON_DIRS),$(if $(wildcard $(d)/main.c),$(d)))
 DAEMON_BIN = $(if $(filter provisioning,$(1)),bin/provd,bin/$(1)d)
-PROGRAMS := bin/sipcheck bin/vocal-migrate $(foreach d,$(DAEMON_DIRS),$(if $(wildcard $(d)/main.c),$(call DAEMON_BIN,$(d))))
+PROGRAMS := bin/sipcheck bin/vocal-migrate $(foreach d,$(DAEMON_MAINS),$(call DAEMON_BIN,$(d)))
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c tests/conformance/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -108,6 +113,9 @@ $(BUILD)/libmarshal.a: $(call daemon_objs,marshal)
 $(BUILD)/libprovisioning.a: $(call daemon_objs,provisioning)
 # openapi.c builds the document in (.incbin), which -MMD does not see.
 $(BUILD)/provisioning/openapi.o: provisioning/openapi.json
+$(BUILD)/libfeature.a: $(call daemon_objs,feature)
+# The schema is built into the object (.incbin), so the object depends on it.
+$(BUILD)/feature/cpl_xsd.o: feature/cpl.xsd
 $(DAEMON_LIBS):
 	@rm -f $@
 	ar rcs $@ $^
@@ -175,7 +183,7 @@ integration-asan: all $(TEST_PROGRAMS)
 
 clang-build:
 	@$(MAKE) --no-print-directory CC=$(CLANG) BUILD=build/clang build/clang/libvocal.a \
-	  $(DAEMON_DIRS:%=build/clang/lib%.a) $(DAEMON_DIRS:%=build/clang/%/main.o) \
+	  $(DAEMON_DIRS:%=build/clang/lib%.a) $(DAEMON_MAINS:%=build/clang/%/main.o) \
 	  $(patsubst bin/%,build/clang/tools/%/main.o,$(filter-out %d,$(PROGRAMS)))
 
 # ---- fuzzing (clang libFuzzer) -------------------------------------------

@@ -1,0 +1,177 @@
+/*
+ * CPL (RFC 3880, Call Processing Language) scripts: parse, validate,
+ * compile and run.
+ *
+ * cpl_compile() takes the untrusted XML a user uploaded, parses it with
+ * libxml2 (no network, no DTD, no entity expansion), refuses extensions it
+ * does not know (RFC 3880 section 11), validates it against the RFC's
+ * schema (built into the library), checks what the schema cannot (subaction
+ * references only backwards, limits, time-switch rules we support) and
+ * compiles it into a compact, immutable node array. The XML tree is freed.
+ *
+ * cpl_run() interprets a compiled script for one call. It never blocks by
+ * itself: lookups and proxy attempts are asked of callbacks the caller
+ * provides (the feature server answers them; tests simulate them). A step
+ * limit bounds every run. A compiled script is read-only, so several
+ * threads may run it at once.
+ */
+#ifndef VOCAL_FEATURE_CPL_H
+#define VOCAL_FEATURE_CPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "sip/str.h"
+#include "sip/uri.h"
+
+struct cpl_script;
+
+/* Limits checked when a script is compiled (and steps when it runs). Zero
+ * members take the defaults (CPL_DEFAULT_*). */
+struct cpl_limits {
+	size_t max_bytes;      /* script size */
+	unsigned max_nodes;    /* compiled nodes (every element counts) */
+	unsigned max_depth;    /* element nesting */
+	unsigned max_locations;/* location set size while running, and location nodes */
+	unsigned max_subactions;
+	unsigned max_steps;    /* nodes executed by one run */
+};
+#define CPL_DEFAULT_MAX_BYTES (64 * 1024)
+#define CPL_DEFAULT_MAX_NODES 1000
+#define CPL_DEFAULT_MAX_DEPTH 40
+#define CPL_DEFAULT_MAX_LOCATIONS 32
+#define CPL_DEFAULT_MAX_SUBACTIONS 64
+#define CPL_DEFAULT_MAX_STEPS 10000
+
+/* Compiles len bytes of XML. Returns the script (free with cpl_free), or
+ * NULL with a one-line message in err saying what and where (line number
+ * and element path) - e.g. "line 7: /cpl/incoming/address-switch/address:
+ * extension attribute re:regex (namespace http://www.example.com/regex) is
+ * not supported". lim may be NULL for the defaults. */
+struct cpl_script *cpl_compile(const char *xml, size_t len, const struct cpl_limits *lim,
+			       char *err, size_t errlen);
+void cpl_free(struct cpl_script *s);
+
+/* Which top-level actions the script has. */
+bool cpl_has_incoming(const struct cpl_script *s);
+bool cpl_has_outgoing(const struct cpl_script *s);
+/* Compiled node count (for limits and tests). */
+unsigned cpl_node_count(const struct cpl_script *s);
+
+/* An address of the call: its URI (NULL: absent) and display name (absent
+ * when display.s is NULL). */
+struct cpl_address {
+	const struct sip_uri *uri;
+	sip_str display;
+};
+
+/* What a run knows of the call. Absent strings have .s == NULL. */
+struct cpl_call {
+	bool outgoing;                       /* run the outgoing action */
+	struct cpl_address origin;           /* SIP: From */
+	struct cpl_address destination;      /* SIP: Request-URI */
+	struct cpl_address original_destination; /* SIP: To */
+	sip_str subject, organization, user_agent;
+	sip_str accept_language;             /* raw Accept-Language value */
+	sip_str priority;                    /* raw Priority value; absent: normal */
+	time_t now;                          /* time of the call (time-switch) */
+	/* Locations the server would start from for outgoing calls (the
+	 * destination); incoming calls start with an empty set. */
+	const char *const *initial_locations;
+	unsigned n_initial_locations;
+};
+
+enum cpl_lookup_status { CPL_LOOKUP_SUCCESS, CPL_LOOKUP_NOTFOUND, CPL_LOOKUP_FAILURE };
+
+enum cpl_ordering { CPL_PARALLEL, CPL_SEQUENTIAL, CPL_FIRST_ONLY };
+
+/* How one proxy attempt ended. */
+enum cpl_proxy_status {
+	CPL_PROXY_ANSWERED,   /* a 2xx: the call is set up, the script ends */
+	CPL_PROXY_BUSY,       /* 486 / 600 */
+	CPL_PROXY_NOANSWER,   /* timeout */
+	CPL_PROXY_REDIRECTION,/* 3xx; the contacts come back as locations */
+	CPL_PROXY_FAILURE,    /* any other final response */
+};
+
+struct cpl_location {
+	const char *url;   /* points into the script or into caller's strings */
+	double priority;   /* 0.0 .. 1.0 */
+};
+
+struct cpl_proxy_request {
+	const struct cpl_location *locations;
+	unsigned n;
+	unsigned timeout;  /* seconds */
+	bool timeout_given;
+	bool recurse;
+	enum cpl_ordering ordering;
+};
+
+/* Where lookups and proxy outcomes come from. A callback returning more
+ * locations than the limit allows has the rest ignored. Strings returned
+ * must stay valid as long as the result is used. */
+struct cpl_outcome_src {
+	void *ctx;
+	/* source is "registration" or a URL; *urls and *n are the found
+	 * locations (success only). NULL callback: every lookup fails. */
+	enum cpl_lookup_status (*lookup)(void *ctx, const char *source, unsigned timeout,
+					 const char *const **urls, unsigned *n);
+	/* Returns how the attempt ended; on CPL_PROXY_REDIRECTION it may set
+	 * *urls and *n to the contacts returned. NULL callback: every attempt
+	 * fails. */
+	enum cpl_proxy_status (*proxy)(void *ctx, const struct cpl_proxy_request *req,
+				       const char *const **urls, unsigned *n);
+};
+
+enum cpl_verdict {
+	CPL_DEFAULT,       /* behave as with no script (RFC 3880 section 10, first case) */
+	CPL_PROXY_SET,     /* locations modified, no signalling: proxy (or redirect,
+			    * by server policy) to the location set */
+	CPL_ANSWERED,      /* a proxy node's attempt was answered */
+	CPL_BEST_RESPONSE, /* proxied before, script ended: return the best response */
+	CPL_REDIRECT,      /* redirect to the location set */
+	CPL_REJECT,        /* reject with status and reason */
+	CPL_ERROR,         /* the run broke a limit; the server should act as with
+			    * no script and log error */
+};
+
+enum cpl_action_kind { CPL_ACT_LOG, CPL_ACT_MAIL, CPL_ACT_PROXY };
+
+/* Non-final things the run did, in order. */
+struct cpl_action {
+	enum cpl_action_kind kind;
+	const char *a;   /* log: name (may be NULL); mail: url */
+	const char *b;   /* log: comment (may be NULL) */
+	enum cpl_proxy_status proxy_status; /* proxy: how it ended */
+};
+
+#define CPL_MAX_ACTIONS 32
+
+struct cpl_result {
+	enum cpl_verdict verdict;
+	/* CPL_REJECT */
+	unsigned status;        /* SIP status: busy 486, notfound 404, reject 603, error 500 */
+	const char *reason;     /* may be NULL */
+	/* CPL_REDIRECT */
+	bool permanent;         /* 301 rather than 302 */
+	/* CPL_ANSWERED, CPL_PROXY_SET, CPL_REDIRECT: the location set */
+	struct cpl_location locations[CPL_DEFAULT_MAX_LOCATIONS];
+	unsigned n_locations;
+	/* CPL_ANSWERED: the options of the proxy that succeeded */
+	struct cpl_proxy_request proxy;
+	struct cpl_action actions[CPL_MAX_ACTIONS];
+	unsigned n_actions;     /* actions past CPL_MAX_ACTIONS are dropped */
+	unsigned steps;         /* nodes executed */
+	char error[160];        /* CPL_ERROR: why */
+};
+
+/* Runs the incoming (or, with call->outgoing, the outgoing) action of s.
+ * A script without that action gives CPL_DEFAULT. out is filled in full;
+ * returns 0, or -1 when the run was stopped (verdict CPL_ERROR). */
+int cpl_run(const struct cpl_script *s, const struct cpl_call *call,
+	    const struct cpl_outcome_src *src, struct cpl_result *out);
+
+#endif
