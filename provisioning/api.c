@@ -552,6 +552,142 @@ static void subscriber_password(const struct http_req *req, struct http_resp *re
 	explicit_bzero(&in, sizeof(in));
 }
 
+/* ---- rows that belong to a subscriber: aliases, DIDs, registrations ------------- */
+
+/* A page of a subscriber's rows. sql takes $1 after, $2 limit, $3 the
+ * subscriber and returns the list_reply row plus whether the subscriber
+ * exists: a missing subscriber is 404, not an empty list. */
+static void child_list(const struct http_req *req, struct http_resp *resp, long long sid,
+		       const char *sql)
+{
+	char limit[24], after[24], sids[24];
+	if (paging(req, resp, limit, after) < 0)
+		return;
+	snprintf(sids, sizeof(sids), "%lld", sid);
+	PGresult *r = query(resp, sql, 3, (const char *[]){after, limit, sids});
+	if (!r)
+		return;
+	if (strcmp(PQgetvalue(r, 0, 3), "t") != 0)
+		http_fail(resp, 404, "Not found", "no subscriber with id %s", sids);
+	else
+		list_reply(resp, r, atoll(limit));
+	PQclear(r);
+}
+
+#define CHILD_LIST_SQL(json, table)                                                            \
+	"SELECT coalesce(json_agg(j ORDER BY id), '[]')::text, count(*), max(id), "            \
+	"EXISTS (SELECT 1 FROM subscribers WHERE id = $3) FROM "                               \
+	"(SELECT id, " json " AS j FROM " table " WHERE subscriber_id = $3 AND id > $1 "       \
+	"ORDER BY id LIMIT $2) x"
+
+/* Deletes one row of a subscriber: 404 when either is missing or the row
+ * belongs to another subscriber. These rows cannot be changed through the
+ * API (aliases, DIDs) or are the registrar's (bindings), so DELETE takes
+ * no If-Match. */
+static void child_delete(struct http_resp *resp, const char *table, const char *what,
+			 long long sid, long long id)
+{
+	char sids[24], ids[24], sql[128];
+	snprintf(sids, sizeof(sids), "%lld", sid);
+	snprintf(ids, sizeof(ids), "%lld", id);
+	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id = $2 AND subscriber_id = $1 RETURNING id",
+		 table);
+	PGresult *r = query(resp, sql, 2, (const char *[]){sids, ids});
+	if (!r)
+		return;
+	if (PQntuples(r) == 0)
+		http_fail(resp, 404, "Not found", "subscriber %s has no %s with id %s", sids, what, ids);
+	else
+		resp->status = 204;
+	PQclear(r);
+}
+
+/* The 201 of a create under /subscribers/{id}/NAME: 404 when the INSERT ...
+ * SELECT found no subscriber. */
+static void child_created(struct http_resp *resp, PGresult *r, long long sid, const char *name)
+{
+	if (PQntuples(r) == 0) {
+		http_fail(resp, 404, "Not found", "no subscriber with id %lld", sid);
+		return;
+	}
+	row_reply(resp, r, 201, name, "");
+	snprintf(resp->location, sizeof(resp->location), "/api/v1/subscribers/%lld/%s/%s", sid, name,
+		 PQgetvalue(r, 0, 2));
+}
+
+#define ALIAS_JSON                                                                             \
+	"json_build_object('id', id, 'subscriber_id', subscriber_id, 'domain_id', domain_id, " \
+	"'user_part', user_part, 'created_at', created_at)"
+
+static void aliases_list(const struct http_req *req, struct http_resp *resp, long long sid)
+{
+	child_list(req, resp, sid, CHILD_LIST_SQL(ALIAS_JSON, "aliases"));
+}
+
+static void alias_create(const struct http_req *req, struct http_resp *resp, long long sid)
+{
+	struct alias_in in;
+	struct problem p;
+	if (api_parse_alias(req->body, req->len, &in, &p) < 0) {
+		http_problem(resp, &p);
+		return;
+	}
+	char sids[24], dom[24];
+	snprintf(sids, sizeof(sids), "%lld", sid);
+	snprintf(dom, sizeof(dom), "%lld", (long long)in.domain_id);
+	/* the domain defaults to the subscriber's own */
+	PGresult *r = query(resp,
+			    "INSERT INTO aliases (subscriber_id, domain_id, user_part) "
+			    "SELECT id, coalesce($2::bigint, domain_id), $3 FROM subscribers WHERE id = $1 "
+			    "RETURNING " ALIAS_JSON "::text, " ETAG_SQL ", id",
+			    3, (const char *[]){sids, in.domain_id ? dom : NULL, in.user_part});
+	if (!r)
+		return;
+	child_created(resp, r, sid, "aliases");
+	PQclear(r);
+}
+
+static void alias_delete(const struct http_req *req, struct http_resp *resp, long long sid,
+			 long long id)
+{
+	child_delete(resp, "aliases", "alias", sid, id);
+}
+
+#define DID_JSON                                                                               \
+	"json_build_object('id', id, 'subscriber_id', subscriber_id, 'number', number, "       \
+	"'created_at', created_at)"
+
+static void dids_list(const struct http_req *req, struct http_resp *resp, long long sid)
+{
+	child_list(req, resp, sid, CHILD_LIST_SQL(DID_JSON, "dids"));
+}
+
+static void did_create(const struct http_req *req, struct http_resp *resp, long long sid)
+{
+	struct did_in in;
+	struct problem p;
+	if (api_parse_did(req->body, req->len, &in, &p) < 0) {
+		http_problem(resp, &p);
+		return;
+	}
+	char sids[24];
+	snprintf(sids, sizeof(sids), "%lld", sid);
+	PGresult *r = query(resp,
+			    "INSERT INTO dids (subscriber_id, number) SELECT id, $2 FROM subscribers "
+			    "WHERE id = $1 RETURNING " DID_JSON "::text, " ETAG_SQL ", id",
+			    2, (const char *[]){sids, in.number});
+	if (!r)
+		return;
+	child_created(resp, r, sid, "dids");
+	PQclear(r);
+}
+
+static void did_delete(const struct http_req *req, struct http_resp *resp, long long sid,
+		       long long id)
+{
+	child_delete(resp, "dids", "DID", sid, id);
+}
+
 /* ---- the document and the table -------------------------------------------------- */
 
 static void openapi(const struct http_req *req, struct http_resp *resp, long long unused)
@@ -560,26 +696,35 @@ static void openapi(const struct http_req *req, struct http_resp *resp, long lon
 }
 
 const struct api_route api_routes[] = {
-	{"GET", "/api/v1/openapi.json", openapi},
-	{"GET", "/api/v1/domains", domains_list},
-	{"POST", "/api/v1/domains", domain_create},
-	{"GET", "/api/v1/domains/{id}", domain_get},
-	{"PATCH", "/api/v1/domains/{id}", domain_patch},
-	{"DELETE", "/api/v1/domains/{id}", domain_delete},
-	{"GET", "/api/v1/subscribers", subscribers_list},
-	{"POST", "/api/v1/subscribers", subscriber_create},
-	{"GET", "/api/v1/subscribers/{id}", subscriber_get},
-	{"PATCH", "/api/v1/subscribers/{id}", subscriber_patch},
-	{"DELETE", "/api/v1/subscribers/{id}", subscriber_delete},
-	{"PUT", "/api/v1/subscribers/{id}/password", subscriber_password},
+	{"GET", "/api/v1/openapi.json", openapi, NULL},
+	{"GET", "/api/v1/domains", domains_list, NULL},
+	{"POST", "/api/v1/domains", domain_create, NULL},
+	{"GET", "/api/v1/domains/{id}", domain_get, NULL},
+	{"PATCH", "/api/v1/domains/{id}", domain_patch, NULL},
+	{"DELETE", "/api/v1/domains/{id}", domain_delete, NULL},
+	{"GET", "/api/v1/subscribers", subscribers_list, NULL},
+	{"POST", "/api/v1/subscribers", subscriber_create, NULL},
+	{"GET", "/api/v1/subscribers/{id}", subscriber_get, NULL},
+	{"PATCH", "/api/v1/subscribers/{id}", subscriber_patch, NULL},
+	{"DELETE", "/api/v1/subscribers/{id}", subscriber_delete, NULL},
+	{"PUT", "/api/v1/subscribers/{id}/password", subscriber_password, NULL},
+	{"GET", "/api/v1/subscribers/{id}/aliases", aliases_list, NULL},
+	{"POST", "/api/v1/subscribers/{id}/aliases", alias_create, NULL},
+	{"DELETE", "/api/v1/subscribers/{id}/aliases/{alias_id}", NULL, alias_delete},
+	{"GET", "/api/v1/subscribers/{id}/dids", dids_list, NULL},
+	{"POST", "/api/v1/subscribers/{id}/dids", did_create, NULL},
+	{"DELETE", "/api/v1/subscribers/{id}/dids/{did_id}", NULL, did_delete},
 	{0},
 };
 
-/* Does path match pattern? {id} takes a positive decimal that fits. */
-static bool match(const char *pattern, const char *path, long long *id)
+/* Does path match pattern? Each {name} (at most two) takes a positive
+ * decimal that fits, stored in ids[] in order. */
+static bool match(const char *pattern, const char *path, long long ids[2])
 {
+	int nid = 0;
 	while (*pattern) {
-		if (strncmp(pattern, "{id}", 4) == 0) {
+		const char *close;
+		if (*pattern == '{' && (close = strchr(pattern, '}')) && nid < 2) {
 			long long n = 0;
 			if (*path < '1' || *path > '9')
 				return false;
@@ -588,8 +733,8 @@ static bool match(const char *pattern, const char *path, long long *id)
 					return false;
 				n = n * 10 + (*path - '0');
 			}
-			*id = n;
-			pattern += 4;
+			ids[nid++] = n;
+			pattern = close + 1;
 			continue;
 		}
 		if (*pattern++ != *path++)
@@ -616,8 +761,8 @@ void api_handle(const struct http_req *req, struct http_resp *resp)
 	/* HEAD is a GET whose body libmicrohttpd leaves out */
 	const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
 	for (const struct api_route *r = api_routes; r->method; r++) {
-		long long id = 0;
-		if (!match(r->pattern, req->path, &id))
+		long long ids[2] = {0, 0};
+		if (!match(r->pattern, req->path, ids))
 			continue;
 		if (strcmp(r->method, method) == 0) {
 			if (strcmp(r->method, "GET") && strcmp(r->method, "DELETE") && !json_body(req)) {
@@ -625,7 +770,10 @@ void api_handle(const struct http_req *req, struct http_resp *resp)
 					  "send the body as Content-Type: application/json");
 				return;
 			}
-			r->fn(req, resp, id);
+			if (r->fn2)
+				r->fn2(req, resp, ids[0], ids[1]);
+			else
+				r->fn(req, resp, ids[0]);
 			if (resp->status == 500 && !resp->body)
 				http_fail(resp, 500, "Internal error", "no answer");
 			return;

@@ -14,6 +14,9 @@ struct api_route {
 	const char *method;
 	const char *pattern;          /* "/api/v1/domains/{id}": {id} is a positive integer */
 	void (*fn)(const struct http_req *req, struct http_resp *resp, long long id);
+	/* instead of fn, for patterns with a second parameter
+	 * ("/api/v1/subscribers/{id}/aliases/{alias_id}"): both ids in order */
+	void (*fn2)(const struct http_req *req, struct http_resp *resp, long long id, long long id2);
 };
 
 extern const struct api_route api_routes[];

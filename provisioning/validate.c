@@ -78,6 +78,15 @@ bool valid_user_part(const char *s)
 	return true;
 }
 
+/* E.164 with its '+', as the dids.number CHECK: ^\+[1-9][0-9]{1,14}$ */
+bool valid_e164(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 3 || n > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
+		return false;
+	return strspn(s + 1, "0123456789") == n - 1;
+}
+
 /* Counts UTF-8 characters (jansson has checked the encoding). */
 static size_t utf8_chars(const char *s)
 {
@@ -315,5 +324,77 @@ int api_parse_password(const char *text, size_t len, struct password_in *out, st
 		return -1;
 	if (!has)
 		return problem_set(p, 422, "Missing field", "password: required");
+	return 0;
+}
+
+int api_parse_alias(const char *text, size_t len, struct alias_in *out, struct problem *p)
+{
+	memset(out, 0, sizeof(*out));
+	json_t *root = load_object(text, len, p);
+	if (!root)
+		return -1;
+	const char *key;
+	json_t *v;
+	int rc = 0;
+	bool has_user = false;
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "domain_id") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+				rc = problem_set(p, 422, "Invalid field", "domain_id: must be a positive integer");
+				break;
+			}
+			out->domain_id = json_integer_value(v);
+		} else if (strcmp(key, "user_part") == 0) {
+			if ((rc = get_string(v, "user_part", out->user_part, sizeof(out->user_part) - 1,
+					     p)) < 0)
+				break;
+			if (!valid_user_part(out->user_part)) {
+				rc = problem_set(p, 422, "Invalid field",
+						 "user_part: 1 to 64 characters of an RFC 3261 user part");
+				break;
+			}
+			has_user = true;
+		} else {
+			rc = problem_set(p, 422, "Unknown field", "%.200s: not a field of an alias", key);
+			break;
+		}
+	}
+	json_decref(root);
+	if (rc < 0)
+		return -1;
+	if (!has_user)
+		return problem_set(p, 422, "Missing field", "user_part: required");
+	return 0;
+}
+
+int api_parse_did(const char *text, size_t len, struct did_in *out, struct problem *p)
+{
+	memset(out, 0, sizeof(*out));
+	json_t *root = load_object(text, len, p);
+	if (!root)
+		return -1;
+	const char *key;
+	json_t *v;
+	int rc = 0;
+	bool has = false;
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "number") != 0) {
+			rc = problem_set(p, 422, "Unknown field", "%.200s: not a field of a DID", key);
+			break;
+		}
+		if ((rc = get_string(v, "number", out->number, sizeof(out->number) - 1, p)) < 0)
+			break;
+		if (!valid_e164(out->number)) {
+			rc = problem_set(p, 422, "Invalid field",
+					 "number: an E.164 number: '+', a digit 1-9, 1 to 14 more digits");
+			break;
+		}
+		has = true;
+	}
+	json_decref(root);
+	if (rc < 0)
+		return -1;
+	if (!has)
+		return problem_set(p, 422, "Missing field", "number: required");
 	return 0;
 }

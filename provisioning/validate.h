@@ -60,6 +60,18 @@ struct password_in {
 	char password[1025];
 };
 
+/* Another user part that reaches a subscriber; domain_id 0: the
+ * subscriber's own domain. */
+struct alias_in {
+	int64_t domain_id;
+	char user_part[65];
+};
+
+/* A DID: an E.164 number with its '+'. */
+struct did_in {
+	char number[17];
+};
+
 /*
  * Each parses len bytes of text (any bytes). create: the body of a POST
  * (required members must be there; for a domain, realm defaults to name);
@@ -71,10 +83,14 @@ int api_parse_domain(const char *text, size_t len, bool create, struct domain_in
 int api_parse_subscriber(const char *text, size_t len, bool create, struct subscriber_in *out,
 			 struct problem *p);
 int api_parse_password(const char *text, size_t len, struct password_in *out, struct problem *p);
+/* POST bodies only (neither can be changed: delete and add again). */
+int api_parse_alias(const char *text, size_t len, struct alias_in *out, struct problem *p);
+int api_parse_did(const char *text, size_t len, struct did_in *out, struct problem *p);
 
 /* The field checks on their own (NUL-terminated input). */
 bool valid_domain_name(const char *s);
 bool valid_realm(const char *s);
 bool valid_user_part(const char *s);
+bool valid_e164(const char *s);         /* ^\+[1-9][0-9]{1,14}$ */
 
 #endif

@@ -1,10 +1,11 @@
 /*
  * libFuzzer target: provd's request-body validation (api_parse_domain,
- * api_parse_subscriber, api_parse_password; provisioning/validate.h), the
- * code that sees untrusted JSON first.
+ * api_parse_subscriber, api_parse_password, api_parse_alias, api_parse_did;
+ * provisioning/validate.h), the code that sees untrusted JSON first.
  *
- * Input: 1 selector byte (low 2 bits: 0 domain, 1 subscriber, 2 password;
- * bit 2: a create rather than a patch), then the body. Properties
+ * Input: 1 selector byte (low 2 bits: 0 domain, 1 subscriber, 2 password,
+ * 3 one of the later bodies, chosen by bits 3-5: 0 alias, 1 DID; bit 2: a
+ * create rather than a patch), then the body. Properties
  * (__builtin_trap when broken):
  *
  *  - the result is 0, or -1 with a problem of status 400, 413 or 422, a
@@ -70,6 +71,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		break;
 	}
+	case 3:
+		switch ((sel >> 3) & 7) {
+		case 0: {
+			struct alias_in a;
+			int rc = api_parse_alias(text, len, &a, &p);
+			check_problem(rc, &p);
+			if (rc == 0)
+				CHECK(a.domain_id >= 0 && valid_user_part(a.user_part));
+			break;
+		}
+		default: {
+			struct did_in n;
+			int rc = api_parse_did(text, len, &n, &p);
+			check_problem(rc, &p);
+			if (rc == 0)
+				CHECK(valid_e164(n.number));
+			break;
+		}
+		}
+		break;
 	default: {
 		struct password_in pw;
 		int rc = api_parse_password(text, len, &pw, &p);

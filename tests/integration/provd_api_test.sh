@@ -311,6 +311,98 @@ expect_problem 422 "a misspelt member" "only password"
 api PUT "/api/v1/subscribers/$S1/password" '{"password": "a\u0000b"}'
 expect_problem 400 "a NUL in the password (refused by the parser)" "NUL"
 
+# --- aliases and DIDs of a subscriber ---
+api POST "/api/v1/subscribers/$S1/aliases" '{"user_part": "al.ice"}'
+assert_eq 201 "$CODE" "create an alias: 201"
+A1="$(jf .id)"
+assert_eq "$D1 $S1 al.ice" "$(jf .domain_id) $(jf .subscriber_id) $(jf .user_part)" "an alias defaults to the subscriber's domain"
+assert_eq "/api/v1/subscribers/$S1/aliases/$A1" "$(header Location)" "create an alias: Location"
+api POST "/api/v1/subscribers/$S1/aliases" "{\"user_part\": \"alice2\", \"domain_id\": $D2}"
+assert_eq "201 $D2" "$CODE $(jf .domain_id)" "an alias in another hosted domain"
+A2="$(jf .id)"
+api POST "/api/v1/subscribers/$S3/aliases" '{"user_part": "al.ice"}'
+expect_problem 409 "a duplicate alias (domain, user_part)" "already exists"
+api POST "/api/v1/subscribers/$S1/aliases" '{"user_part": "x", "domain_id": 999999}'
+expect_problem 422 "an alias in an unknown domain" "domain_id"
+api POST "/api/v1/subscribers/$S1/aliases" '{"user_part": "a b"}'
+expect_problem 422 "an alias with a blank" "user_part:"
+api POST "/api/v1/subscribers/$S1/aliases" '{"user_part": 7}'
+expect_problem 422 "a number for an alias" "user_part: must be a string"
+api POST "/api/v1/subscribers/$S1/aliases" "{\"user_part\": \"$(printf 'a%.0s' {1..65})\"}"
+expect_problem 422 "an alias too long" "user_part: too long"
+api POST "/api/v1/subscribers/$S1/aliases" '{"user_part": "x", "domain_id": "1"}'
+expect_problem 422 "a string for an alias's domain_id" "domain_id: must be a positive integer"
+api POST "/api/v1/subscribers/$S1/aliases" '{"domain_id": 1}'
+expect_problem 422 "an alias without user_part" "user_part: required"
+api POST "/api/v1/subscribers/$S1/aliases" '{"user_part": "x", "colour": 1}'
+expect_problem 422 "an unknown alias field" "colour: not a field"
+api POST "/api/v1/subscribers/$S1/aliases" '{"user_part": '
+expect_problem 400 "an alias of malformed JSON" "line 1"
+api POST /api/v1/subscribers/999999/aliases '{"user_part": "nobody"}'
+expect_problem 404 "an alias of a missing subscriber" "no subscriber with id 999999"
+api GET "/api/v1/subscribers/$S1/aliases"
+assert_eq "$A1 $A2 null" "$(jf '[.items[].id] | join(" ")') $(jf .next)" "list a subscriber's aliases"
+api GET "/api/v1/subscribers/$S1/aliases?limit=1"
+assert_eq "$A1 $A1" "$(jf '.items[0].id') $(jf .next)" "aliases: limit=1 pages"
+api GET "/api/v1/subscribers/$S1/aliases?limit=1&after=$A1"
+assert_eq "$A2" "$(jf '.items[0].id')" "aliases: after= gives the next page"
+api GET "/api/v1/subscribers/$S3/aliases"
+assert_eq 0 "$(jf '.items | length')" "another subscriber's aliases are not listed"
+api GET /api/v1/subscribers/999999/aliases
+expect_problem 404 "aliases of a missing subscriber"
+api GET "/api/v1/subscribers/$S1/aliases?limit=x"
+expect_problem 400 "aliases: limit=x" "limit:"
+CODE="$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/subscribers/$S1/aliases")"
+assert_eq 401 "$CODE" "aliases without a token: 401"
+CODE="$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$BASE/api/v1/subscribers/$S1/aliases/$A1")"
+assert_eq 401 "$CODE" "an alias DELETE without a token: 401"
+api DELETE "/api/v1/subscribers/$S3/aliases/$A1"
+expect_problem 404 "deleting an alias through another subscriber" "has no alias"
+assert_eq 1 "$(app_sql -c "SELECT count(*) FROM aliases WHERE id = $A1")" "...leaves the alias"
+api DELETE "/api/v1/subscribers/$S1/aliases/$A1"
+assert_eq 204 "$CODE" "delete an alias: 204"
+api DELETE "/api/v1/subscribers/$S1/aliases/$A1"
+expect_problem 404 "deleting the alias again"
+api DELETE "/api/v1/subscribers/$S1/aliases/$A2"
+assert_eq 204 "$CODE" "delete the alias in the other domain (it would keep that domain in use)"
+
+api POST "/api/v1/subscribers/$S1/dids" '{"number": "+4930123456"}'
+assert_eq 201 "$CODE" "create a DID: 201"
+N1="$(jf .id)"
+assert_eq "+4930123456 $S1" "$(jf .number) $(jf .subscriber_id)" "create a DID: number and subscriber"
+assert_eq "/api/v1/subscribers/$S1/dids/$N1" "$(header Location)" "create a DID: Location"
+api POST "/api/v1/subscribers/$S3/dids" '{"number": "+4930123456"}'
+expect_problem 409 "a DID another subscriber has" "already exists"
+for bad in '4930123456' '+0301234' '+1' '+1234567890123456' '+49 30 1234' '+49301x'; do
+    api POST "/api/v1/subscribers/$S1/dids" "{\"number\": \"$bad\"}"
+    expect_problem 422 "DID '$bad'" "number:"
+done
+api POST "/api/v1/subscribers/$S1/dids" '{"number": 4930123456}'
+expect_problem 422 "a number for a DID" "number: must be a string"
+api POST "/api/v1/subscribers/$S1/dids" '{}'
+expect_problem 422 "a DID without number" "number: required"
+api POST "/api/v1/subscribers/$S1/dids" '{"number": "+15551234567", "type": "x"}'
+expect_problem 422 "an unknown DID field" "type: not a field"
+api POST "/api/v1/subscribers/$S1/dids" '{"number"'
+expect_problem 400 "a DID of malformed JSON"
+api POST /api/v1/subscribers/999999/dids '{"number": "+15551234567"}'
+expect_problem 404 "a DID of a missing subscriber"
+api POST "/api/v1/subscribers/$S3/dids" '{"number": "+15551234567"}'
+N2="$(jf .id)"
+api GET "/api/v1/subscribers/$S1/dids"
+assert_eq "$N1 null" "$(jf '[.items[].id] | join(" ")') $(jf .next)" "list a subscriber's DIDs (not another's)"
+api GET /api/v1/subscribers/999999/dids
+expect_problem 404 "DIDs of a missing subscriber"
+CODE="$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary '{"number": "+15550000000"}' "$BASE/api/v1/subscribers/$S1/dids")"
+assert_eq 401 "$CODE" "a DID POST without a token: 401"
+api DELETE "/api/v1/subscribers/$S1/dids/$N2"
+expect_problem 404 "deleting another subscriber's DID" "has no DID"
+api DELETE "/api/v1/subscribers/$S3/dids/$N2"
+assert_eq 204 "$CODE" "delete a DID: 204"
+api DELETE "/api/v1/subscribers/$S3/dids/$N2"
+expect_problem 404 "deleting the DID again"
+
 # --- deletes ---
 api GET "/api/v1/domains/$D2"
 DETAG="$(header ETag)"
@@ -341,14 +433,14 @@ ok "the served document is provisioning/openapi.json"
 assert_eq "3.1.0" "$(jf .openapi)" "OpenAPI 3.1"
 n=0
 while read -r method path; do
-    api "${method^^}" "${path//\{id\}/999999}" '{}' 'If-Match: "0.0"'
+    api "${method^^}" "$(sed -E 's/\{[a-z_]+\}/999999/g' <<<"$path")" '{}' 'If-Match: "0.0"'
     if [[ "$CODE" == 405 || "$(jf .detail 2>/dev/null)" == "no such resource" ]]; then
         fail "$method $path is in openapi.json but not served ($CODE)"
     fi
     n=$((n + 1))
 done < <(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | select(. != "parameters") | "\(.) \($p)"' \
     "$ROOT/provisioning/openapi.json")
-assert_eq 12 "$n" "every one of the 12 operations of openapi.json is served"
+assert_eq 18 "$n" "every one of the 18 operations of openapi.json is served"
 
 # --- the database goes away and comes back: 503, then served again ---
 pg_stop

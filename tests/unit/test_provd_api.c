@@ -171,12 +171,54 @@ static void test_subscriber_bodies(void **state)
 	expect_problem(api_parse_password(t, strlen(t), &pw, &p), &p, 422, "must not be empty");
 }
 
+static void test_alias_did_bodies(void **state)
+{
+	(void)state;
+	struct alias_in a;
+	struct did_in n;
+	struct problem p;
+	const char *t;
+	t = "{\"user_part\":\"al%41.x\"}";
+	assert_int_equal(api_parse_alias(t, strlen(t), &a, &p), 0);
+	assert_int_equal(a.domain_id, 0);
+	t = "{\"user_part\":\"b\",\"domain_id\":4}";
+	assert_int_equal(api_parse_alias(t, strlen(t), &a, &p), 0);
+	assert_int_equal(a.domain_id, 4);
+	t = "{\"domain_id\":4}";
+	expect_problem(api_parse_alias(t, strlen(t), &a, &p), &p, 422, "user_part: required");
+	t = "{\"user_part\":\"a@b\"}";
+	expect_problem(api_parse_alias(t, strlen(t), &a, &p), &p, 422, "user_part:");
+	t = "{\"user_part\":\"a\",\"domain_id\":-1}";
+	expect_problem(api_parse_alias(t, strlen(t), &a, &p), &p, 422, "domain_id:");
+	t = "{\"user_part\":\"a\",\"subscriber_id\":1}";
+	expect_problem(api_parse_alias(t, strlen(t), &a, &p), &p, 422, "subscriber_id: not a field");
+
+	t = "{\"number\":\"+12\"}";
+	assert_int_equal(api_parse_did(t, strlen(t), &n, &p), 0);
+	t = "{\"number\":\"+123456789012345\"}";
+	assert_int_equal(api_parse_did(t, strlen(t), &n, &p), 0);
+	assert_string_equal(n.number, "+123456789012345");
+	t = "{\"number\":\"+1234567890123456\"}";
+	expect_problem(api_parse_did(t, strlen(t), &n, &p), &p, 422, "number:");
+	t = "{\"number\":\"+1\"}";
+	expect_problem(api_parse_did(t, strlen(t), &n, &p), &p, 422, "number:");
+	t = "{\"number\":\"+01\"}";
+	expect_problem(api_parse_did(t, strlen(t), &n, &p), &p, 422, "number:");
+	t = "{\"number\":\"12345\"}";
+	expect_problem(api_parse_did(t, strlen(t), &n, &p), &p, 422, "number:");
+	t = "{}";
+	expect_problem(api_parse_did(t, strlen(t), &n, &p), &p, 422, "number: required");
+	assert_true(valid_e164("+4930123"));
+	assert_false(valid_e164("+49 30"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes_match_openapi),
 		cmocka_unit_test(test_domain_bodies),
 		cmocka_unit_test(test_subscriber_bodies),
+		cmocka_unit_test(test_alias_did_bodies),
 	};
 	return cmocka_run_group_tests_name("provd_api", tests, NULL, NULL);
 }
