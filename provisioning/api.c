@@ -582,8 +582,8 @@ static void child_list(const struct http_req *req, struct http_resp *resp, long 
 
 /* Deletes one row of a subscriber: 404 when either is missing or the row
  * belongs to another subscriber. These rows cannot be changed through the
- * API (aliases, DIDs) or are the registrar's (bindings), so DELETE takes
- * no If-Match. */
+ * API (aliases, DIDs) or are the registrar's (bindings, which a REGISTER
+ * refreshes at any time), so DELETE takes no If-Match. */
 static void child_delete(struct http_resp *resp, const char *table, const char *what,
 			 long long sid, long long id)
 {
@@ -688,6 +688,25 @@ static void did_delete(const struct http_req *req, struct http_resp *resp, long 
 	child_delete(resp, "dids", "DID", sid, id);
 }
 
+/* The registrar's bindings of a subscriber, read-only: redirectd writes
+ * them. Removing one is deleting the row; the schema's trigger tells every
+ * redirectd on channel vocal_bindings, and each drops it from memory. */
+#define BINDING_JSON                                                                           \
+	"json_build_object('id', id, 'contact', contact, 'q', q, 'expires_at', expires_at, "   \
+	"'user_agent', user_agent, 'received', received, 'path', path, "                       \
+	"'instance_id', instance_id, 'reg_id', reg_id, 'updated_at', updated_at)"
+
+static void registrations_list(const struct http_req *req, struct http_resp *resp, long long sid)
+{
+	child_list(req, resp, sid, CHILD_LIST_SQL(BINDING_JSON, "location_bindings"));
+}
+
+static void registration_delete(const struct http_req *req, struct http_resp *resp, long long sid,
+				long long id)
+{
+	child_delete(resp, "location_bindings", "registration", sid, id);
+}
+
 /* ---- the document and the table -------------------------------------------------- */
 
 static void openapi(const struct http_req *req, struct http_resp *resp, long long unused)
@@ -714,6 +733,8 @@ const struct api_route api_routes[] = {
 	{"GET", "/api/v1/subscribers/{id}/dids", dids_list, NULL},
 	{"POST", "/api/v1/subscribers/{id}/dids", did_create, NULL},
 	{"DELETE", "/api/v1/subscribers/{id}/dids/{did_id}", NULL, did_delete},
+	{"GET", "/api/v1/subscribers/{id}/registrations", registrations_list, NULL},
+	{"DELETE", "/api/v1/subscribers/{id}/registrations/{binding_id}", NULL, registration_delete},
 	{0},
 };
 

@@ -403,6 +403,45 @@ assert_eq 204 "$CODE" "delete a DID: 204"
 api DELETE "/api/v1/subscribers/$S3/dids/$N2"
 expect_problem 404 "deleting the DID again"
 
+# --- registrations: the registrar's bindings, read-only, one can be removed ---
+binding() { # subscriber contact [extra columns=values]: the new binding's id
+    app_sql -c "INSERT INTO location_bindings (subscriber_id, contact, q, expires, expires_at, call_id, cseq,
+        path, user_agent, received) VALUES ($1, '$2', 0.5, 3600, now() + interval '1 hour', 'cid-$RANDOM', 1,
+        '{\"<sip:edge.example;lr>\"}', 'Phone/1.0', 'udp:192.0.2.1:5060') RETURNING id"
+}
+B1="$(binding "$S1" "sip:alice@192.0.2.1:5060")"
+B2="$(binding "$S1" "sip:alice@192.0.2.2:5060")"
+B3="$(binding "$S3" "sip:bob@192.0.2.3:5060")"
+api GET "/api/v1/subscribers/$S1/registrations"
+assert_eq 200 "$CODE" "list registrations: 200"
+assert_eq "$B1 $B2 null" "$(jf '[.items[].id] | join(" ")') $(jf .next)" "list a subscriber's registrations (not another's)"
+assert_eq "sip:alice@192.0.2.1:5060|0.5|Phone/1.0|udp:192.0.2.1:5060|<sip:edge.example;lr>" \
+    "$(jf '.items[0] | "\(.contact)|\(.q)|\(.user_agent)|\(.received)|\(.path[0])"')" \
+    "a registration: contact, q, user_agent, received, path"
+[[ "$(jf '.items[0].expires_at')" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T ]] || fail "a registration: expires_at ($BODY)"
+ok "a registration: expires_at is a timestamp"
+api GET "/api/v1/subscribers/$S1/registrations?limit=1"
+assert_eq "1 $B1" "$(jf '.items | length') $(jf .next)" "registrations: limit=1 pages"
+api GET "/api/v1/subscribers/$S1/registrations?after=-1"
+expect_problem 400 "registrations: after=-1" "after:"
+api GET /api/v1/subscribers/999999/registrations
+expect_problem 404 "registrations of a missing subscriber"
+api POST "/api/v1/subscribers/$S1/registrations" '{"contact": "sip:x@192.0.2.9"}'
+expect_problem 405 "registrations are read-only: POST"
+CODE="$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/subscribers/$S1/registrations")"
+assert_eq 401 "$CODE" "registrations without a token: 401"
+CODE="$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$BASE/api/v1/subscribers/$S1/registrations/$B1")"
+assert_eq 401 "$CODE" "a registration DELETE without a token: 401"
+api DELETE "/api/v1/subscribers/$S1/registrations/$B3"
+expect_problem 404 "deleting another subscriber's binding" "has no registration"
+assert_eq 1 "$(app_sql -c "SELECT count(*) FROM location_bindings WHERE id = $B3")" "...leaves the binding"
+api DELETE "/api/v1/subscribers/$S1/registrations/$B1"
+assert_eq 204 "$CODE" "delete a registration: 204"
+assert_eq "$B2" "$(app_sql -c "SELECT string_agg(id::text, ' ') FROM location_bindings WHERE subscriber_id = $S1")" \
+    "the binding's row is gone, the other stays"
+api DELETE "/api/v1/subscribers/$S1/registrations/$B1"
+expect_problem 404 "deleting the registration again"
+
 # --- deletes ---
 api GET "/api/v1/domains/$D2"
 DETAG="$(header ETag)"
@@ -440,7 +479,7 @@ while read -r method path; do
     n=$((n + 1))
 done < <(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | select(. != "parameters") | "\(.) \($p)"' \
     "$ROOT/provisioning/openapi.json")
-assert_eq 18 "$n" "every one of the 18 operations of openapi.json is served"
+assert_eq 20 "$n" "every one of the 20 operations of openapi.json is served"
 
 # --- the database goes away and comes back: 503, then served again ---
 pg_stop
