@@ -554,11 +554,11 @@ static void subscriber_password(const struct http_req *req, struct http_resp *re
 
 /* ---- rows that belong to a subscriber: aliases, DIDs, registrations ------------- */
 
-/* A page of a subscriber's rows. sql takes $1 after, $2 limit, $3 the
- * subscriber and returns the list_reply row plus whether the subscriber
- * exists: a missing subscriber is 404, not an empty list. */
-static void child_list(const struct http_req *req, struct http_resp *resp, long long sid,
-		       const char *sql)
+/* A page of the rows of a parent (a subscriber's, a group's). sql takes
+ * $1 after, $2 limit, $3 the parent and returns the list_reply row plus
+ * whether the parent exists: a missing parent is 404, not an empty list. */
+static void owned_list(const struct http_req *req, struct http_resp *resp, long long sid,
+		       const char *sql, const char *parent)
 {
 	char limit[24], after[24], sids[24];
 	if (paging(req, resp, limit, after) < 0)
@@ -568,17 +568,19 @@ static void child_list(const struct http_req *req, struct http_resp *resp, long 
 	if (!r)
 		return;
 	if (strcmp(PQgetvalue(r, 0, 3), "t") != 0)
-		http_fail(resp, 404, "Not found", "no subscriber with id %s", sids);
+		http_fail(resp, 404, "Not found", "no %s with id %s", parent, sids);
 	else
 		list_reply(resp, r, atoll(limit));
 	PQclear(r);
 }
 
-#define CHILD_LIST_SQL(json, table)                                                            \
+#define OWNED_LIST_SQL(json, table, fk, parent)                                                \
 	"SELECT coalesce(json_agg(j ORDER BY id), '[]')::text, count(*), max(id), "            \
-	"EXISTS (SELECT 1 FROM subscribers WHERE id = $3) FROM "                               \
-	"(SELECT id, " json " AS j FROM " table " WHERE subscriber_id = $3 AND id > $1 "       \
+	"EXISTS (SELECT 1 FROM " parent " WHERE id = $3) FROM "                                \
+	"(SELECT id, " json " AS j FROM " table " WHERE " fk " = $3 AND id > $1 "              \
 	"ORDER BY id LIMIT $2) x"
+#define CHILD_LIST_SQL(json, table) OWNED_LIST_SQL(json, table, "subscriber_id", "subscribers")
+#define child_list(req, resp, sid, sql) owned_list(req, resp, sid, sql, "subscriber")
 
 /* Deletes one row of a subscriber: 404 when either is missing or the row
  * belongs to another subscriber. These rows cannot be changed through the
@@ -707,6 +709,222 @@ static void registration_delete(const struct http_req *req, struct http_resp *re
 	child_delete(resp, "location_bindings", "registration", sid, id);
 }
 
+/* ---- server groups and servers ------------------------------------------------------ */
+
+#define GROUP_JSON                                                                             \
+	"json_build_object('id', id, 'name', name, 'kind', kind, 'description', description, " \
+	"'created_at', created_at, 'updated_at', updated_at)"
+
+static void groups_list(const struct http_req *req, struct http_resp *resp, long long unused)
+{
+	char limit[24], after[24];
+	if (paging(req, resp, limit, after) < 0)
+		return;
+	const char *kind = http_query(req, "kind");
+	if (kind && !valid_server_kind(kind)) {
+		http_fail(resp, 400, "Invalid query parameter", "kind: not a server kind");
+		return;
+	}
+	PGresult *r = query(resp,
+			    "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text, count(*), max(id) FROM "
+			    "(SELECT id, " GROUP_JSON " AS j FROM server_groups WHERE id > $1 "
+			    "AND ($3::text IS NULL OR kind = $3) ORDER BY id LIMIT $2) x",
+			    3, (const char *[]){after, limit, kind});
+	if (!r)
+		return;
+	list_reply(resp, r, atoll(limit));
+	PQclear(r);
+}
+
+static void group_get(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = query(resp, "SELECT " GROUP_JSON "::text, " ETAG_SQL " FROM server_groups WHERE id = $1",
+			    1, (const char *[]){ids});
+	if (!r)
+		return;
+	row_reply(resp, r, 200, "server group", ids);
+	not_modified(req, resp);
+	PQclear(r);
+}
+
+static void group_create(const struct http_req *req, struct http_resp *resp, long long unused)
+{
+	struct server_group_in in;
+	struct problem p;
+	if (api_parse_server_group(req->body, req->len, true, &in, &p) < 0) {
+		http_problem(resp, &p);
+		return;
+	}
+	PGresult *r = query(resp,
+			    "INSERT INTO server_groups (name, kind, description) VALUES ($1, $2, $3) "
+			    "RETURNING " GROUP_JSON "::text, " ETAG_SQL ", id",
+			    3, (const char *[]){in.name, in.kind, in.description});
+	if (!r)
+		return;
+	row_reply(resp, r, 201, "server group", "");
+	snprintf(resp->location, sizeof(resp->location), "/api/v1/server-groups/%s", PQgetvalue(r, 0, 2));
+	PQclear(r);
+}
+
+static void group_patch(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	struct server_group_in in;
+	struct problem p;
+	char tag[512], ids[24];
+	if (if_match(req, resp, tag, sizeof(tag)) < 0)
+		return;
+	if (api_parse_server_group(req->body, req->len, false, &in, &p) < 0) {
+		http_problem(resp, &p);
+		return;
+	}
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = query(
+		resp,
+		"UPDATE server_groups SET name = coalesce($2, name), description = coalesce($3, description) "
+		"WHERE id = $1 AND ($4 = '*' OR " ETAG_SQL " = ANY(string_to_array($4, ','))) RETURNING " GROUP_JSON "::text, " ETAG_SQL,
+		4,
+		(const char *[]){ids, in.has & IN_NAME ? in.name : NULL,
+				 in.has & IN_DESCRIPTION ? in.description : NULL, tag});
+	if (!r)
+		return;
+	if (PQntuples(r) == 0)
+		missing_or_stale(resp, "server_groups", ids);
+	else
+		row_reply(resp, r, 200, "server group", ids);
+	PQclear(r);
+}
+
+/* 409 while servers or subscribers (marshal_group_id) refer to it. */
+static void group_delete(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	char tag[512], ids[24];
+	if (if_match(req, resp, tag, sizeof(tag)) < 0)
+		return;
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = query(resp,
+			    "DELETE FROM server_groups WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL
+			    " = ANY(string_to_array($2, ','))) RETURNING id",
+			    2, (const char *[]){ids, tag});
+	if (!r)
+		return;
+	if (PQntuples(r) == 0)
+		missing_or_stale(resp, "server_groups", ids);
+	else
+		resp->status = 204;
+	PQclear(r);
+}
+
+#define SERVER_JSON                                                                            \
+	"json_build_object('id', id, 'group_id', group_id, 'host', host, 'port', port, "       \
+	"'transport', transport, 'priority', priority, 'weight', weight, 'enabled', enabled, " \
+	"'created_at', created_at, 'updated_at', updated_at)"
+
+static void servers_list(const struct http_req *req, struct http_resp *resp, long long gid)
+{
+	owned_list(req, resp, gid, OWNED_LIST_SQL(SERVER_JSON, "servers", "group_id", "server_groups"),
+		   "server group");
+}
+
+static void server_create(const struct http_req *req, struct http_resp *resp, long long gid)
+{
+	struct server_in in;
+	struct problem p;
+	if (api_parse_server(req->body, req->len, true, &in, &p) < 0) {
+		http_problem(resp, &p);
+		return;
+	}
+	char gids[24], port[12], prio[12], weight[12];
+	snprintf(gids, sizeof(gids), "%lld", gid);
+	snprintf(port, sizeof(port), "%d", in.port);
+	snprintf(prio, sizeof(prio), "%d", in.priority);
+	snprintf(weight, sizeof(weight), "%d", in.weight);
+	PGresult *r = query(resp,
+			    "INSERT INTO servers (group_id, host, port, transport, priority, weight, enabled) "
+			    "SELECT id, $2, $3, $4, $5, $6, $7 FROM server_groups WHERE id = $1 "
+			    "RETURNING " SERVER_JSON "::text, " ETAG_SQL ", id",
+			    7,
+			    (const char *[]){gids, in.host, port, in.transport, prio, weight,
+					     in.enabled ? "t" : "f"});
+	if (!r)
+		return;
+	if (PQntuples(r) == 0) {
+		http_fail(resp, 404, "Not found", "no server group with id %s", gids);
+	} else {
+		row_reply(resp, r, 201, "server", "");
+		snprintf(resp->location, sizeof(resp->location), "/api/v1/servers/%s", PQgetvalue(r, 0, 2));
+	}
+	PQclear(r);
+}
+
+static void server_get(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = query(resp, "SELECT " SERVER_JSON "::text, " ETAG_SQL " FROM servers WHERE id = $1",
+			    1, (const char *[]){ids});
+	if (!r)
+		return;
+	row_reply(resp, r, 200, "server", ids);
+	not_modified(req, resp);
+	PQclear(r);
+}
+
+static void server_patch(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	struct server_in in;
+	struct problem p;
+	char tag[512], ids[24], port[12], prio[12], weight[12];
+	if (if_match(req, resp, tag, sizeof(tag)) < 0)
+		return;
+	if (api_parse_server(req->body, req->len, false, &in, &p) < 0) {
+		http_problem(resp, &p);
+		return;
+	}
+	snprintf(ids, sizeof(ids), "%lld", id);
+	snprintf(port, sizeof(port), "%d", in.port);
+	snprintf(prio, sizeof(prio), "%d", in.priority);
+	snprintf(weight, sizeof(weight), "%d", in.weight);
+	PGresult *r = query(
+		resp,
+		"UPDATE servers SET host = coalesce($2, host), port = coalesce($3::integer, port), "
+		"transport = coalesce($4, transport), priority = coalesce($5::integer, priority), "
+		"weight = coalesce($6::integer, weight), enabled = coalesce($7::boolean, enabled) "
+		"WHERE id = $1 AND ($8 = '*' OR " ETAG_SQL " = ANY(string_to_array($8, ','))) RETURNING " SERVER_JSON "::text, " ETAG_SQL,
+		8,
+		(const char *[]){ids, in.has & IN_HOST ? in.host : NULL, in.has & IN_PORT ? port : NULL,
+				 in.has & IN_TRANSPORT ? in.transport : NULL,
+				 in.has & IN_PRIORITY ? prio : NULL, in.has & IN_WEIGHT ? weight : NULL,
+				 in.has & IN_ENABLED ? (in.enabled ? "t" : "f") : NULL, tag});
+	if (!r)
+		return;
+	if (PQntuples(r) == 0)
+		missing_or_stale(resp, "servers", ids);
+	else
+		row_reply(resp, r, 200, "server", ids);
+	PQclear(r);
+}
+
+static void server_delete(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	char tag[512], ids[24];
+	if (if_match(req, resp, tag, sizeof(tag)) < 0)
+		return;
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = query(resp,
+			    "DELETE FROM servers WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL
+			    " = ANY(string_to_array($2, ','))) RETURNING id",
+			    2, (const char *[]){ids, tag});
+	if (!r)
+		return;
+	if (PQntuples(r) == 0)
+		missing_or_stale(resp, "servers", ids);
+	else
+		resp->status = 204;
+	PQclear(r);
+}
+
 /* ---- the document and the table -------------------------------------------------- */
 
 static void openapi(const struct http_req *req, struct http_resp *resp, long long unused)
@@ -735,6 +953,16 @@ const struct api_route api_routes[] = {
 	{"DELETE", "/api/v1/subscribers/{id}/dids/{did_id}", NULL, did_delete},
 	{"GET", "/api/v1/subscribers/{id}/registrations", registrations_list, NULL},
 	{"DELETE", "/api/v1/subscribers/{id}/registrations/{binding_id}", NULL, registration_delete},
+	{"GET", "/api/v1/server-groups", groups_list, NULL},
+	{"POST", "/api/v1/server-groups", group_create, NULL},
+	{"GET", "/api/v1/server-groups/{id}", group_get, NULL},
+	{"PATCH", "/api/v1/server-groups/{id}", group_patch, NULL},
+	{"DELETE", "/api/v1/server-groups/{id}", group_delete, NULL},
+	{"GET", "/api/v1/server-groups/{id}/servers", servers_list, NULL},
+	{"POST", "/api/v1/server-groups/{id}/servers", server_create, NULL},
+	{"GET", "/api/v1/servers/{id}", server_get, NULL},
+	{"PATCH", "/api/v1/servers/{id}", server_patch, NULL},
+	{"DELETE", "/api/v1/servers/{id}", server_delete, NULL},
 	{0},
 };
 

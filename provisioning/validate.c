@@ -87,6 +87,61 @@ bool valid_e164(const char *s)
 	return strspn(s + 1, "0123456789") == n - 1;
 }
 
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool valid_group_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 63 || !is_alnum(s[0]))
+		return false;
+	for (const char *c = s + 1; *c; c++)
+		if (!is_alnum(*c) && !strchr("_.-", *c))
+			return false;
+	return true;
+}
+
+static const char *const server_kinds[] = {"marshal_ua", "marshal_gateway", "redirect", "feature",
+					   "cdr", "provisioning", "heartbeat", "voicemail", NULL};
+static const char *const transports[] = {"udp", "tcp", "tls", "sctp", "ws", "wss", NULL};
+
+static bool one_of(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(s, *list) == 0)
+			return true;
+	return false;
+}
+
+bool valid_server_kind(const char *s)
+{
+	return one_of(s, server_kinds);
+}
+
+bool valid_transport(const char *s)
+{
+	return one_of(s, transports);
+}
+
+/* The servers.host CHECK: at most 253 bytes and either
+ * ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ or ^[0-9A-Fa-f:.]+$ */
+bool valid_host(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 253)
+		return false;
+	if (strspn(s, "0123456789abcdefABCDEF:.") == n)
+		return true;
+	if (!is_alnum(s[0]) || !is_alnum(s[n - 1]))
+		return false;
+	for (const char *c = s; *c; c++)
+		if (!is_alnum(*c) && *c != '.' && *c != '-')
+			return false;
+	return true;
+}
+
 /* Counts UTF-8 characters (jansson has checked the encoding). */
 static size_t utf8_chars(const char *s)
 {
@@ -139,6 +194,15 @@ static int get_bool(json_t *v, const char *field, bool *out, struct problem *p)
 	if (!json_is_boolean(v))
 		return problem_set(p, 422, "Invalid field", "%s: must be true or false", field);
 	*out = json_is_true(v);
+	return 0;
+}
+
+static int get_int(json_t *v, const char *field, int min, int max, int *out, struct problem *p)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return problem_set(p, 422, "Invalid field", "%s: must be an integer from %d to %d", field,
+				   min, max);
+	*out = (int)json_integer_value(v);
 	return 0;
 }
 
@@ -396,5 +460,135 @@ int api_parse_did(const char *text, size_t len, struct did_in *out, struct probl
 		return -1;
 	if (!has)
 		return problem_set(p, 422, "Missing field", "number: required");
+	return 0;
+}
+
+int api_parse_server_group(const char *text, size_t len, bool create, struct server_group_in *out,
+			   struct problem *p)
+{
+	memset(out, 0, sizeof(*out));
+	json_t *root = load_object(text, len, p);
+	if (!root)
+		return -1;
+	const char *key;
+	json_t *v;
+	int rc = 0;
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "name") == 0) {
+			if ((rc = get_string(v, "name", out->name, sizeof(out->name) - 1, p)) < 0)
+				break;
+			if (!valid_group_name(out->name)) {
+				rc = problem_set(p, 422, "Invalid field",
+						 "name: 1 to 63 of A-Z, a-z, 0-9, '_', '.', '-', starting with a letter or digit");
+				break;
+			}
+			out->has |= IN_NAME;
+		} else if (strcmp(key, "kind") == 0) {
+			if (!create) {
+				rc = problem_set(p, 422, "Read-only field",
+						 "kind: cannot change; create a new group instead");
+				break;
+			}
+			if (get_string(v, "kind", out->kind, sizeof(out->kind) - 1, p) < 0 ||
+			    !valid_server_kind(out->kind)) {
+				rc = problem_set(p, 422, "Invalid field",
+						 "kind: must be one of marshal_ua, marshal_gateway, redirect, "
+						 "feature, cdr, provisioning, heartbeat, voicemail");
+				break;
+			}
+			out->has |= IN_KIND;
+		} else if (strcmp(key, "description") == 0) {
+			if ((rc = get_string(v, "description", out->description,
+					     sizeof(out->description) - 1, p)) < 0)
+				break;
+			if (utf8_chars(out->description) > 1024) {
+				rc = problem_set(p, 422, "Invalid field",
+						 "description: too long (at most 1024 characters)");
+				break;
+			}
+			out->has |= IN_DESCRIPTION;
+		} else {
+			rc = problem_set(p, 422, "Unknown field", "%.200s: not a field of a server group",
+					 key);
+			break;
+		}
+	}
+	json_decref(root);
+	if (rc < 0)
+		return -1;
+	if (create && !(out->has & IN_NAME))
+		return problem_set(p, 422, "Missing field", "name: required");
+	if (create && !(out->has & IN_KIND))
+		return problem_set(p, 422, "Missing field", "kind: required");
+	if (!create && !out->has)
+		return problem_set(p, 422, "Nothing to change", "give at least one of name, description");
+	return 0;
+}
+
+int api_parse_server(const char *text, size_t len, bool create, struct server_in *out,
+		     struct problem *p)
+{
+	memset(out, 0, sizeof(*out));
+	out->port = 5060;
+	strcpy(out->transport, "udp");
+	out->weight = 1;
+	out->enabled = true;
+	json_t *root = load_object(text, len, p);
+	if (!root)
+		return -1;
+	const char *key;
+	json_t *v;
+	int rc = 0;
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "host") == 0) {
+			if ((rc = get_string(v, "host", out->host, sizeof(out->host) - 1, p)) < 0)
+				break;
+			if (!valid_host(out->host)) {
+				rc = problem_set(p, 422, "Invalid field",
+						 "host: a host name or an IP address (IPv6 without brackets)");
+				break;
+			}
+			out->has |= IN_HOST;
+		} else if (strcmp(key, "port") == 0) {
+			if ((rc = get_int(v, "port", 1, 65535, &out->port, p)) < 0)
+				break;
+			out->has |= IN_PORT;
+		} else if (strcmp(key, "transport") == 0) {
+			if (get_string(v, "transport", out->transport, sizeof(out->transport) - 1, p) < 0 ||
+			    !valid_transport(out->transport)) {
+				rc = problem_set(p, 422, "Invalid field",
+						 "transport: must be one of udp, tcp, tls, sctp, ws, wss");
+				break;
+			}
+			out->has |= IN_TRANSPORT;
+		} else if (strcmp(key, "priority") == 0) {
+			if ((rc = get_int(v, "priority", 0, 65535, &out->priority, p)) < 0)
+				break;
+			out->has |= IN_PRIORITY;
+		} else if (strcmp(key, "weight") == 0) {
+			if ((rc = get_int(v, "weight", 0, 65535, &out->weight, p)) < 0)
+				break;
+			out->has |= IN_WEIGHT;
+		} else if (strcmp(key, "enabled") == 0) {
+			if ((rc = get_bool(v, "enabled", &out->enabled, p)) < 0)
+				break;
+			out->has |= IN_ENABLED;
+		} else if (strcmp(key, "group_id") == 0) {
+			rc = problem_set(p, 422, "Read-only field",
+					 "group_id: given by the path; a server cannot move to another group");
+			break;
+		} else {
+			rc = problem_set(p, 422, "Unknown field", "%.200s: not a field of a server", key);
+			break;
+		}
+	}
+	json_decref(root);
+	if (rc < 0)
+		return -1;
+	if (create && !(out->has & IN_HOST))
+		return problem_set(p, 422, "Missing field", "host: required");
+	if (!create && !out->has)
+		return problem_set(p, 422, "Nothing to change",
+				   "give at least one of host, port, transport, priority, weight, enabled");
 	return 0;
 }

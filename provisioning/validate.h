@@ -38,6 +38,13 @@ enum {
 	IN_USER = 1u << 4,
 	IN_DISPLAY = 1u << 5,
 	IN_AUTH_KIND = 1u << 6,
+	IN_KIND = 1u << 7,
+	IN_DESCRIPTION = 1u << 8,
+	IN_HOST = 1u << 9,
+	IN_PORT = 1u << 10,
+	IN_TRANSPORT = 1u << 11,
+	IN_PRIORITY = 1u << 12,
+	IN_WEIGHT = 1u << 13,
 };
 
 struct domain_in {
@@ -72,6 +79,25 @@ struct did_in {
 	char number[17];
 };
 
+/* A group of servers of one kind. */
+struct server_group_in {
+	unsigned has;
+	char name[64];                /* ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$ */
+	char kind[16];                /* marshal_ua, marshal_gateway, redirect, feature, ... */
+	char description[4 * 1024 + 1]; /* up to 1024 characters of UTF-8 */
+};
+
+/* One server of a group (RFC 2782 priority and weight). */
+struct server_in {
+	unsigned has;
+	char host[254];               /* a host name or an IP literal (IPv6 without brackets) */
+	int port;                     /* 1-65535, default 5060 */
+	char transport[5];            /* udp, tcp, tls, sctp, ws, wss; default udp */
+	int priority;                 /* 0-65535, default 0 */
+	int weight;                   /* 0-65535, default 1 */
+	bool enabled;
+};
+
 /*
  * Each parses len bytes of text (any bytes). create: the body of a POST
  * (required members must be there; for a domain, realm defaults to name);
@@ -83,6 +109,12 @@ int api_parse_domain(const char *text, size_t len, bool create, struct domain_in
 int api_parse_subscriber(const char *text, size_t len, bool create, struct subscriber_in *out,
 			 struct problem *p);
 int api_parse_password(const char *text, size_t len, struct password_in *out, struct problem *p);
+/* create: POST (group: name and kind required; server: host required);
+ * otherwise PATCH (a group's kind and a server's group cannot change). */
+int api_parse_server_group(const char *text, size_t len, bool create, struct server_group_in *out,
+			   struct problem *p);
+int api_parse_server(const char *text, size_t len, bool create, struct server_in *out,
+		     struct problem *p);
 /* POST bodies only (neither can be changed: delete and add again). */
 int api_parse_alias(const char *text, size_t len, struct alias_in *out, struct problem *p);
 int api_parse_did(const char *text, size_t len, struct did_in *out, struct problem *p);
@@ -91,6 +123,10 @@ int api_parse_did(const char *text, size_t len, struct did_in *out, struct probl
 bool valid_domain_name(const char *s);
 bool valid_realm(const char *s);
 bool valid_user_part(const char *s);
-bool valid_e164(const char *s);         /* ^\+[1-9][0-9]{1,14}$ */
+bool valid_e164(const char *s);
+bool valid_group_name(const char *s);   /* ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$ */
+bool valid_server_kind(const char *s);
+bool valid_host(const char *s);         /* as the servers.host CHECK */
+bool valid_transport(const char *s);         /* ^\+[1-9][0-9]{1,14}$ */
 
 #endif

@@ -1,11 +1,13 @@
 /*
  * libFuzzer target: provd's request-body validation (api_parse_domain,
- * api_parse_subscriber, api_parse_password, api_parse_alias, api_parse_did;
- * provisioning/validate.h), the code that sees untrusted JSON first.
+ * api_parse_subscriber, api_parse_password, api_parse_alias, api_parse_did,
+ * api_parse_server_group, api_parse_server; provisioning/validate.h), the
+ * code that sees untrusted JSON first.
  *
  * Input: 1 selector byte (low 2 bits: 0 domain, 1 subscriber, 2 password,
- * 3 one of the later bodies, chosen by bits 3-5: 0 alias, 1 DID; bit 2: a
- * create rather than a patch), then the body. Properties
+ * 3 one of the later bodies, chosen by bits 3-5: 0 alias, 1 DID, 2 server
+ * group, 3 and up server; bit 2: a create rather than a patch), then the
+ * body. Properties
  * (__builtin_trap when broken):
  *
  *  - the result is 0, or -1 with a problem of status 400, 413 or 422, a
@@ -81,12 +83,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				CHECK(a.domain_id >= 0 && valid_user_part(a.user_part));
 			break;
 		}
-		default: {
+		case 2: {
+			struct server_group_in g;
+			int rc = api_parse_server_group(text, len, create, &g, &p);
+			check_problem(rc, &p);
+			if (rc == 0) {
+				if (create)
+					CHECK((g.has & IN_NAME) && (g.has & IN_KIND) &&
+					      valid_server_kind(g.kind));
+				if (g.has & IN_NAME)
+					CHECK(valid_group_name(g.name));
+				CHECK(!(g.has & IN_KIND) || create);
+				CHECK(memchr(g.description, 0, sizeof(g.description)));
+				CHECK(g.has);
+			}
+			break;
+		}
+		case 1: {
 			struct did_in n;
 			int rc = api_parse_did(text, len, &n, &p);
 			check_problem(rc, &p);
 			if (rc == 0)
 				CHECK(valid_e164(n.number));
+			break;
+		}
+		default: {
+			struct server_in v;
+			int rc = api_parse_server(text, len, create, &v, &p);
+			check_problem(rc, &p);
+			if (rc == 0) {
+				if (create)
+					CHECK(v.has & IN_HOST);
+				if (create || (v.has & IN_HOST))
+					CHECK(valid_host(v.host));
+				CHECK(v.port >= 1 && v.port <= 65535 && v.priority >= 0 &&
+				      v.priority <= 65535 && v.weight >= 0 && v.weight <= 65535);
+				CHECK(valid_transport(v.transport));
+				CHECK(v.has);
+			}
 			break;
 		}
 		}

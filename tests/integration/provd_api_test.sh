@@ -442,6 +442,165 @@ assert_eq "$B2" "$(app_sql -c "SELECT string_agg(id::text, ' ') FROM location_bi
 api DELETE "/api/v1/subscribers/$S1/registrations/$B1"
 expect_problem 404 "deleting the registration again"
 
+# --- server groups and servers ---
+api GET /api/v1/server-groups
+assert_eq '200 {"items":[],"next":null}' "$CODE $(jq -c . <<<"$BODY")" "empty server group list"
+api POST /api/v1/server-groups '{"name": "edge-1", "kind": "marshal_ua", "description": "the edge"}'
+assert_eq 201 "$CODE" "create a server group: 201"
+G1="$(jf .id)"
+GETAG="$(header ETag)"
+assert_eq "/api/v1/server-groups/$G1" "$(header Location)" "create a server group: Location"
+assert_eq "edge-1 marshal_ua the edge" "$(jf .name) $(jf .kind) $(jf .description)" "create a server group: fields"
+api POST /api/v1/server-groups '{"name": "redir", "kind": "redirect"}'
+assert_eq "201 " "$CODE $(jf .description)" "a second group; description defaults to ''"
+G2="$(jf .id)"
+api POST /api/v1/server-groups '{"name": "edge-1", "kind": "redirect"}'
+expect_problem 409 "a duplicate group name" "already exists"
+api POST /api/v1/server-groups '{"name": "x", "kind": "proxy"}'
+expect_problem 422 "an unknown kind" "kind: must be one of"
+api POST /api/v1/server-groups '{"name": "x", "kind": 3}'
+expect_problem 422 "a number for kind" "kind:"
+api POST /api/v1/server-groups '{"name": "-x", "kind": "cdr"}'
+expect_problem 422 "a group name starting with '-'" "name:"
+api POST /api/v1/server-groups "{\"name\": \"$(printf 'g%.0s' {1..64})\", \"kind\": \"cdr\"}"
+expect_problem 422 "a group name too long" "name: too long"
+api POST /api/v1/server-groups "{\"name\": \"x\", \"kind\": \"cdr\", \"description\": \"$(printf 'd%.0s' {1..1025})\"}"
+expect_problem 422 "a description too long" "description: too long"
+api POST /api/v1/server-groups '{"kind": "cdr"}'
+expect_problem 422 "a group without name" "name: required"
+api POST /api/v1/server-groups '{"name": "x"}'
+expect_problem 422 "a group without kind" "kind: required"
+api POST /api/v1/server-groups '{"name": "x", "kind": "cdr", "size": 1}'
+expect_problem 422 "an unknown group field" "size: not a field"
+api POST /api/v1/server-groups '{"name": "x",'
+expect_problem 400 "a group of malformed JSON" "line 1"
+CODE="$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/server-groups")"
+assert_eq 401 "$CODE" "server groups without a token: 401"
+api GET "/api/v1/server-groups/$G1"
+assert_eq "200 $GETAG" "$CODE $(header ETag)" "get a server group: 200 and the create's ETag"
+api GET "/api/v1/server-groups/$G1" "" "If-None-Match: $GETAG"
+assert_eq 304 "$CODE" "a server group: If-None-Match 304"
+api GET /api/v1/server-groups/999999
+expect_problem 404 "a missing server group"
+api GET "/api/v1/server-groups?kind=redirect"
+assert_eq "$G2" "$(jf '[.items[].id] | join(" ")')" "?kind= filters the groups"
+api GET "/api/v1/server-groups?kind=proxy"
+expect_problem 400 "?kind=proxy" "kind:"
+api GET "/api/v1/server-groups?limit=1"
+assert_eq "1 $G1" "$(jf '.items | length') $(jf .next)" "server groups: limit=1 pages"
+api PATCH "/api/v1/server-groups/$G1" '{"description": "edge A"}'
+expect_problem 428 "group PATCH without If-Match"
+api PATCH "/api/v1/server-groups/$G1" '{"description": "edge A"}' 'If-Match: "1.1"'
+expect_problem 412 "group PATCH with a stale ETag"
+api PATCH "/api/v1/server-groups/$G1" '{"kind": "redirect"}' "If-Match: $GETAG"
+expect_problem 422 "group PATCH of kind" "kind: cannot change"
+api PATCH "/api/v1/server-groups/$G1" '{}' "If-Match: $GETAG"
+expect_problem 422 "an empty group PATCH" "at least one"
+api PATCH "/api/v1/server-groups/$G1" '{"name": "redir"}' "If-Match: $GETAG"
+expect_problem 409 "renaming a group to a taken name" "already exists"
+api PATCH /api/v1/server-groups/999999 '{"name": "zz"}' 'If-Match: *'
+expect_problem 404 "PATCH of a missing group"
+api PATCH "/api/v1/server-groups/$G1" '{"name": "edge-A", "description": "edge A"}' "If-Match: $GETAG"
+assert_eq "200 edge-A edge A" "$CODE $(jf .name) $(jf .description)" "group PATCH: 200, changed"
+GETAG2="$(header ETag)"
+[[ "$GETAG2" != "$GETAG" ]] || fail "group PATCH gives a new ETag"
+ok "group PATCH gives a new ETag"
+
+api POST "/api/v1/server-groups/$G1/servers" '{"host": "192.0.2.10"}'
+assert_eq 201 "$CODE" "create a server: 201"
+V1="$(jf .id)"
+VETAG="$(header ETag)"
+assert_eq "/api/v1/servers/$V1" "$(header Location)" "create a server: Location"
+assert_eq "$G1 5060 udp 0 1 true" "$(jf '"\(.group_id) \(.port) \(.transport) \(.priority) \(.weight) \(.enabled)"')" \
+    "server defaults: 5060 udp 0 1 enabled"
+api POST "/api/v1/server-groups/$G1/servers" '{"host": "edge2.example.com", "port": 5061, "transport": "tls", "priority": 10, "weight": 5, "enabled": false}'
+assert_eq "201 edge2.example.com 5061 tls 10 5 false" "$CODE $(jf '"\(.host) \(.port) \(.transport) \(.priority) \(.weight) \(.enabled)"')" \
+    "create a server with every field"
+V2="$(jf .id)"
+api POST "/api/v1/server-groups/$G1/servers" '{"host": "2001:db8::1", "transport": "tcp"}'
+assert_eq 201 "$CODE" "a server at an IPv6 literal"
+V3="$(jf .id)"
+api POST "/api/v1/server-groups/$G2/servers" '{"host": "192.0.2.10"}'
+expect_problem 409 "a duplicate host, port, transport" "already exists"
+api POST "/api/v1/server-groups/$G1/servers" '{"host": "[2001:db8::1]"}'
+expect_problem 422 "a bracketed IPv6 host" "host:"
+api POST "/api/v1/server-groups/$G1/servers" '{"host": "-bad.example"}'
+expect_problem 422 "a host starting with '-'" "host:"
+api POST "/api/v1/server-groups/$G1/servers" "{\"host\": \"$(printf 'h%.0s' {1..254})\"}"
+expect_problem 422 "a host too long" "host: too long"
+api POST "/api/v1/server-groups/$G1/servers" '{"host": "a.example", "port": 0}'
+expect_problem 422 "port 0" "port: must be an integer from 1 to 65535"
+api POST "/api/v1/server-groups/$G1/servers" '{"host": "a.example", "port": "5060"}'
+expect_problem 422 "a string for port" "port:"
+api POST "/api/v1/server-groups/$G1/servers" '{"host": "a.example", "weight": 65536}'
+expect_problem 422 "weight 65536" "weight:"
+api POST "/api/v1/server-groups/$G1/servers" '{"host": "a.example", "transport": "http"}'
+expect_problem 422 "an unknown transport" "transport: must be one of"
+api POST "/api/v1/server-groups/$G1/servers" '{"host": "a.example", "group_id": 1}'
+expect_problem 422 "group_id in a server body" "group_id:"
+api POST "/api/v1/server-groups/$G1/servers" '{"port": 5060}'
+expect_problem 422 "a server without host" "host: required"
+api POST "/api/v1/server-groups/$G1/servers" '{"host": "a.example",}'
+expect_problem 400 "a server of malformed JSON"
+api POST /api/v1/server-groups/999999/servers '{"host": "a.example"}'
+expect_problem 404 "a server in a missing group" "no server group"
+api GET "/api/v1/server-groups/$G1/servers"
+assert_eq "$V1 $V2 $V3 null" "$(jf '[.items[].id] | join(" ")') $(jf .next)" "list a group's servers"
+api GET "/api/v1/server-groups/$G2/servers"
+assert_eq 0 "$(jf '.items | length')" "another group's servers are not listed"
+api GET "/api/v1/server-groups/$G1/servers?limit=2"
+assert_eq "2 $V2" "$(jf '.items | length') $(jf .next)" "servers: limit=2 pages"
+api GET /api/v1/server-groups/999999/servers
+expect_problem 404 "servers of a missing group"
+CODE="$(curl -s -o /dev/null -w '%{http_code}' -X PATCH -H 'Content-Type: application/json' \
+    -H 'If-Match: *' --data-binary '{"port": 1}' "$BASE/api/v1/servers/$V1")"
+assert_eq 401 "$CODE" "a server PATCH without a token: 401"
+api GET "/api/v1/servers/$V1"
+assert_eq "200 $VETAG" "$CODE $(header ETag)" "get a server: 200 and the create's ETag"
+api PATCH "/api/v1/servers/$V1" '{"port": 5080}'
+expect_problem 428 "server PATCH without If-Match"
+api PATCH "/api/v1/servers/$V1" '{"port": 5080}' 'If-Match: "2.2"'
+expect_problem 412 "server PATCH with a stale ETag"
+api PATCH "/api/v1/servers/$V1" '{"group_id": '"$G2"'}' "If-Match: $VETAG"
+expect_problem 422 "server PATCH of group_id" "group_id:"
+api PATCH "/api/v1/servers/$V1" '{"priority": -1}' "If-Match: $VETAG"
+expect_problem 422 "a negative priority" "priority:"
+api PATCH "/api/v1/servers/$V1" '{"enabled": "no"}' "If-Match: $VETAG"
+expect_problem 422 "a string for enabled" "enabled:"
+api PATCH "/api/v1/servers/$V1" '{}' "If-Match: $VETAG"
+expect_problem 422 "an empty server PATCH" "at least one"
+api PATCH "/api/v1/servers/$V1" '{"host": "edge2.example.com", "port": 5061, "transport": "tls"}' "If-Match: $VETAG"
+expect_problem 409 "a server PATCH onto a taken host, port, transport" "already exists"
+api PATCH /api/v1/servers/999999 '{"port": 5080}' 'If-Match: *'
+expect_problem 404 "PATCH of a missing server"
+api PATCH "/api/v1/servers/$V1" '{"port": 5080, "weight": 0, "enabled": false}' "If-Match: $VETAG"
+assert_eq "200 5080 0 false 192.0.2.10" "$CODE $(jf .port) $(jf .weight) $(jf .enabled) $(jf .host)" "server PATCH: 200, changed, the rest kept"
+VETAG2="$(header ETag)"
+api DELETE "/api/v1/servers/$V1" "" "If-Match: $VETAG"
+expect_problem 412 "server DELETE with the old ETag"
+api DELETE "/api/v1/servers/$V1"
+expect_problem 428 "server DELETE without If-Match"
+
+api DELETE "/api/v1/server-groups/$G1" "" "If-Match: $GETAG2"
+expect_problem 409 "deleting a group that has servers" "still in use"
+api DELETE "/api/v1/server-groups/$G1" "" "If-Match: $GETAG"
+expect_problem 412 "group DELETE with a stale ETag"
+app_sql -c "UPDATE subscribers SET marshal_group_id = $G2 WHERE id = $S3"
+api GET "/api/v1/server-groups/$G2"
+api DELETE "/api/v1/server-groups/$G2" "" "If-Match: $(header ETag)"
+expect_problem 409 "deleting a group a subscriber is served by" "still in use"
+app_sql -c "UPDATE subscribers SET marshal_group_id = NULL WHERE id = $S3"
+api DELETE "/api/v1/servers/$V1" "" "If-Match: $VETAG2"
+assert_eq 204 "$CODE" "delete a server: 204"
+api DELETE "/api/v1/servers/$V1" "" "If-Match: *"
+expect_problem 404 "deleting the server again"
+for v in "$V2" "$V3"; do api DELETE "/api/v1/servers/$v" "" "If-Match: *"; done
+assert_eq 204 "$CODE" "delete the group's other servers"
+api DELETE "/api/v1/server-groups/$G1" "" "If-Match: $GETAG2"
+assert_eq 204 "$CODE" "delete the emptied group: 204"
+api GET "/api/v1/server-groups/$G1"
+expect_problem 404 "the deleted group is gone"
+
 # --- deletes ---
 api GET "/api/v1/domains/$D2"
 DETAG="$(header ETag)"
@@ -479,7 +638,7 @@ while read -r method path; do
     n=$((n + 1))
 done < <(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | select(. != "parameters") | "\(.) \($p)"' \
     "$ROOT/provisioning/openapi.json")
-assert_eq 20 "$n" "every one of the 20 operations of openapi.json is served"
+assert_eq 30 "$n" "every one of the 30 operations of openapi.json is served"
 
 # --- the database goes away and comes back: 503, then served again ---
 pg_stop

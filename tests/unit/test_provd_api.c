@@ -212,6 +212,52 @@ static void test_alias_did_bodies(void **state)
 	assert_false(valid_e164("+49 30"));
 }
 
+static void test_server_bodies(void **state)
+{
+	(void)state;
+	struct server_group_in g;
+	struct server_in v;
+	struct problem p;
+	PARSE_OK(api_parse_server_group, "{\"name\":\"Edge_1.a-b\",\"kind\":\"marshal_gateway\"}", true, &g);
+	assert_string_equal(g.description, "");
+	PARSE_OK(api_parse_server_group, "{\"description\":\"Zoë\"}", false, &g);
+	assert_int_equal(g.has, IN_DESCRIPTION);
+	const char *t;
+	/* a NUL cannot smuggle a valid prefix through: the parser refuses it */
+	t = "{\"name\":\"a\",\"kind\":\"redirect\\u0000x\"}";
+	expect_problem(api_parse_server_group(t, strlen(t), true, &g, &p), &p, 400, "NUL");
+	t = "{\"name\":\"a\",\"kind\":\"redirectx\"}";
+	expect_problem(api_parse_server_group(t, strlen(t), true, &g, &p), &p, 422, "kind:");
+	t = "{\"name\":\"a b\",\"kind\":\"cdr\"}";
+	expect_problem(api_parse_server_group(t, strlen(t), true, &g, &p), &p, 422, "name:");
+	t = "{\"kind\":\"cdr\"}";
+	expect_problem(api_parse_server_group(t, strlen(t), false, &g, &p), &p, 422, "kind: cannot change");
+	t = "{\"name\":\"a\"}";
+	expect_problem(api_parse_server_group(t, strlen(t), true, &g, &p), &p, 422, "kind: required");
+
+	PARSE_OK(api_parse_server, "{\"host\":\"10.0.0.1\"}", true, &v);
+	assert_int_equal(v.port, 5060);
+	assert_int_equal(v.weight, 1);
+	assert_string_equal(v.transport, "udp");
+	assert_true(v.enabled);
+	PARSE_OK(api_parse_server, "{\"host\":\"::1\",\"port\":65535,\"transport\":\"wss\",\"priority\":0,\"weight\":0}", true, &v);
+	PARSE_OK(api_parse_server, "{\"weight\":7}", false, &v);
+	assert_int_equal(v.has, IN_WEIGHT);
+	t = "{\"host\":\"a.example.\"}";
+	expect_problem(api_parse_server(t, strlen(t), true, &v, &p), &p, 422, "host:");
+	t = "{\"host\":\"a_b\"}";
+	expect_problem(api_parse_server(t, strlen(t), true, &v, &p), &p, 422, "host:");
+	t = "{\"host\":\"a\",\"port\":65536}";
+	expect_problem(api_parse_server(t, strlen(t), true, &v, &p), &p, 422, "port:");
+	t = "{\"host\":\"a\",\"port\":5060.5}";
+	expect_problem(api_parse_server(t, strlen(t), true, &v, &p), &p, 422, "port:");
+	t = "{\"host\":\"a\",\"transport\":\"UDP\"}";
+	expect_problem(api_parse_server(t, strlen(t), true, &v, &p), &p, 422, "transport:");
+	t = "{}";
+	expect_problem(api_parse_server(t, strlen(t), false, &v, &p), &p, 422, "at least one");
+	expect_problem(api_parse_server(t, strlen(t), true, &v, &p), &p, 422, "host: required");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +265,7 @@ int main(void)
 		cmocka_unit_test(test_domain_bodies),
 		cmocka_unit_test(test_subscriber_bodies),
 		cmocka_unit_test(test_alias_did_bodies),
+		cmocka_unit_test(test_server_bodies),
 	};
 	return cmocka_run_group_tests_name("provd_api", tests, NULL, NULL);
 }
