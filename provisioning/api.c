@@ -925,6 +925,212 @@ static void server_delete(const struct http_req *req, struct http_resp *resp, lo
 	PQclear(r);
 }
 
+/* ---- dial plans and their entries ----------------------------------------------------- */
+
+#define PLAN_JSON                                                                              \
+	"json_build_object('id', id, 'name', name, 'description', description, "               \
+	"'created_at', created_at, 'updated_at', updated_at)"
+
+static void plans_list(const struct http_req *req, struct http_resp *resp, long long unused)
+{
+	char limit[24], after[24];
+	if (paging(req, resp, limit, after) < 0)
+		return;
+	PGresult *r = query(resp,
+			    "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text, count(*), max(id) FROM "
+			    "(SELECT id, " PLAN_JSON " AS j FROM dial_plans WHERE id > $1 "
+			    "ORDER BY id LIMIT $2) x",
+			    2, (const char *[]){after, limit});
+	if (!r)
+		return;
+	list_reply(resp, r, atoll(limit));
+	PQclear(r);
+}
+
+static void plan_get(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = query(resp, "SELECT " PLAN_JSON "::text, " ETAG_SQL " FROM dial_plans WHERE id = $1",
+			    1, (const char *[]){ids});
+	if (!r)
+		return;
+	row_reply(resp, r, 200, "dial plan", ids);
+	not_modified(req, resp);
+	PQclear(r);
+}
+
+static void plan_create(const struct http_req *req, struct http_resp *resp, long long unused)
+{
+	struct dial_plan_in in;
+	struct problem p;
+	if (api_parse_dial_plan(req->body, req->len, true, &in, &p) < 0) {
+		http_problem(resp, &p);
+		return;
+	}
+	PGresult *r = query(resp,
+			    "INSERT INTO dial_plans (name, description) VALUES ($1, $2) "
+			    "RETURNING " PLAN_JSON "::text, " ETAG_SQL ", id",
+			    2, (const char *[]){in.name, in.description});
+	if (!r)
+		return;
+	row_reply(resp, r, 201, "dial plan", "");
+	snprintf(resp->location, sizeof(resp->location), "/api/v1/dial-plans/%s", PQgetvalue(r, 0, 2));
+	PQclear(r);
+}
+
+static void plan_patch(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	struct dial_plan_in in;
+	struct problem p;
+	char tag[512], ids[24];
+	if (if_match(req, resp, tag, sizeof(tag)) < 0)
+		return;
+	if (api_parse_dial_plan(req->body, req->len, false, &in, &p) < 0) {
+		http_problem(resp, &p);
+		return;
+	}
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = query(
+		resp,
+		"UPDATE dial_plans SET name = coalesce($2, name), description = coalesce($3, description) "
+		"WHERE id = $1 AND ($4 = '*' OR " ETAG_SQL " = ANY(string_to_array($4, ','))) RETURNING " PLAN_JSON "::text, " ETAG_SQL,
+		4,
+		(const char *[]){ids, in.has & IN_NAME ? in.name : NULL,
+				 in.has & IN_DESCRIPTION ? in.description : NULL, tag});
+	if (!r)
+		return;
+	if (PQntuples(r) == 0)
+		missing_or_stale(resp, "dial_plans", ids);
+	else
+		row_reply(resp, r, 200, "dial plan", ids);
+	PQclear(r);
+}
+
+/* Its entries go with it (ON DELETE CASCADE). */
+static void plan_delete(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	char tag[512], ids[24];
+	if (if_match(req, resp, tag, sizeof(tag)) < 0)
+		return;
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = query(resp,
+			    "DELETE FROM dial_plans WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL
+			    " = ANY(string_to_array($2, ','))) RETURNING id",
+			    2, (const char *[]){ids, tag});
+	if (!r)
+		return;
+	if (PQntuples(r) == 0)
+		missing_or_stale(resp, "dial_plans", ids);
+	else
+		resp->status = 204;
+	PQclear(r);
+}
+
+#define ENTRY_JSON                                                                             \
+	"json_build_object('id', id, 'dial_plan_id', dial_plan_id, 'position', position, "     \
+	"'pattern', pattern, 'contact_template', contact_template, "                           \
+	"'created_at', created_at, 'updated_at', updated_at)"
+
+static void entries_list(const struct http_req *req, struct http_resp *resp, long long pid)
+{
+	owned_list(req, resp, pid,
+		   OWNED_LIST_SQL(ENTRY_JSON, "dial_plan_entries", "dial_plan_id", "dial_plans"),
+		   "dial plan");
+}
+
+static void entry_create(const struct http_req *req, struct http_resp *resp, long long pid)
+{
+	struct dial_entry_in in;
+	struct problem p;
+	if (api_parse_dial_entry(req->body, req->len, true, &in, &p) < 0) {
+		http_problem(resp, &p);
+		return;
+	}
+	char pids[24], pos[12];
+	snprintf(pids, sizeof(pids), "%lld", pid);
+	snprintf(pos, sizeof(pos), "%d", in.position);
+	PGresult *r = query(resp,
+			    "INSERT INTO dial_plan_entries (dial_plan_id, position, pattern, contact_template) "
+			    "SELECT id, $2, $3, $4 FROM dial_plans WHERE id = $1 "
+			    "RETURNING " ENTRY_JSON "::text, " ETAG_SQL ", id",
+			    4, (const char *[]){pids, pos, in.pattern, in.contact_template});
+	if (!r)
+		return;
+	if (PQntuples(r) == 0) {
+		http_fail(resp, 404, "Not found", "no dial plan with id %s", pids);
+	} else {
+		row_reply(resp, r, 201, "dial plan entry", "");
+		snprintf(resp->location, sizeof(resp->location), "/api/v1/dial-plan-entries/%s",
+			 PQgetvalue(r, 0, 2));
+	}
+	PQclear(r);
+}
+
+static void entry_get(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = query(resp,
+			    "SELECT " ENTRY_JSON "::text, " ETAG_SQL " FROM dial_plan_entries WHERE id = $1",
+			    1, (const char *[]){ids});
+	if (!r)
+		return;
+	row_reply(resp, r, 200, "dial plan entry", ids);
+	not_modified(req, resp);
+	PQclear(r);
+}
+
+static void entry_patch(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	struct dial_entry_in in;
+	struct problem p;
+	char tag[512], ids[24], pos[12];
+	if (if_match(req, resp, tag, sizeof(tag)) < 0)
+		return;
+	if (api_parse_dial_entry(req->body, req->len, false, &in, &p) < 0) {
+		http_problem(resp, &p);
+		return;
+	}
+	snprintf(ids, sizeof(ids), "%lld", id);
+	snprintf(pos, sizeof(pos), "%d", in.position);
+	PGresult *r = query(
+		resp,
+		"UPDATE dial_plan_entries SET position = coalesce($2::integer, position), "
+		"pattern = coalesce($3, pattern), contact_template = coalesce($4, contact_template) "
+		"WHERE id = $1 AND ($5 = '*' OR " ETAG_SQL " = ANY(string_to_array($5, ','))) RETURNING " ENTRY_JSON "::text, " ETAG_SQL,
+		5,
+		(const char *[]){ids, in.has & IN_POSITION ? pos : NULL,
+				 in.has & IN_PATTERN ? in.pattern : NULL,
+				 in.has & IN_TEMPLATE ? in.contact_template : NULL, tag});
+	if (!r)
+		return;
+	if (PQntuples(r) == 0)
+		missing_or_stale(resp, "dial_plan_entries", ids);
+	else
+		row_reply(resp, r, 200, "dial plan entry", ids);
+	PQclear(r);
+}
+
+static void entry_delete(const struct http_req *req, struct http_resp *resp, long long id)
+{
+	char tag[512], ids[24];
+	if (if_match(req, resp, tag, sizeof(tag)) < 0)
+		return;
+	snprintf(ids, sizeof(ids), "%lld", id);
+	PGresult *r = query(resp,
+			    "DELETE FROM dial_plan_entries WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL
+			    " = ANY(string_to_array($2, ','))) RETURNING id",
+			    2, (const char *[]){ids, tag});
+	if (!r)
+		return;
+	if (PQntuples(r) == 0)
+		missing_or_stale(resp, "dial_plan_entries", ids);
+	else
+		resp->status = 204;
+	PQclear(r);
+}
+
 /* ---- the document and the table -------------------------------------------------- */
 
 static void openapi(const struct http_req *req, struct http_resp *resp, long long unused)
@@ -963,6 +1169,16 @@ const struct api_route api_routes[] = {
 	{"GET", "/api/v1/servers/{id}", server_get, NULL},
 	{"PATCH", "/api/v1/servers/{id}", server_patch, NULL},
 	{"DELETE", "/api/v1/servers/{id}", server_delete, NULL},
+	{"GET", "/api/v1/dial-plans", plans_list, NULL},
+	{"POST", "/api/v1/dial-plans", plan_create, NULL},
+	{"GET", "/api/v1/dial-plans/{id}", plan_get, NULL},
+	{"PATCH", "/api/v1/dial-plans/{id}", plan_patch, NULL},
+	{"DELETE", "/api/v1/dial-plans/{id}", plan_delete, NULL},
+	{"GET", "/api/v1/dial-plans/{id}/entries", entries_list, NULL},
+	{"POST", "/api/v1/dial-plans/{id}/entries", entry_create, NULL},
+	{"GET", "/api/v1/dial-plan-entries/{id}", entry_get, NULL},
+	{"PATCH", "/api/v1/dial-plan-entries/{id}", entry_patch, NULL},
+	{"DELETE", "/api/v1/dial-plan-entries/{id}", entry_delete, NULL},
 	{0},
 };
 

@@ -1,8 +1,10 @@
 /* Request-body validation of the provisioning API (validate.h). */
 #include "provisioning/validate.h"
 
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -590,5 +592,198 @@ int api_parse_server(const char *text, size_t len, bool create, struct server_in
 	if (!create && !out->has)
 		return problem_set(p, 422, "Nothing to change",
 				   "give at least one of host, port, transport, priority, weight, enabled");
+	return 0;
+}
+
+bool valid_contact_template(const char *s)
+{
+	size_t skip = strncmp(s, "sip:", 4) == 0 ? 4 : strncmp(s, "sips:", 5) == 0 ? 5
+		    : strncmp(s, "tel:", 4) == 0 ? 4 : 0;
+	if (!skip || !s[skip] || utf8_chars(s) > 1024)
+		return false;
+	for (const unsigned char *c = (const unsigned char *)s + skip; *c; c++)
+		if (*c <= 0x20 || *c == 0x7f)
+			return false;
+	return true;
+}
+
+/* glibc's regcomp builds a copy of a repeated atom per bound and compounds
+ * stacked repetitions ("a++++...", found by fuzz_api_json): a pattern of a
+ * few hundred bytes can take gigabytes. Refused before compiling: a
+ * repetition of a repetition, and {m,n} bounds whose product (over the whole
+ * pattern, an upper bound of their nesting) passes 1000. Returns NULL or why. */
+static const char *pattern_too_costly(const char *s)
+{
+	bool prev_quant = false;
+	long product = 1;
+	for (size_t i = 0; s[i]; i++) {
+		char c = s[i];
+		if (c == '\\' && s[i + 1]) {
+			i++;
+			prev_quant = false;
+		} else if (c == '[') {
+			size_t j = i + 1;
+			if (s[j] == '^')
+				j++;
+			if (s[j] == ']')
+				j++;
+			while (s[j] && s[j] != ']') {
+				if (s[j] == '[' && (s[j + 1] == ':' || s[j + 1] == '=' || s[j + 1] == '.')) {
+					char close = s[j + 1];
+					j += 2;
+					while (s[j] && !(s[j] == close && s[j + 1] == ']'))
+						j++;
+					if (s[j])
+						j++;
+				}
+				if (s[j])
+					j++;
+			}
+			if (!s[j])
+				return NULL; /* unterminated: regcomp says so */
+			i = j;
+			prev_quant = false;
+		} else if (c == '*' || c == '+' || c == '?') {
+			if (prev_quant)
+				return "a repetition of a repetition";
+			prev_quant = true;
+		} else if (c == '{' && s[i + 1] >= '0' && s[i + 1] <= '9') {
+			char *end;
+			long m = strtol(s + i + 1, &end, 10), n = m;
+			if (*end == ',')
+				n = end[1] >= '0' && end[1] <= '9' ? strtol(end + 1, &end, 10) : (end++, m + 1);
+			if (*end != '}')
+				return NULL; /* not a bound: regcomp judges it */
+			if (prev_quant)
+				return "a repetition of a repetition";
+			if (m > 1000 || n > 1000 || (product *= (n > m ? n : m) + 1) > 1000)
+				return "repetition bounds multiplying past 1000";
+			i = (size_t)(end - s);
+			prev_quant = true;
+		} else {
+			prev_quant = false;
+		}
+	}
+	return NULL;
+}
+
+int api_parse_dial_plan(const char *text, size_t len, bool create, struct dial_plan_in *out,
+			struct problem *p)
+{
+	memset(out, 0, sizeof(*out));
+	json_t *root = load_object(text, len, p);
+	if (!root)
+		return -1;
+	const char *key;
+	json_t *v;
+	int rc = 0;
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "name") == 0) {
+			if ((rc = get_string(v, "name", out->name, sizeof(out->name) - 1, p)) < 0)
+				break;
+			if (!valid_group_name(out->name)) {
+				rc = problem_set(p, 422, "Invalid field",
+						 "name: 1 to 63 of A-Z, a-z, 0-9, '_', '.', '-', starting with a letter or digit");
+				break;
+			}
+			out->has |= IN_NAME;
+		} else if (strcmp(key, "description") == 0) {
+			if ((rc = get_string(v, "description", out->description,
+					     sizeof(out->description) - 1, p)) < 0)
+				break;
+			if (utf8_chars(out->description) > 1024) {
+				rc = problem_set(p, 422, "Invalid field",
+						 "description: too long (at most 1024 characters)");
+				break;
+			}
+			out->has |= IN_DESCRIPTION;
+		} else {
+			rc = problem_set(p, 422, "Unknown field", "%.200s: not a field of a dial plan", key);
+			break;
+		}
+	}
+	json_decref(root);
+	if (rc < 0)
+		return -1;
+	if (create && !(out->has & IN_NAME))
+		return problem_set(p, 422, "Missing field", "name: required");
+	if (!create && !out->has)
+		return problem_set(p, 422, "Nothing to change", "give at least one of name, description");
+	return 0;
+}
+
+int api_parse_dial_entry(const char *text, size_t len, bool create, struct dial_entry_in *out,
+			 struct problem *p)
+{
+	memset(out, 0, sizeof(*out));
+	json_t *root = load_object(text, len, p);
+	if (!root)
+		return -1;
+	const char *key;
+	json_t *v;
+	int rc = 0;
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "position") == 0) {
+			if ((rc = get_int(v, "position", 0, 2147483647, &out->position, p)) < 0)
+				break;
+			out->has |= IN_POSITION;
+		} else if (strcmp(key, "pattern") == 0) {
+			if ((rc = get_string(v, "pattern", out->pattern, sizeof(out->pattern) - 1, p)) < 0)
+				break;
+			if (!out->pattern[0] || utf8_chars(out->pattern) > 1024) {
+				rc = problem_set(p, 422, "Invalid field", "pattern: 1 to 1024 characters");
+				break;
+			}
+			const char *why = pattern_too_costly(out->pattern);
+			if (why) {
+				rc = problem_set(p, 422, "Invalid field",
+						 "pattern: too costly to compile: %s", why);
+				break;
+			}
+			/* the router's engine must accept it */
+			regex_t re;
+			int e = regcomp(&re, out->pattern, REG_EXTENDED);
+			if (e) {
+				char msg[128];
+				regerror(e, &re, msg, sizeof(msg));
+				rc = problem_set(p, 422, "Invalid field",
+						 "pattern: not a POSIX extended regular expression: %s", msg);
+				break;
+			}
+			regfree(&re);
+			out->has |= IN_PATTERN;
+		} else if (strcmp(key, "contact_template") == 0) {
+			if ((rc = get_string(v, "contact_template", out->contact_template,
+					     sizeof(out->contact_template) - 1, p)) < 0)
+				break;
+			if (!valid_contact_template(out->contact_template)) {
+				rc = problem_set(p, 422, "Invalid field",
+						 "contact_template: a sip:, sips: or tel: URI of at most 1024 "
+						 "characters, without blanks or control characters");
+				break;
+			}
+			out->has |= IN_TEMPLATE;
+		} else if (strcmp(key, "dial_plan_id") == 0) {
+			rc = problem_set(p, 422, "Read-only field",
+					 "dial_plan_id: given by the path; an entry cannot move to another plan");
+			break;
+		} else {
+			rc = problem_set(p, 422, "Unknown field", "%.200s: not a field of a dial plan entry",
+					 key);
+			break;
+		}
+	}
+	json_decref(root);
+	if (rc < 0)
+		return -1;
+	if (create && !(out->has & IN_POSITION))
+		return problem_set(p, 422, "Missing field", "position: required");
+	if (create && !(out->has & IN_PATTERN))
+		return problem_set(p, 422, "Missing field", "pattern: required");
+	if (create && !(out->has & IN_TEMPLATE))
+		return problem_set(p, 422, "Missing field", "contact_template: required");
+	if (!create && !out->has)
+		return problem_set(p, 422, "Nothing to change",
+				   "give at least one of position, pattern, contact_template");
 	return 0;
 }

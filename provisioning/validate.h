@@ -45,6 +45,9 @@ enum {
 	IN_TRANSPORT = 1u << 11,
 	IN_PRIORITY = 1u << 12,
 	IN_WEIGHT = 1u << 13,
+	IN_POSITION = 1u << 14,
+	IN_PATTERN = 1u << 15,
+	IN_TEMPLATE = 1u << 16,
 };
 
 struct domain_in {
@@ -98,6 +101,22 @@ struct server_in {
 	bool enabled;
 };
 
+/* A dial plan: a named, ordered list of entries. */
+struct dial_plan_in {
+	unsigned has;
+	char name[64];                /* as a server group's */
+	char description[4 * 1024 + 1];
+};
+
+/* One entry: the first (lowest position) whose pattern matches gives the
+ * contact, template with \1..\9 replaced by the pattern's groups. */
+struct dial_entry_in {
+	unsigned has;
+	int position;                 /* >= 0 */
+	char pattern[4 * 1024 + 1];   /* 1-1024 characters, compiles with regcomp REG_EXTENDED */
+	char contact_template[4 * 1024 + 1]; /* sip:, sips: or tel:, no blanks or controls */
+};
+
 /*
  * Each parses len bytes of text (any bytes). create: the body of a POST
  * (required members must be there; for a domain, realm defaults to name);
@@ -115,6 +134,13 @@ int api_parse_server_group(const char *text, size_t len, bool create, struct ser
 			   struct problem *p);
 int api_parse_server(const char *text, size_t len, bool create, struct server_in *out,
 		     struct problem *p);
+/* create: POST (plan: name; entry: position, pattern, contact_template
+ * required); otherwise PATCH (any subset, at least one). A pattern that
+ * POSIX regcomp (REG_EXTENDED) refuses is 422 with regerror's text. */
+int api_parse_dial_plan(const char *text, size_t len, bool create, struct dial_plan_in *out,
+			struct problem *p);
+int api_parse_dial_entry(const char *text, size_t len, bool create, struct dial_entry_in *out,
+			 struct problem *p);
 /* POST bodies only (neither can be changed: delete and add again). */
 int api_parse_alias(const char *text, size_t len, struct alias_in *out, struct problem *p);
 int api_parse_did(const char *text, size_t len, struct did_in *out, struct problem *p);
@@ -127,6 +153,7 @@ bool valid_e164(const char *s);
 bool valid_group_name(const char *s);   /* ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$ */
 bool valid_server_kind(const char *s);
 bool valid_host(const char *s);         /* as the servers.host CHECK */
-bool valid_transport(const char *s);         /* ^\+[1-9][0-9]{1,14}$ */
+bool valid_transport(const char *s);
+bool valid_contact_template(const char *s); /* ^(sips?|tel):[^\x01-\x20\x7f]+$, <= 1024 chars */         /* ^\+[1-9][0-9]{1,14}$ */
 
 #endif

@@ -1,13 +1,14 @@
 /*
  * libFuzzer target: provd's request-body validation (api_parse_domain,
  * api_parse_subscriber, api_parse_password, api_parse_alias, api_parse_did,
- * api_parse_server_group, api_parse_server; provisioning/validate.h), the
- * code that sees untrusted JSON first.
+ * api_parse_server_group, api_parse_server, api_parse_dial_plan,
+ * api_parse_dial_entry; provisioning/validate.h), the code that sees
+ * untrusted JSON first.
  *
  * Input: 1 selector byte (low 2 bits: 0 domain, 1 subscriber, 2 password,
  * 3 one of the later bodies, chosen by bits 3-5: 0 alias, 1 DID, 2 server
- * group, 3 and up server; bit 2: a create rather than a patch), then the
- * body. Properties
+ * group, 3 server, 4 dial plan, 5 and up dial plan entry; bit 2: a create
+ * rather than a patch), then the body. Properties
  * (__builtin_trap when broken):
  *
  *  - the result is 0, or -1 with a problem of status 400, 413 or 422, a
@@ -16,6 +17,7 @@
  *    that pass the field checks, and at least the required members;
  *  - nothing leaks (LeakSanitizer), whatever the bytes.
  */
+#include <regex.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -107,7 +109,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				CHECK(valid_e164(n.number));
 			break;
 		}
-		default: {
+		case 4: {
+			struct dial_plan_in d;
+			int rc = api_parse_dial_plan(text, len, create, &d, &p);
+			check_problem(rc, &p);
+			if (rc == 0) {
+				if (create)
+					CHECK(d.has & IN_NAME);
+				if (d.has & IN_NAME)
+					CHECK(valid_group_name(d.name));
+				CHECK(memchr(d.description, 0, sizeof(d.description)));
+				CHECK(d.has);
+			}
+			break;
+		}
+		case 5:
+		case 6:
+		case 7: {
+			struct dial_entry_in e;
+			int rc = api_parse_dial_entry(text, len, create, &e, &p);
+			check_problem(rc, &p);
+			if (rc == 0) {
+				if (create)
+					CHECK((e.has & (IN_POSITION | IN_PATTERN | IN_TEMPLATE)) ==
+					      (IN_POSITION | IN_PATTERN | IN_TEMPLATE));
+				CHECK(e.position >= 0);
+				if (e.has & IN_PATTERN) {
+					regex_t re;
+					CHECK(e.pattern[0] && regcomp(&re, e.pattern, REG_EXTENDED) == 0);
+					regfree(&re);
+				}
+				if (e.has & IN_TEMPLATE)
+					CHECK(valid_contact_template(e.contact_template));
+				CHECK(e.has);
+			}
+			break;
+		}
+		case 3: {
 			struct server_in v;
 			int rc = api_parse_server(text, len, create, &v, &p);
 			check_problem(rc, &p);

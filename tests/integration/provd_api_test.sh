@@ -601,6 +601,113 @@ assert_eq 204 "$CODE" "delete the emptied group: 204"
 api GET "/api/v1/server-groups/$G1"
 expect_problem 404 "the deleted group is gone"
 
+# --- dial plans and entries ---
+api POST /api/v1/dial-plans '{"name": "national", "description": "0 to +49"}'
+assert_eq 201 "$CODE" "create a dial plan: 201"
+P1="$(jf .id)"
+PETAG="$(header ETag)"
+assert_eq "/api/v1/dial-plans/$P1" "$(header Location)" "create a dial plan: Location"
+api POST /api/v1/dial-plans '{"name": "national"}'
+expect_problem 409 "a duplicate dial plan name" "already exists"
+api POST /api/v1/dial-plans '{"name": "a b"}'
+expect_problem 422 "a dial plan name with a blank" "name:"
+api POST /api/v1/dial-plans '{"name": ["x"]}'
+expect_problem 422 "an array for a dial plan name" "name: must be a string"
+api POST /api/v1/dial-plans "{\"name\": \"$(printf 'p%.0s' {1..64})\"}"
+expect_problem 422 "a dial plan name too long" "name: too long"
+api POST /api/v1/dial-plans '{"description": "x"}'
+expect_problem 422 "a dial plan without name" "name: required"
+api POST /api/v1/dial-plans '{"name": "x", "entries": []}'
+expect_problem 422 "an unknown dial plan field" "entries: not a field"
+api POST /api/v1/dial-plans '{"name": "x"'
+expect_problem 400 "a dial plan of malformed JSON"
+CODE="$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/dial-plans")"
+assert_eq 401 "$CODE" "dial plans without a token: 401"
+api GET /api/v1/dial-plans
+assert_eq "$P1 null" "$(jf '[.items[].id] | join(" ")') $(jf .next)" "list the dial plans"
+api GET "/api/v1/dial-plans/$P1"
+assert_eq "200 $PETAG national" "$CODE $(header ETag) $(jf .name)" "get a dial plan: 200, its ETag"
+api GET /api/v1/dial-plans/999999
+expect_problem 404 "a missing dial plan"
+api PATCH "/api/v1/dial-plans/$P1" '{"description": "x"}'
+expect_problem 428 "dial plan PATCH without If-Match"
+api PATCH "/api/v1/dial-plans/$P1" '{"description": "x"}' 'If-Match: "3.3"'
+expect_problem 412 "dial plan PATCH with a stale ETag"
+api PATCH "/api/v1/dial-plans/$P1" '{"description": "national numbers"}' "If-Match: $PETAG"
+assert_eq "200 national numbers" "$CODE $(jf .description)" "dial plan PATCH: 200, changed"
+PETAG2="$(header ETag)"
+
+api POST "/api/v1/dial-plans/$P1/entries" '{"position": 10, "pattern": "^0([1-9][0-9]+)$", "contact_template": "sip:+49\\1@gw.example"}'
+assert_eq 201 "$CODE" "create a dial plan entry: 201"
+E1="$(jf .id)"
+EETAG="$(header ETag)"
+assert_eq "/api/v1/dial-plan-entries/$E1" "$(header Location)" "create an entry: Location"
+assert_eq '10 ^0([1-9][0-9]+)$ sip:+49\1@gw.example' "$(jf '"\(.position) \(.pattern) \(.contact_template)"')" "an entry's fields as given"
+api POST "/api/v1/dial-plans/$P1/entries" '{"position": 20, "pattern": "^(1[0-9]{2})$", "contact_template": "tel:\\1"}'
+assert_eq 201 "$CODE" "a second entry"
+E2="$(jf .id)"
+api POST "/api/v1/dial-plans/$P1/entries" '{"position": 10, "pattern": "x", "contact_template": "sip:x@y"}'
+expect_problem 409 "a duplicate position" "already exists"
+api POST "/api/v1/dial-plans/$P1/entries" '{"position": 30, "pattern": "([0-9]", "contact_template": "sip:x@y"}'
+expect_problem 422 "a pattern that does not compile" "pattern: not a POSIX extended regular expression:"
+api POST "/api/v1/dial-plans/$P1/entries" '{"position": 30, "pattern": "a{2,1}", "contact_template": "sip:x@y"}'
+expect_problem 422 "a bad repetition" "pattern: not a POSIX"
+api POST "/api/v1/dial-plans/$P1/entries" "{\"position\": 30, \"pattern\": \"W$(printf '+%.0s' {1..60})(a|b\", \"contact_template\": \"sip:x@y\"}"
+expect_problem 422 "stacked repetitions (glibc regcomp would exhaust memory)" "pattern: too costly to compile"
+api POST "/api/v1/dial-plans/$P1/entries" '{"position": 30, "pattern": "", "contact_template": "sip:x@y"}'
+expect_problem 422 "an empty pattern" "pattern:"
+api POST "/api/v1/dial-plans/$P1/entries" "{\"position\": 30, \"pattern\": \"$(printf 'a%.0s' {1..1025})\", \"contact_template\": \"sip:x@y\"}"
+expect_problem 422 "a pattern too long" "pattern:"
+api POST "/api/v1/dial-plans/$P1/entries" '{"position": 30, "pattern": "x", "contact_template": "http://x"}'
+expect_problem 422 "a contact_template of another scheme" "contact_template:"
+api POST "/api/v1/dial-plans/$P1/entries" '{"position": 30, "pattern": "x", "contact_template": "sip:a b"}'
+expect_problem 422 "a contact_template with a blank" "contact_template:"
+api POST "/api/v1/dial-plans/$P1/entries" '{"position": -1, "pattern": "x", "contact_template": "sip:x@y"}'
+expect_problem 422 "a negative position" "position:"
+api POST "/api/v1/dial-plans/$P1/entries" '{"position": "1", "pattern": "x", "contact_template": "sip:x@y"}'
+expect_problem 422 "a string for position" "position:"
+api POST "/api/v1/dial-plans/$P1/entries" '{"pattern": "x", "contact_template": "sip:x@y"}'
+expect_problem 422 "an entry without position" "position: required"
+api POST "/api/v1/dial-plans/$P1/entries" '{"position": 1, "pattern": "x", "contact_template": "sip:x@y", "dial_plan_id": 1}'
+expect_problem 422 "dial_plan_id in an entry body" "dial_plan_id:"
+api POST "/api/v1/dial-plans/$P1/entries" '{"position": 1,'
+expect_problem 400 "an entry of malformed JSON"
+api POST /api/v1/dial-plans/999999/entries '{"position": 1, "pattern": "x", "contact_template": "sip:x@y"}'
+expect_problem 404 "an entry of a missing dial plan" "no dial plan"
+api GET "/api/v1/dial-plans/$P1/entries"
+assert_eq "$E1 $E2 null" "$(jf '[.items[].id] | join(" ")') $(jf .next)" "list a plan's entries"
+api GET "/api/v1/dial-plans/$P1/entries?limit=1"
+assert_eq "1 $E1" "$(jf '.items | length') $(jf .next)" "entries: limit=1 pages"
+api GET /api/v1/dial-plans/999999/entries
+expect_problem 404 "entries of a missing plan"
+CODE="$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/dial-plan-entries/$E1")"
+assert_eq 401 "$CODE" "an entry without a token: 401"
+api GET "/api/v1/dial-plan-entries/$E1"
+assert_eq "200 $EETAG" "$CODE $(header ETag)" "get an entry: 200, the create's ETag"
+api PATCH "/api/v1/dial-plan-entries/$E1" '{"pattern": "("}' "If-Match: $EETAG"
+expect_problem 422 "an entry PATCH with a pattern that does not compile" "pattern: not a POSIX"
+api PATCH "/api/v1/dial-plan-entries/$E1" '{"position": 20}' "If-Match: $EETAG"
+expect_problem 409 "an entry PATCH onto a taken position" "already exists"
+api PATCH "/api/v1/dial-plan-entries/$E1" '{"position": 5}'
+expect_problem 428 "entry PATCH without If-Match"
+api PATCH "/api/v1/dial-plan-entries/$E1" '{"position": 5}' 'If-Match: "4.4"'
+expect_problem 412 "entry PATCH with a stale ETag"
+api PATCH "/api/v1/dial-plan-entries/$E1" '{"position": 5, "pattern": "^00([1-9][0-9]+)$"}' "If-Match: $EETAG"
+assert_eq '200 5 ^00([1-9][0-9]+)$ sip:+49\1@gw.example' "$CODE $(jf '"\(.position) \(.pattern) \(.contact_template)"')" "entry PATCH: 200, changed, the rest kept"
+api PATCH /api/v1/dial-plan-entries/999999 '{"position": 5}' 'If-Match: *'
+expect_problem 404 "PATCH of a missing entry"
+api DELETE "/api/v1/dial-plan-entries/$E1" "" "If-Match: $EETAG"
+expect_problem 412 "entry DELETE with the old ETag"
+api DELETE "/api/v1/dial-plan-entries/$E1" "" "If-Match: *"
+assert_eq 204 "$CODE" "delete an entry: 204"
+api GET "/api/v1/dial-plan-entries/$E1"
+expect_problem 404 "the deleted entry is gone"
+api DELETE "/api/v1/dial-plans/$P1" "" "If-Match: $PETAG"
+expect_problem 412 "dial plan DELETE with a stale ETag"
+api DELETE "/api/v1/dial-plans/$P1" "" "If-Match: $PETAG2"
+assert_eq 204 "$CODE" "delete a dial plan: 204"
+assert_eq 0 "$(app_sql -c "SELECT count(*) FROM dial_plan_entries WHERE id = $E2")" "its entries went with it"
+
 # --- deletes ---
 api GET "/api/v1/domains/$D2"
 DETAG="$(header ETag)"
@@ -638,7 +745,7 @@ while read -r method path; do
     n=$((n + 1))
 done < <(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | select(. != "parameters") | "\(.) \($p)"' \
     "$ROOT/provisioning/openapi.json")
-assert_eq 30 "$n" "every one of the 30 operations of openapi.json is served"
+assert_eq 40 "$n" "every one of the 40 operations of openapi.json is served"
 
 # --- the database goes away and comes back: 503, then served again ---
 pg_stop

@@ -258,6 +258,53 @@ static void test_server_bodies(void **state)
 	expect_problem(api_parse_server(t, strlen(t), true, &v, &p), &p, 422, "host: required");
 }
 
+static void test_dial_plan_bodies(void **state)
+{
+	(void)state;
+	struct dial_plan_in d;
+	struct dial_entry_in e;
+	struct problem p;
+	PARSE_OK(api_parse_dial_plan, "{\"name\":\"intl\"}", true, &d);
+	PARSE_OK(api_parse_dial_plan, "{\"description\":\"x\"}", false, &d);
+	assert_int_equal(d.has, IN_DESCRIPTION);
+	const char *t;
+	t = "{}";
+	expect_problem(api_parse_dial_plan(t, strlen(t), false, &d, &p), &p, 422, "at least one");
+	expect_problem(api_parse_dial_plan(t, strlen(t), true, &d, &p), &p, 422, "name: required");
+
+	PARSE_OK(api_parse_dial_entry,
+		 "{\"position\":0,\"pattern\":\"^\\\\+?([0-9]{3,})$\",\"contact_template\":\"sips:\\\\1@x\"}",
+		 true, &e);
+	assert_string_equal(e.pattern, "^\\+?([0-9]{3,})$");
+	assert_string_equal(e.contact_template, "sips:\\1@x");
+	PARSE_OK(api_parse_dial_entry, "{\"pattern\":\"a|b\"}", false, &e);
+	assert_int_equal(e.has, IN_PATTERN);
+	t = "{\"pattern\":\"(a\"}";
+	expect_problem(api_parse_dial_entry(t, strlen(t), false, &e, &p), &p, 422,
+		       "pattern: not a POSIX extended regular expression: ");
+	t = "{\"pattern\":\"[z-a]\"}";
+	expect_problem(api_parse_dial_entry(t, strlen(t), false, &e, &p), &p, 422, "pattern: not a POSIX");
+	/* what fuzz_api_json found: stacked repetitions exhaust glibc's regcomp */
+	t = "{\"pattern\":\"W++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++(a|b\"}";
+	expect_problem(api_parse_dial_entry(t, strlen(t), false, &e, &p), &p, 422, "too costly");
+	t = "{\"pattern\":\"a*{2}\"}";
+	expect_problem(api_parse_dial_entry(t, strlen(t), false, &e, &p), &p, 422, "repetition of a repetition");
+	t = "{\"pattern\":\"((a{1,100}){1,100})\"}";
+	expect_problem(api_parse_dial_entry(t, strlen(t), false, &e, &p), &p, 422, "past 1000");
+	PARSE_OK(api_parse_dial_entry, "{\"pattern\":\"^\\\\+([0-9]{1,3})([0-9]{4,14})[*+?{]$\"}", false, &e);
+	PARSE_OK(api_parse_dial_entry, "{\"pattern\":\"^[[:digit:]]+\\\\*$\"}", false, &e);
+	t = "{\"contact_template\":\"tel:\"}";
+	expect_problem(api_parse_dial_entry(t, strlen(t), false, &e, &p), &p, 422, "contact_template:");
+	t = "{\"contact_template\":\"sip:a\\tb\"}";
+	expect_problem(api_parse_dial_entry(t, strlen(t), false, &e, &p), &p, 422, "contact_template:");
+	t = "{\"position\":2147483648}";
+	expect_problem(api_parse_dial_entry(t, strlen(t), false, &e, &p), &p, 422, "position:");
+	t = "{\"position\":1,\"pattern\":\"a\"}";
+	expect_problem(api_parse_dial_entry(t, strlen(t), true, &e, &p), &p, 422, "contact_template: required");
+	assert_true(valid_contact_template("tel:+4930"));
+	assert_false(valid_contact_template("sipx:a"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_subscriber_bodies),
 		cmocka_unit_test(test_alias_did_bodies),
 		cmocka_unit_test(test_server_bodies),
+		cmocka_unit_test(test_dial_plan_bodies),
 	};
 	return cmocka_run_group_tests_name("provd_api", tests, NULL, NULL);
 }
