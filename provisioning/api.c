@@ -166,7 +166,8 @@ static int if_match(const struct http_req *req, struct http_resp *resp, char *ta
 }
 
 /* After an UPDATE/DELETE ... WHERE id AND etag matched nothing: 404 or 412. */
-static void missing_or_stale(struct http_resp *resp, const char *table, const char *id)
+static void missing_or_stale(struct http_resp *resp, const char *table, const char *noun,
+			     const char *id)
 {
 	char sql[128];
 	snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE id = $1", table);
@@ -174,10 +175,10 @@ static void missing_or_stale(struct http_resp *resp, const char *table, const ch
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		http_fail(resp, 404, "Not found", "no %.*s with id %s", (int)strlen(table) - 1, table, id);
+		http_fail(resp, 404, "Not found", "no %s with id %s", noun, id);
 	else
-		http_fail(resp, 412, "Precondition failed",
-			  "the %.*s changed since that ETag; GET it again", (int)strlen(table) - 1, table);
+		http_fail(resp, 412, "Precondition failed", "the %s changed since that ETag; GET it again",
+			  noun);
 	PQclear(r);
 }
 
@@ -344,7 +345,7 @@ static void domain_patch(const struct http_req *req, struct http_resp *resp, lon
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "domains", ids);
+		missing_or_stale(resp, "domains", "domain", ids);
 	else
 		row_reply(resp, r, 200, "domain", ids);
 	PQclear(r);
@@ -363,7 +364,7 @@ static void domain_delete(const struct http_req *req, struct http_resp *resp, lo
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "domains", ids);
+		missing_or_stale(resp, "domains", "domain", ids);
 	else
 		resp->status = 204;
 	PQclear(r);
@@ -465,7 +466,7 @@ static void subscriber_patch(const struct http_req *req, struct http_resp *resp,
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "subscribers", ids);
+		missing_or_stale(resp, "subscribers", "subscriber", ids);
 	else
 		row_reply(resp, r, 200, "subscriber", ids);
 	PQclear(r);
@@ -484,7 +485,7 @@ static void subscriber_delete(const struct http_req *req, struct http_resp *resp
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "subscribers", ids);
+		missing_or_stale(resp, "subscribers", "subscriber", ids);
 	else
 		resp->status = 204;
 	PQclear(r);
@@ -790,7 +791,7 @@ static void group_patch(const struct http_req *req, struct http_resp *resp, long
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "server_groups", ids);
+		missing_or_stale(resp, "server_groups", "server group", ids);
 	else
 		row_reply(resp, r, 200, "server group", ids);
 	PQclear(r);
@@ -810,7 +811,7 @@ static void group_delete(const struct http_req *req, struct http_resp *resp, lon
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "server_groups", ids);
+		missing_or_stale(resp, "server_groups", "server group", ids);
 	else
 		resp->status = 204;
 	PQclear(r);
@@ -900,7 +901,7 @@ static void server_patch(const struct http_req *req, struct http_resp *resp, lon
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "servers", ids);
+		missing_or_stale(resp, "servers", "server", ids);
 	else
 		row_reply(resp, r, 200, "server", ids);
 	PQclear(r);
@@ -919,7 +920,7 @@ static void server_delete(const struct http_req *req, struct http_resp *resp, lo
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "servers", ids);
+		missing_or_stale(resp, "servers", "server", ids);
 	else
 		resp->status = 204;
 	PQclear(r);
@@ -1001,7 +1002,7 @@ static void plan_patch(const struct http_req *req, struct http_resp *resp, long 
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "dial_plans", ids);
+		missing_or_stale(resp, "dial_plans", "dial plan", ids);
 	else
 		row_reply(resp, r, 200, "dial plan", ids);
 	PQclear(r);
@@ -1021,7 +1022,7 @@ static void plan_delete(const struct http_req *req, struct http_resp *resp, long
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "dial_plans", ids);
+		missing_or_stale(resp, "dial_plans", "dial plan", ids);
 	else
 		resp->status = 204;
 	PQclear(r);
@@ -1106,7 +1107,7 @@ static void entry_patch(const struct http_req *req, struct http_resp *resp, long
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "dial_plan_entries", ids);
+		missing_or_stale(resp, "dial_plan_entries", "dial plan entry", ids);
 	else
 		row_reply(resp, r, 200, "dial plan entry", ids);
 	PQclear(r);
@@ -1125,7 +1126,7 @@ static void entry_delete(const struct http_req *req, struct http_resp *resp, lon
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "dial_plan_entries", ids);
+		missing_or_stale(resp, "dial_plan_entries", "dial plan entry", ids);
 	else
 		resp->status = 204;
 	PQclear(r);
