@@ -15,6 +15,7 @@
  * user part, each alias, each DID), its networks and its strings.
  */
 #include "store.h"
+#include "regex_guard.h"
 #include "store_internal.h"
 
 #include <arpa/inet.h>
@@ -965,7 +966,10 @@ static struct plan *plan_from_rows(const PGresult *r, int *row)
 		struct plan_entry *e = &pl->entries[pl->nentries];
 		size_t plen = strlen(pattern), nsub;
 		char why[128] = "";
-		int rc = regcomp(&e->re, pattern, REG_EXTENDED | REG_NOSUB);
+		const char *costly = regex_too_costly(pattern);
+		int rc = costly ? -1 : regcomp(&e->re, pattern, REG_EXTENDED | REG_NOSUB);
+		if (costly)
+			snprintf(why, sizeof why, "too costly to compile: %s", costly);
 		if (rc == 0) {
 			nsub = e->re.re_nsub;
 			regfree(&e->re);

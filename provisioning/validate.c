@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "regex_guard.h"
+
 int problem_set(struct problem *p, int status, const char *title, const char *fmt, ...)
 {
 	va_list ap;
@@ -607,66 +609,6 @@ bool valid_contact_template(const char *s)
 	return true;
 }
 
-/* glibc's regcomp builds a copy of a repeated atom per bound and compounds
- * stacked repetitions ("a++++...", found by fuzz_api_json): a pattern of a
- * few hundred bytes can take gigabytes. Refused before compiling: a
- * repetition of a repetition, and {m,n} bounds whose product (over the whole
- * pattern, an upper bound of their nesting) passes 1000. Returns NULL or why. */
-static const char *pattern_too_costly(const char *s)
-{
-	bool prev_quant = false;
-	long product = 1;
-	for (size_t i = 0; s[i]; i++) {
-		char c = s[i];
-		if (c == '\\' && s[i + 1]) {
-			i++;
-			prev_quant = false;
-		} else if (c == '[') {
-			size_t j = i + 1;
-			if (s[j] == '^')
-				j++;
-			if (s[j] == ']')
-				j++;
-			while (s[j] && s[j] != ']') {
-				if (s[j] == '[' && (s[j + 1] == ':' || s[j + 1] == '=' || s[j + 1] == '.')) {
-					char close = s[j + 1];
-					j += 2;
-					while (s[j] && !(s[j] == close && s[j + 1] == ']'))
-						j++;
-					if (s[j])
-						j++;
-				}
-				if (s[j])
-					j++;
-			}
-			if (!s[j])
-				return NULL; /* unterminated: regcomp says so */
-			i = j;
-			prev_quant = false;
-		} else if (c == '*' || c == '+' || c == '?') {
-			if (prev_quant)
-				return "a repetition of a repetition";
-			prev_quant = true;
-		} else if (c == '{' && s[i + 1] >= '0' && s[i + 1] <= '9') {
-			char *end;
-			long m = strtol(s + i + 1, &end, 10), n = m;
-			if (*end == ',')
-				n = end[1] >= '0' && end[1] <= '9' ? strtol(end + 1, &end, 10) : (end++, m + 1);
-			if (*end != '}')
-				return NULL; /* not a bound: regcomp judges it */
-			if (prev_quant)
-				return "a repetition of a repetition";
-			if (m > 1000 || n > 1000 || (product *= (n > m ? n : m) + 1) > 1000)
-				return "repetition bounds multiplying past 1000";
-			i = (size_t)(end - s);
-			prev_quant = true;
-		} else {
-			prev_quant = false;
-		}
-	}
-	return NULL;
-}
-
 int api_parse_dial_plan(const char *text, size_t len, bool create, struct dial_plan_in *out,
 			struct problem *p)
 {
@@ -734,7 +676,7 @@ int api_parse_dial_entry(const char *text, size_t len, bool create, struct dial_
 				rc = problem_set(p, 422, "Invalid field", "pattern: 1 to 1024 characters");
 				break;
 			}
-			const char *why = pattern_too_costly(out->pattern);
+			const char *why = regex_too_costly(out->pattern);
 			if (why) {
 				rc = problem_set(p, 422, "Invalid field",
 						 "pattern: too costly to compile: %s", why);
