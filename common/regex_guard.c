@@ -40,14 +40,26 @@ const char *regex_too_costly(const char *s)
 			prev_quant = true;
 		} else if (c == '{' && s[i + 1] >= '0' && s[i + 1] <= '9') {
 			char *end;
+			/* huge numbers are refused before any arithmetic on them
+			 * (strtol saturates; m + 1 would overflow) */
 			long m = strtol(s + i + 1, &end, 10), n = m;
-			if (*end == ',')
-				n = end[1] >= '0' && end[1] <= '9' ? strtol(end + 1, &end, 10) : (end++, m + 1);
+			if (m > 1000)
+				return "repetition bounds multiplying past 1000";
+			if (*end == ',') {
+				if (end[1] >= '0' && end[1] <= '9') {
+					n = strtol(end + 1, &end, 10);
+					if (n > 1000)
+						return "repetition bounds multiplying past 1000";
+				} else {
+					end++;
+					n = m + 1;
+				}
+			}
 			if (*end != '}')
 				return NULL; /* not a bound: regcomp judges it */
 			if (prev_quant)
 				return "a repetition of a repetition";
-			if (m > 1000 || n > 1000 || (product *= (n > m ? n : m) + 1) > 1000)
+			if ((product *= (n > m ? n : m) + 1) > 1000)
 				return "repetition bounds multiplying past 1000";
 			i = (size_t)(end - s);
 			prev_quant = true;

@@ -22,6 +22,9 @@ static void test_costly_patterns_refused(void **state)
 	static const char *const bad[] = {
 		"a++", "a*{2}", "a?*", "(a|b)+*", "W+++++++++++++++++++++(a|b", "a{2}{3}",
 		"(a{10}){10}(b{20})", "x{1001}", "a{0,1001}",
+		/* found by fuzz_api_json: a bound strtol saturates */
+		"?{{15555555555555555555555555555555555555555555555555555555550,{e",
+		"a{5,99999999999999999999999999}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (!regex_too_costly(bad[i]))
