@@ -216,6 +216,8 @@ bench: deps $(BENCH_BIN) $(BUILD)/tests/bench/bench_digest $(BUILD)/tests/proxy/
 	@$(BUILD)/tests/bench/bench_digest
 	@echo "== calls through the proxy core (testproxy + SIPp on loopback)"
 	@bash tests/bench/proxy_load.sh
+	@echo "== provd: subscriber read/create, list pages with 1,000,000 subscribers (wrk on loopback)"
+	@bash tests/bench/provd_bench.sh
 	@echo "== issue 4 race: Kamailio 5.6 vs marshald + redirectd (SIPp on loopback, ~10 minutes)"
 	@$(MAKE) --no-print-directory bench-race
 
