@@ -67,7 +67,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 # Benchmarks with the run.sh contract (ns/op and callgrind instructions/op)
-BENCH_BIN  := $(BUILD)/tests/bench/bench_parse $(BUILD)/tests/bench/bench_txn
+BENCH_BIN  := $(BUILD)/tests/bench/bench_parse $(BUILD)/tests/bench/bench_txn $(BUILD)/tests/bench/bench_cpl
 
 .PHONY: run stop all check unit unit-asan conformance cli integration integration-asan fuzz-check fuzz \
         bench bench-race install clean deps clang-build
