@@ -50,6 +50,7 @@ struct env {
 	struct fstep {
 		enum { F_DECLINE, F_RESTART, F_REPLY, F_DEFER } act;
 		const char *targets[4];
+		unsigned groups[4];
 		unsigned timeout;
 		unsigned reply;
 	} steps[8];
@@ -142,7 +143,7 @@ static bool hook_failed(void *ctx, struct sip_proxy_ctx *pc, unsigned status, co
 	case F_RESTART:
 		e->add_rc[k] = 0;
 		for (int i = 0; i < 4 && st->targets[i]; i++)
-			if (sip_proxy_add_target(pc, st->targets[i], strlen(st->targets[i]), 0) < 0)
+			if (sip_proxy_add_target(pc, st->targets[i], strlen(st->targets[i]), st->groups[i]) < 0)
 				e->add_rc[k] = -1;
 		if (st->timeout)
 			sip_proxy_set_timeout(pc, st->timeout);
@@ -1265,16 +1266,22 @@ static void test_response_without_caller_via(void **state)
 /* ---- attempts: the failed hook, the per-attempt timeout ------------------ */
 
 /* A proxy whose daemon has a failed hook (and max_branches, 0 = 16). */
-static struct env *env_hooked(bool recurse, unsigned max_branches)
+static struct env *env_hooked_with(bool recurse, unsigned max_branches, enum env_dns dns)
 {
-	struct env *e = env_new(recurse);
+	struct env *e = env_new_with(recurse, dns);
 	sip_proxy_free(e->proxy);
 	struct sip_proxy_opts o = {.host = "192.0.2.100", .port = {5060, 5060, 5061}, .record_route = true,
-				   .recurse_3xx = recurse, .max_branches = max_branches};
+				   .recurse_3xx = recurse, .max_branches = max_branches,
+				   .resolver = e->resolver};
 	struct sip_proxy_hooks h = {.ctx = e, .send = hook_send, .route = hook_route,
 				    .final = hook_final, .failed = hook_failed};
 	e->proxy = sip_proxy_new(e->loop, &o, &h);
 	return e;
+}
+
+static struct env *env_hooked(bool recurse, unsigned max_branches)
+{
+	return env_hooked_with(recurse, max_branches, ENV_NUMERIC);
 }
 
 static size_t live_contexts(struct env *e)
@@ -1450,7 +1457,8 @@ static void test_6xx_ends_attempt(void **state)
 	struct env *e = env_hooked(false, 0);
 	e->targets[0] = "sip:bob@192.0.2.20";
 	e->targets[1] = "sip:bob@192.0.2.21";
-	e->steps[0] = (struct fstep){.act = F_RESTART, .targets = {"sip:vm@192.0.2.30", "sip:vm@192.0.2.31"}};
+	e->steps[0] = (struct fstep){.act = F_RESTART, .targets = {"sip:vm@192.0.2.30", "sip:vm@192.0.2.31"},
+				     .groups = {0, 1}};
 	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
 	struct out *a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
 	struct out *b = sent_to(e, "192.0.2.21", 5060, "INVITE ");
@@ -1464,10 +1472,10 @@ static void test_6xx_ends_attempt(void **state)
 	assert_int_equal(e->fbest[0], 603);
 	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 6"));
 	struct out *v = sent_to(e, "192.0.2.30", 5060, "INVITE ");
-	struct out *w = sent_to(e, "192.0.2.31", 5060, "INVITE ");
+	assert_true(nothing_more_to(e, "192.0.2.31", 5060, "INVITE "));
 	respond_from(e, v, 486, "Busy Here", "192.0.2.30", 5060, NULL);
-	/* no 6xx in this attempt: the other branch goes on */
-	assert_true(nothing_more_to(e, "192.0.2.31", 5060, "CANCEL "));
+	/* no 6xx in this attempt: its next group goes */
+	struct out *w = sent_to(e, "192.0.2.31", 5060, "INVITE ");
 	respond_from(e, w, 200, "OK", "192.0.2.31", 5060, NULL);
 	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
 	assert_int_equal(e->nfailed, 1);
@@ -1741,6 +1749,35 @@ static void test_cancel_during_timeout_cancels(void **state)
 	sent_to(e, UAC_IP, 5070, "SIP/2.0 487");
 	assert_int_equal(e->nfailed, 1);
 	assert_int_equal(e->finals, 1);
+	env_free(e);
+
+	/* the new attempt's target is still being located: nothing of it
+	 * runs, so the 487 goes at once (the timed-out branch, still
+	 * waiting for its own 487, does not count) */
+	e = env_hooked_with(false, 0, ENV_RESOLVER);
+	e->targets[0] = "sip:bob@192.0.2.30";
+	e->route_timeout = 3000;
+	e->steps[0] = (struct fstep){.act = F_DEFER};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	a = sent_to(e, "192.0.2.30", 5060, "INVITE ");
+	respond_from(e, a, 180, "Ringing", "192.0.2.30", 5060, NULL);
+	run(e, 3200);
+	sent_to(e, "192.0.2.30", 5060, "CANCEL ");
+	assert_int_equal(e->nfailed, 1);
+	assert_int_equal(sip_proxy_add_target(e->deferred, FO_URI, strlen(FO_URI), 0), 0);
+	sip_proxy_start(e->deferred); /* located from the loop, later */
+	assert_true(nothing_more_to(e, FO_A, 5060, "INVITE "));
+	feed(e, CANCEL_REQ, peer(UAC_IP, 5070));
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 487");
+	run(e, 100);
+	assert_true(nothing_more_to(e, FO_A, 5060, "INVITE "));
+	respond_from(e, a, 487, "Request Terminated", "192.0.2.30", 5060, NULL);
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 487"));
+	uac_ack(e);
+	run(e, 40000);
+	assert_int_equal(live_contexts(e), 0);
 	env_free(e);
 }
 
