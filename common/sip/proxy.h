@@ -166,6 +166,11 @@ void sip_proxy_start(struct sip_proxy_ctx *pc);
  * absorbed, a 2xx of theirs still goes upstream. 0 = no timeout. This is
  * CPL's <proxy timeout="20"> (RFC 3880 6.1, noanswer). */
 void sip_proxy_set_timeout(struct sip_proxy_ctx *pc, unsigned ms);
+/* Whether the next attempt recurses on 3xx itself, called before
+ * sip_proxy_start (for that attempt only; others follow
+ * opts.recurse_3xx): CPL's <proxy recurse="no">, whose redirection output
+ * then gets the Contacts from sip_proxy_best_contacts. */
+void sip_proxy_set_recurse(struct sip_proxy_ctx *pc, bool recurse);
 /* Whether the last attempt that ended did so by its timeout. */
 bool sip_proxy_timed_out(const struct sip_proxy_ctx *pc);
 /* The Contacts of the last ended attempt's best response when it was a

@@ -46,6 +46,7 @@ struct env {
 	unsigned final_status;
 	int finals;         /* final hook calls */
 	unsigned route_timeout; /* the route hook's sip_proxy_set_timeout, ms */
+	bool route_norecurse;   /* the route hook's sip_proxy_set_recurse(false) */
 	/* the failed hook: what it saw at each call, and what it does */
 	struct fstep {
 		enum { F_DECLINE, F_RESTART, F_REPLY, F_DEFER } act;
@@ -104,6 +105,8 @@ static void hook_route(void *ctx, struct sip_proxy_ctx *pc, struct sip_msg *req)
 		assert_int_equal(sip_proxy_add_target(pc, e->targets[i], strlen(e->targets[i]), e->groups[i]), 0);
 	if (e->route_timeout)
 		sip_proxy_set_timeout(pc, e->route_timeout);
+	if (e->route_norecurse)
+		sip_proxy_set_recurse(pc, false);
 	sip_proxy_start(pc);
 }
 
@@ -1991,6 +1994,26 @@ static void test_best_contacts(void **state)
 	assert_int_equal(sip_proxy_best_contacts(e->deferred, u, 0, small, sizeof(small)), 0);
 	sip_proxy_reply(e->deferred, 302, NULL, "Contact: <sip:bob@192.0.2.40>\r\n");
 	sent_to(e, UAC_IP, 5070, "SIP/2.0 302");
+	env_free(e);
+
+	/* a proxy that recurses, told not to for one attempt (CPL
+	 * recurse="no"); the next attempt recurses again */
+	e = env_hooked(true, 0);
+	e->targets[0] = "sip:bob@192.0.2.40";
+	e->route_norecurse = true;
+	e->steps[0] = (struct fstep){.act = F_RESTART, .targets = {"sip:c@192.0.2.43"}};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	r = sent_to(e, "192.0.2.40", 5060, "INVITE ");
+	respond_from(e, r, 302, "Moved Temporarily", "192.0.2.40", 5060, Q_CONTACTS);
+	assert_true(nothing_more_to(e, "192.0.2.42", 5060, "INVITE "));
+	assert_int_equal(e->nfailed, 1);
+	assert_int_equal(e->ncontacts, 4);
+	struct out *c = sent_to(e, "192.0.2.43", 5060, "INVITE ");
+	respond_from(e, c, 302, "Moved Temporarily", "192.0.2.43", 5060, "Contact: <sip:e@192.0.2.45>\n");
+	struct out *x = sent_to(e, "192.0.2.45", 5060, "INVITE ");
+	respond_from(e, x, 200, "OK", "192.0.2.45", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	assert_int_equal(e->nfailed, 1);
 	env_free(e);
 }
 
