@@ -17,7 +17,7 @@
 #include "ev.h"
 #include "feature_hop.h"
 #include "log.h"
-#include "marshal/guard.h"
+#include "guard.h"
 #include "marshal/marshal.h"
 #include "sip/build.h"
 #include "store.h"
