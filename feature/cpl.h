@@ -57,6 +57,9 @@ void cpl_free(struct cpl_script *s);
 /* Which top-level actions the script has. */
 bool cpl_has_incoming(const struct cpl_script *s);
 bool cpl_has_outgoing(const struct cpl_script *s);
+/* Whether tzid names a zone of the system's tz database, by the rule
+ * time-switch tzid attributes are checked with (settings use it too). */
+bool cpl_tz_known(const char *tzid);
 /* Compiled node count (for limits and tests). */
 unsigned cpl_node_count(const struct cpl_script *s);
 

@@ -148,8 +148,6 @@ int cpl_time_parse(struct cpl_time *t, const char *(*get)(void *arg, const char 
  * time): expands count into the last occurrence's day. Returns 0, or -1
  * with a message in err when that lies too far ahead. */
 int cpl_time_prepare(struct cpl_time *t, const char *tzid, char *err, size_t errlen);
-/* Checks that tzid names a zone of the system's tz database. */
-bool cpl_tz_known(const char *tzid);
 /* Whether now falls in an occurrence of t, in zone tzid (NULL: the
  * server's local time). */
 bool cpl_time_match(const struct cpl_time *t, const char *tzid, time_t now);

@@ -354,20 +354,6 @@ bad:
 		    "leading +) or anonymous");
 }
 
-static bool tz_known(const char *tzid)
-{
-	/* the same rule as the interpreter's (feature/cpl_time.c) */
-	if (!tzid[0] || tzid[0] == '/' || strstr(tzid, ".."))
-		return false;
-	for (const char *p = tzid; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("/_+-", *p))
-			return false;
-	char path[160];
-	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tzid);
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /* "HH:MM" into minutes; 24:00 only when allow24. */
 static bool parse_hhmm(const char *s, bool allow24, uint16_t *out)
 {
@@ -557,7 +543,7 @@ static int parse_tod(struct ctx *c, json_t *o, struct feature_settings *s)
 	const char *tz, *when, *t;
 	if (only_members(c, o, fields) || get_string(c, o, "tzid", true, FEATURE_TZID_MAX, &tz))
 		return -1;
-	if (!tz_known(tz))
+	if (!cpl_tz_known(tz))
 		return fail(c, "tzid", "must name a time zone of the tz database, e.g. "
 				       "\"Europe/Paris\"");
 	snprintf(s->u.tod.tzid, sizeof(s->u.tod.tzid), "%s", tz);

@@ -92,6 +92,21 @@ static inline double bench_now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+/* The best of o->runs timings of run(op, o->iterations), in ns. */
+static inline double bench_best_ns(const struct bench_opts *o,
+				   void (*run)(const void *op, size_t iterations), const void *op)
+{
+	double best = 0;
+	for (size_t r = 0; r < o->runs; r++) {
+		double t0 = bench_now_ns();
+		run(op, o->iterations);
+		double t = bench_now_ns() - t0;
+		if (r == 0 || t < best)
+			best = t;
+	}
+	return best;
+}
+
 static inline void bench_header(void)
 {
 	printf("%-24s %11s %10s %10s\n", "operation", "input_bytes", "iterations", "ns/op");

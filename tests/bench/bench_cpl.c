@@ -133,8 +133,9 @@ static struct op ops[] = {
 
 static unsigned long long wrong;
 
-static void run_once(struct op *op, size_t iterations)
+static void run_once(const void *arg, size_t iterations)
 {
+	const struct op *op = arg;
 	for (size_t i = 0; i < iterations; i++) {
 		if (op->compile_only) {
 			cpl_free(compile(op->xml, op->len));
@@ -201,15 +202,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < N_OPS; i++) {
 		if (!bench_selected(ops[i].name, o.only))
 			continue;
-		double best = 0;
-		for (size_t r = 0; r < o.runs; r++) {
-			double t0 = bench_now_ns();
-			run_once(&ops[i], o.iterations);
-			double t = bench_now_ns() - t0;
-			if (r == 0 || t < best)
-				best = t;
-		}
-		bench_row(ops[i].name, ops[i].len, o.iterations, best);
+		bench_row(ops[i].name, ops[i].len, o.iterations, bench_best_ns(&o, run_once, &ops[i]));
 	}
 	if (!o.only && o.iterations) {
 		fprintf(stderr, "bench_cpl: heap per compiled script: fig20 %.0f B (%u nodes), "

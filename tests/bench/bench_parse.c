@@ -247,8 +247,9 @@ struct op {
 	size_t bytes; /* input size, averaged for URIs */
 };
 
-static void run_once(const struct op *o, size_t iterations)
+static void run_once(const void *arg, size_t iterations)
 {
+	const struct op *o = arg;
 	for (size_t i = 0; i < iterations; i++) {
 		switch (o->kind) {
 		case OP_PARSE:
@@ -336,15 +337,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < n_ops; i++) {
 		if (!bench_selected(ops[i].name, o.only))
 			continue;
-		double best = 0;
-		for (size_t r = 0; r < o.runs; r++) {
-			double t0 = bench_now_ns();
-			run_once(&ops[i], o.iterations);
-			double t = bench_now_ns() - t0;
-			if (r == 0 || t < best)
-				best = t;
-		}
-		bench_row(ops[i].name, ops[i].bytes, o.iterations, best);
+		bench_row(ops[i].name, ops[i].bytes, o.iterations, bench_best_ns(&o, run_once, &ops[i]));
 	}
 	for (size_t i = 0; i < sizeof(messages) / sizeof(messages[0]); i++)
 		free(messages[i].buf);

@@ -124,8 +124,9 @@ static struct sip_peer peer;
 
 static size_t counter = 1;
 
-static void run_once(const struct op *op, size_t iterations)
+static void run_once(const void *arg, size_t iterations)
 {
+	const struct op *op = arg;
 	char req[1024], resp[1024], ack[1024];
 	switch (op->kind) {
 	case OP_SERVER_NEW:
@@ -196,15 +197,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < n_ops; i++) {
 		if (!bench_selected(ops[i].name, o.only))
 			continue;
-		double best = 0;
-		for (size_t r = 0; r < o.runs; r++) {
-			double t0 = bench_now_ns();
-			run_once(&ops[i], o.iterations);
-			double t = bench_now_ns() - t0;
-			if (r == 0 || t < best)
-				best = t;
-		}
-		bench_row(ops[i].name, ops[i].bytes, o.iterations, best);
+		bench_row(ops[i].name, ops[i].bytes, o.iterations, bench_best_ns(&o, run_once, &ops[i]));
 	}
 	struct sip_txn_stats st;
 	sip_txn_get_stats(layer, &st);
