@@ -34,6 +34,11 @@ struct branch {
 	bool cancel_wanted;     /* cancel once a provisional arrives (RFC 3261 9.1) */
 	bool cancelled;
 	bool redirected;        /* a 3xx whose Contacts we tried ourselves */
+	bool absorbed;          /* its attempt ended without it (the timeout): only
+				   a 2xx of it still counts, everything else is dropped */
+	unsigned attempt;       /* the attempt (sip_proxy_start) it belongs to */
+	struct branch *parent;  /* the redirected branch whose 3xx named it */
+	uint16_t q;             /* that Contact's q in thousandths (1000 without) */
 	char *resp;             /* the final non-2xx response, for aggregation */
 	size_t resp_len;
 	struct ev_timer timer_c;
@@ -57,6 +62,17 @@ struct sip_proxy_ctx {
 	bool cancelled;            /* a CANCEL arrived */
 	bool started;
 	bool routed_to_us;         /* a Route entry naming us was removed */
+	/* Attempts: each sip_proxy_start begins one with the targets added
+	 * since the previous; the failed hook may begin another. */
+	unsigned attempt;          /* attempts begun */
+	bool in_attempt;           /* the current one has not ended */
+	bool owed;                 /* the daemon owes sip_proxy_start or _reply
+				      (route hook, or failed hook that took over):
+				      the context stays until it pays */
+	bool timed_out;            /* the last attempt ended by its timeout */
+	unsigned timeout_ms;       /* for the next attempt */
+	struct ev_timer attempt_timer;
+	struct branch *best;       /* the ended attempt's best branch (failed hook) */
 	void *user;
 	struct sip_proxy_ctx *prev, *next; /* every context, for shutdown */
 };
@@ -182,6 +198,7 @@ static int next_hop_peer(struct sip_proxy *p, const struct sip_uri *u, struct si
 static void ctx_free(struct sip_proxy_ctx *pc)
 {
 	struct sip_proxy *p = pc->p;
+	ev_timer_stop(p->loop, &pc->attempt_timer);
 	for (unsigned i = 0; i < pc->nbr; i++) {
 		struct branch *b = pc->br[i];
 		ev_timer_stop(p->loop, &b->timer_c);
@@ -237,7 +254,7 @@ static void ctx_shrink(struct sip_proxy_ctx *pc)
 /* Frees the context once nothing can refer to it any more. */
 static void ctx_maybe_free(struct sip_proxy_ctx *pc)
 {
-	if (pc->st || pc->live_txns || pc->resolving) {
+	if (pc->st || pc->live_txns || pc->resolving || pc->owed) {
 		ctx_shrink(pc);
 		return;
 	}
@@ -279,9 +296,21 @@ static void reply_to(struct sip_proxy_ctx *pc, struct sip_msg *req, unsigned sta
 	free(out);
 }
 
+/* An answer of the proxy's own making (not the daemon's). */
+static void answer_local(struct sip_proxy_ctx *pc, unsigned status)
+{
+	reply_to(pc, pc->req, status, NULL, NULL);
+}
+
 void sip_proxy_reply(struct sip_proxy_ctx *pc, unsigned status, const char *reason, const char *extra)
 {
+	if (status >= 200)
+		pc->owed = false;
 	reply_to(pc, pc->req, status, reason, extra);
+	/* an answer given late, after the server transaction ended (a CANCEL
+	 * was answered meanwhile), is the last use of the context */
+	if (!pc->st)
+		ctx_maybe_free(pc);
 }
 
 /* Removes the first via-parm of a message: the whole top Via header, or
@@ -433,7 +462,7 @@ static bool may_fail_over(const struct branch *b)
 {
 	const struct sip_proxy_ctx *pc = b->pc;
 	return b->targets && b->targets->next < b->targets->count && !b->early &&
-	       !b->cancel_wanted && !b->cancelled && pc->st && !pc->answered && !pc->cancelled &&
+	       !b->cancel_wanted && !b->cancelled && !b->absorbed && pc->st && !pc->answered && !pc->cancelled &&
 	       !pc->got_2xx && !pc->got_6xx;
 }
 
@@ -694,22 +723,80 @@ static void start_branch(struct sip_proxy_ctx *pc, struct branch *b)
 	pc->resolving++;
 }
 
-/* Starts every waiting branch of the lowest waiting group. Returns how many. */
+/* A target the daemon added for the current attempt (not one from a 3xx),
+ * still waiting for its group. */
+static bool waiting_top(const struct sip_proxy_ctx *pc, const struct branch *b)
+{
+	return b->state == B_WAITING && !b->parent && b->attempt == pc->attempt;
+}
+
+/* Starts every waiting target of the lowest waiting group of the current
+ * attempt. Returns how many. */
 static unsigned start_next_group(struct sip_proxy_ctx *pc)
 {
-	unsigned lowest = UINT32_MAX, started = 0;
+	unsigned lowest = 0, started = 0;
+	bool any = false;
 	for (unsigned i = 0; i < pc->nbr; i++)
-		if (pc->br[i]->state == B_WAITING && pc->br[i]->group < lowest)
-			lowest = pc->br[i]->group;
-	if (lowest == UINT32_MAX)
+		if (waiting_top(pc, pc->br[i]) && (!any || pc->br[i]->group < lowest))
+			lowest = pc->br[i]->group, any = true;
+	if (!any)
 		return 0;
 	pc->group = lowest;
 	for (unsigned i = 0; i < pc->nbr; i++)
-		if (pc->br[i]->state == B_WAITING && pc->br[i]->group == lowest) {
+		if (waiting_top(pc, pc->br[i]) && pc->br[i]->group == lowest) {
 			start_branch(pc, pc->br[i]);
 			started++;
 		}
 	return started;
+}
+
+/* Whether a is one of b's ancestors (b came from a's 3xx, or from a
+ * 3xx of a target that did...). */
+static bool descends_from(const struct branch *b, const struct branch *a)
+{
+	for (const struct branch *x = b->parent; x; x = x->parent)
+		if (x == a)
+			return true;
+	return false;
+}
+
+/* Sequential forking of 3xx Contacts by q (RFC 3261 16.6 / 8.1.3.4): the
+ * Contacts of one redirect run in groups of equal q, highest first, each
+ * group once everything its predecessor led to (its own redirects'
+ * Contacts included) has ended. A redirect is independent of its
+ * siblings: its next group does not wait for other branches. Deeper
+ * redirects go first, so a group's own Contacts finish before the next
+ * group of its parent starts. */
+static void advance_redirects(struct sip_proxy_ctx *pc)
+{
+	bool progress = true;
+	while (progress) {
+		progress = false;
+		for (unsigned i = 0; i < pc->nbr; i++) {
+			struct branch *r = pc->br[i];
+			if (!r->redirected || r->attempt != pc->attempt || r->absorbed)
+				continue;
+			int top = -1;
+			bool busy = false;
+			for (unsigned j = 0; j < pc->nbr && !busy; j++) {
+				struct branch *x = pc->br[j];
+				if (!descends_from(x, r))
+					continue;
+				if (x->parent == r && x->state == B_WAITING)
+					top = x->q > top ? x->q : top;
+				else if (x->state != B_DONE)
+					busy = true;
+			}
+			if (busy || top < 0)
+				continue;
+			for (unsigned j = 0; j < pc->nbr; j++) {
+				struct branch *x = pc->br[j];
+				if (x->parent == r && x->state == B_WAITING && x->q == top)
+					start_branch(pc, x);
+			}
+			progress = true;
+		}
+	}
 }
 
 /* The response to send upstream when every branch has failed (16.7 step
@@ -719,7 +806,8 @@ static struct branch *best_branch(struct sip_proxy_ctx *pc)
 	struct branch *best = NULL;
 	for (unsigned i = 0; i < pc->nbr; i++) {
 		struct branch *b = pc->br[i];
-		if (b->state != B_DONE || b->status < 300 || b->redirected)
+		if (b->state != B_DONE || b->status < 300 || b->redirected ||
+		    b->attempt != pc->attempt || b->absorbed)
 			continue;
 		if (!best) {
 			best = b;
@@ -740,23 +828,24 @@ static void answer_with_best(struct sip_proxy_ctx *pc)
 {
 	struct branch *best = best_branch(pc);
 	if (!best) {
-		sip_proxy_reply(pc, 480, NULL, NULL);
+		answer_local(pc, 480);
 		return;
 	}
 	if (!best->resp) {
-		sip_proxy_reply(pc, best->status, NULL, NULL);
+		answer_local(pc, best->status);
 		return;
 	}
 	struct sip_msg r;
 	if (sip_msg_parse(&r, best->resp, best->resp_len, NULL, NULL) < 0) {
 		sip_msg_free(&r);
-		sip_proxy_reply(pc, best->status, NULL, NULL);
+		answer_local(pc, best->status);
 		return;
 	}
 	if (best->status == 401 || best->status == 407) {
 		for (unsigned i = 0; i < pc->nbr; i++) {
 			struct branch *o = pc->br[i];
-			if (o == best || !o->resp || (o->status != 401 && o->status != 407))
+			if (o == best || !o->resp || (o->status != 401 && o->status != 407) ||
+			    o->attempt != pc->attempt || o->absorbed)
 				continue;
 			struct sip_msg om;
 			if (sip_msg_parse(&om, o->resp, o->resp_len, NULL, NULL) == 0) {
@@ -773,41 +862,165 @@ static void answer_with_best(struct sip_proxy_ctx *pc)
 	sip_msg_free(&r);
 }
 
+/* The current attempt ended without a 2xx (timed_out: by its timeout,
+ * its branches being cancelled and absorbed). The failed hook may take
+ * over; otherwise the best response goes upstream. */
+static void attempt_ended(struct sip_proxy_ctx *pc, bool timed_out)
+{
+	struct sip_proxy *p = pc->p;
+	pc->in_attempt = false;
+	pc->timed_out = timed_out;
+	ev_timer_stop(p->loop, &pc->attempt_timer);
+	struct branch *best = timed_out ? NULL : best_branch(pc);
+	pc->best = best;
+	if (p->h.failed && pc->st && !pc->cancelled && !pc->answered) {
+		unsigned status = timed_out ? 408 : best ? best->status : 480;
+		/* the hook gets a copy: what it calls may free the branch's */
+		struct sip_msg m;
+		char *copy = best && best->resp ? malloc(best->resp_len) : NULL;
+		bool parsed = false;
+		if (copy) {
+			memcpy(copy, best->resp, best->resp_len);
+			parsed = sip_msg_parse(&m, copy, best->resp_len, NULL, NULL) == 0;
+			if (!parsed)
+				sip_msg_free(&m);
+		}
+		pc->owed = true;
+		bool took = p->h.failed(p->h.ctx, pc, status, parsed ? &m : NULL);
+		if (parsed)
+			sip_msg_free(&m);
+		free(copy);
+		if (took)
+			return;
+		pc->owed = false;
+		if (pc->in_attempt || pc->answered)
+			return; /* it started or answered all the same */
+	}
+	if (timed_out)
+		answer_local(pc, 408);
+	else
+		answer_with_best(pc);
+}
+
+static bool branch_live(const struct branch *b)
+{
+	return b->state == B_RUNNING || b->state == B_RESOLVING;
+}
+
 static void check_done(struct sip_proxy_ctx *pc)
 {
-	if (!pc->started)
+	if (!pc->in_attempt || pc->got_2xx || pc->answered)
 		return;
+	bool go_on = !pc->got_6xx && !pc->cancelled;
+	if (go_on)
+		advance_redirects(pc);
 	for (unsigned i = 0; i < pc->nbr; i++)
-		if (pc->br[i]->state == B_RUNNING || pc->br[i]->state == B_RESOLVING)
+		if (pc->br[i]->attempt == pc->attempt && !pc->br[i]->absorbed && branch_live(pc->br[i]))
 			return;
-	if (pc->got_2xx || pc->answered)
-		return;
-	if (!pc->got_6xx && !pc->cancelled && start_next_group(pc) > 0) {
+	if (go_on && start_next_group(pc) > 0) {
 		check_done(pc); /* every branch of the group may have failed at once */
 		return;
 	}
-	answer_with_best(pc);
+	attempt_ended(pc, false);
 }
 
-/* Adds the Contacts of a 3xx as new targets (16.7 step 4). */
+/* The attempt's timeout (sip_proxy_set_timeout): no 2xx in time. Its
+ * branches are cancelled (INVITE: once they have had a provisional, RFC
+ * 3261 9.1) and absorbed: their 487s are not waited for. */
+static void on_attempt_timeout(struct ev_loop *loop, struct ev_timer *t, void *arg)
+{
+	struct sip_proxy_ctx *pc = arg;
+	(void)loop;
+	(void)t;
+	if (!pc->in_attempt || pc->got_2xx || pc->answered || pc->cancelled)
+		return;
+	pc->p->stats.attempt_timeouts++;
+	for (unsigned i = 0; i < pc->nbr; i++) {
+		struct branch *b = pc->br[i];
+		if (b->attempt != pc->attempt)
+			continue;
+		if (b->state == B_RUNNING) {
+			b->absorbed = true;
+			cancel_branch(b);
+		} else if (b->state == B_RESOLVING) {
+			stop_resolving(b);
+			b->state = B_DONE, b->status = 487;
+		} else if (b->state == B_WAITING) {
+			b->state = B_DONE, b->status = 487;
+		}
+	}
+	attempt_ended(pc, true);
+	ctx_maybe_free(pc);
+}
+
+/* A Contact's q in thousandths (RFC 3261 20.10); 1000 without one, or
+ * with one that is not a qvalue. */
+static uint16_t contact_q(const struct sip_addr *a)
+{
+	const struct sip_param *pq = sip_param_find(a->params, "q");
+	if (!pq || !pq->value.len || (pq->value.s[0] != '0' && pq->value.s[0] != '1'))
+		return 1000;
+	sip_str v = pq->value;
+	unsigned q = (unsigned)(v.s[0] - '0') * 1000, scale = 100;
+	if (v.len > 1 && (v.s[1] != '.' || v.len > 5))
+		return 1000;
+	for (size_t i = 2; i < v.len; i++, scale /= 10) {
+		if (v.s[i] < '0' || v.s[i] > '9')
+			return 1000;
+		q += (unsigned)(v.s[i] - '0') * scale;
+	}
+	return q > 1000 ? 1000 : (uint16_t)q;
+}
+
+#define MAX_CONTACTS 64
+
+/* The Contacts of a message that are URIs (not "*"), highest q first,
+ * in their order among equal q. Returns how many (at most cap). */
+static unsigned contacts_by_q(struct sip_msg *m, const struct sip_addr **out, unsigned cap)
+{
+	unsigned n = 0;
+	for (struct sip_hdr *h = m->first[SIP_HDR_CONTACT]; h && n < cap; h = h->next_same) {
+		if (sip_hdr_parse(m, h, NULL) < 0)
+			continue;
+		for (struct sip_addr *a = h->v.addr; a && n < cap; a = a->next) {
+			if (a->star)
+				continue;
+			/* insertion sort, stable: after every entry of q >= this one */
+			uint16_t q = contact_q(a);
+			unsigned at = n;
+			while (at > 0 && contact_q(out[at - 1]) < q) {
+				out[at] = out[at - 1];
+				at--;
+			}
+			out[at] = a;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Adds the Contacts of a 3xx as new targets (16.7 step 4), children of b,
+ * highest q first so that max_branches cuts the least wanted; the next
+ * check_done starts them, by q (advance_redirects). */
 static bool recurse_redirect(struct sip_proxy_ctx *pc, struct branch *b, struct sip_msg *resp)
 {
+	const struct sip_addr *c[MAX_CONTACTS];
+	unsigned n = contacts_by_q(resp, c, MAX_CONTACTS);
 	bool added = false;
-	for (struct sip_hdr *h = resp->first[SIP_HDR_CONTACT]; h; h = h->next_same) {
-		if (sip_hdr_parse(resp, h, NULL) < 0)
+	for (unsigned k = 0; k < n; k++) {
+		const struct sip_addr *a = c[k];
+		if (a->uri.scheme != SIP_URI_SIP && a->uri.scheme != SIP_URI_SIPS)
 			continue;
-		for (struct sip_addr *a = h->v.addr; a; a = a->next) {
-			if (a->star || (a->uri.scheme != SIP_URI_SIP && a->uri.scheme != SIP_URI_SIPS))
-				continue;
-			bool seen = false;
-			for (unsigned i = 0; i < pc->nbr && !seen; i++)
-				seen = pc->br[i]->urilen == a->uri.raw.len &&
-				       memcmp(pc->br[i]->uri, a->uri.raw.s, a->uri.raw.len) == 0;
-			if (seen || sip_proxy_add_target(pc, a->uri.raw.s, a->uri.raw.len, b->group) < 0)
-				continue;
-			start_branch(pc, pc->br[pc->nbr - 1]);
-			added = true;
-		}
+		bool seen = false;
+		for (unsigned i = 0; i < pc->nbr && !seen; i++)
+			seen = pc->br[i]->urilen == a->uri.raw.len &&
+			       memcmp(pc->br[i]->uri, a->uri.raw.s, a->uri.raw.len) == 0;
+		if (seen || sip_proxy_add_target(pc, a->uri.raw.s, a->uri.raw.len, b->group) < 0)
+			continue;
+		struct branch *nb = pc->br[pc->nbr - 1];
+		nb->parent = b;
+		nb->q = contact_q(a);
+		added = true;
 	}
 	return added;
 }
@@ -844,18 +1057,21 @@ static void hook_response(void *ctx, struct sip_txn *ct, struct sip_msg *resp)
 			return;
 		if (ev_timer_active(&b->timer_c))
 			ev_timer_start(p->loop, &b->timer_c, p->o.timer_c_ms);
-		if (!pc->answered)
+		/* an absorbed branch's ringing belongs to an attempt that is over */
+		if (!pc->answered && !b->absorbed)
 			relay_response(pc, resp);
 		return;
 	}
 	if (code < 300) {
-		/* every 2xx goes up, retransmissions and other forks' too */
+		/* every 2xx goes up, retransmissions and other forks' too, and
+		 * those of earlier attempts' branches (the call is answered) */
 		ev_timer_stop(p->loop, &b->timer_c);
 		b->state = B_DONE;
 		b->status = code;
 		relay_response(pc, resp);
 		if (!pc->got_2xx) {
 			pc->got_2xx = true;
+			ev_timer_stop(p->loop, &pc->attempt_timer);
 			if (sip_txn_is_invite(ct))
 				cancel_others(pc, b);
 		}
@@ -864,6 +1080,12 @@ static void hook_response(void *ctx, struct sip_txn *ct, struct sip_msg *resp)
 	}
 	if (b->state == B_DONE)
 		return;
+	if (b->absorbed) {
+		/* the 487 of a branch the timeout cancelled: nobody waits for it */
+		branch_fail(b, code);
+		ctx_shrink(pc);
+		return;
+	}
 	if (code == 503) {
 		/* the address is overloaded or down for a while (RFC 3263 4.3): on
 		 * to the next, with a new transaction; the caller never sees it */
@@ -889,7 +1111,8 @@ static void hook_response(void *ctx, struct sip_txn *ct, struct sip_msg *resp)
 	if (code >= 600 && sip_txn_is_invite(ct)) {
 		pc->got_6xx = true;
 		cancel_others(pc, b);
-	} else if (code < 400 && p->o.recurse_3xx && !pc->cancelled && !pc->got_2xx) {
+	} else if (code < 400 && p->o.recurse_3xx && !pc->cancelled && !pc->got_2xx &&
+		   pc->in_attempt && b->attempt == pc->attempt) {
 		b->redirected = recurse_redirect(pc, b, resp);
 	}
 	check_done(pc);
@@ -939,13 +1162,18 @@ static void handle_cancel(struct sip_proxy *p, struct sip_txn *st)
 	if (pc->cancelled || pc->answered)
 		return;
 	pc->cancelled = true;
+	ev_timer_stop(p->loop, &pc->attempt_timer);
 	cancel_others(pc, NULL);
-	/* nothing was forwarded yet (routing still pending): answer ourselves */
+	/* nothing of the current attempt runs (routing still pending, or the
+	 * daemon deciding what follows a failed attempt, whose absorbed
+	 * branches do not count): answer ourselves; otherwise the branches'
+	 * 487s end the attempt, and check_done answers */
 	bool running = false;
-	for (unsigned i = 0; i < pc->nbr; i++)
-		running |= pc->br[i]->state == B_RUNNING;
+	for (unsigned i = 0; i < pc->nbr && pc->in_attempt; i++)
+		running |= pc->br[i]->state == B_RUNNING && pc->br[i]->attempt == pc->attempt &&
+			   !pc->br[i]->absorbed;
 	if (!running)
-		sip_proxy_reply(pc, 487, NULL, NULL);
+		answer_local(pc, 487);
 }
 
 /* The top Via with received and rport filled in (RFC 3261 18.2.1, RFC
@@ -1128,6 +1356,7 @@ static void hook_request(void *ctx, struct sip_txn *st, struct sip_msg *req)
 	p->stats.unanswered++;
 	pc->p = p;
 	pc->st = st;
+	ev_timer_init(&pc->attempt_timer, on_attempt_timeout, pc);
 	pc->src = *sip_txn_peer(st);
 	sip_txn_set_user(st, pc);
 	compute_loop_hash(req, pc->loop_hash);
@@ -1179,6 +1408,7 @@ static void hook_request(void *ctx, struct sip_txn *st, struct sip_msg *req)
 		sip_proxy_forward(pc);
 		return;
 	}
+	pc->owed = true;
 	p->h.route(p->h.ctx, pc, m);
 	/* answered by the hook itself (a challenge, a refusal): the request
 	 * copy goes now, not when the transaction ends 32 s later */
@@ -1430,6 +1660,10 @@ int sip_proxy_add_target(struct sip_proxy_ctx *pc, const char *uri, size_t len, 
 		return -1;
 	}
 	b->state = B_WAITING;
+	b->q = 1000;
+	/* during an attempt (3xx recursion) a target joins it; otherwise it
+	 * is for the attempt the next sip_proxy_start begins */
+	b->attempt = pc->in_attempt ? pc->attempt : pc->attempt + 1;
 	ev_timer_init(&b->timer_c, on_timer_c, b);
 	pc->br[pc->nbr++] = b;
 	return 0;
@@ -1437,16 +1671,69 @@ int sip_proxy_add_target(struct sip_proxy_ctx *pc, const char *uri, size_t len, 
 
 void sip_proxy_start(struct sip_proxy_ctx *pc)
 {
+	struct sip_proxy *p = pc->p;
 	pc->started = true;
+	pc->owed = false;
+	if (pc->in_attempt)
+		return; /* one is running: the targets join it as they come */
+	unsigned timeout = pc->timeout_ms;
+	pc->timeout_ms = 0;
 	if (pc->cancelled || pc->answered) {
+		/* too late (a CANCEL, a late 2xx): the targets never go out */
+		for (unsigned i = 0; i < pc->nbr; i++)
+			if (pc->br[i]->state == B_WAITING)
+				pc->br[i]->state = B_DONE, pc->br[i]->status = 487;
 		ctx_maybe_free(pc);
 		return;
 	}
-	if (!start_next_group(pc))
-		sip_proxy_reply(pc, 480, NULL, NULL);
-	else
+	pc->attempt++;
+	pc->in_attempt = true;
+	pc->got_6xx = false;
+	pc->timed_out = false;
+	pc->best = NULL;
+	if (pc->attempt > 1)
+		p->stats.reattempts++;
+	if (timeout)
+		ev_timer_start(p->loop, &pc->attempt_timer, timeout);
+	if (!start_next_group(pc)) {
+		pc->in_attempt = false;
+		ev_timer_stop(p->loop, &pc->attempt_timer);
+		answer_local(pc, 480);
+	} else {
 		check_done(pc);
+	}
 	ctx_maybe_free(pc);
+}
+
+void sip_proxy_set_timeout(struct sip_proxy_ctx *pc, unsigned ms) { pc->timeout_ms = ms; }
+bool sip_proxy_timed_out(const struct sip_proxy_ctx *pc) { return pc->timed_out; }
+bool sip_proxy_answered(const struct sip_proxy_ctx *pc) { return pc->answered; }
+
+unsigned sip_proxy_best_contacts(const struct sip_proxy_ctx *pc, const char **out, unsigned cap,
+				 char *buf, size_t bufcap)
+{
+	const struct branch *b = pc->best;
+	if (!b || !b->resp || b->status < 300 || b->status >= 400 || b->redirected || !cap)
+		return 0;
+	struct sip_msg m;
+	if (sip_msg_parse(&m, b->resp, b->resp_len, NULL, NULL) < 0) {
+		sip_msg_free(&m);
+		return 0;
+	}
+	const struct sip_addr *c[MAX_CONTACTS];
+	unsigned n = contacts_by_q(&m, c, MAX_CONTACTS), got = 0;
+	size_t used = 0;
+	for (unsigned k = 0; k < n && got < cap; k++) {
+		sip_str u = c[k]->uri.raw;
+		if (used + u.len + 1 > bufcap)
+			break;
+		memcpy(buf + used, u.s, u.len);
+		buf[used + u.len] = 0;
+		out[got++] = buf + used;
+		used += u.len + 1;
+	}
+	sip_msg_free(&m);
+	return got;
 }
 
 int sip_proxy_commit_edits(struct sip_proxy_ctx *pc)

@@ -22,6 +22,29 @@
  * provisional response for that INVITE branch, or the request was cancelled
  * or answered meanwhile. Only when no address is left does the branch fail
  * (408 timeout, 503 transport, or the last 503, relayed as 500).
+ *
+ * Attempts. sip_proxy_start begins an attempt with the targets added since
+ * the previous one; it ends with a 2xx (the call is answered), or once
+ * every branch has its final response (3xx recursion included) or a 6xx
+ * ended it, or by its timeout (sip_proxy_set_timeout: pending branches are
+ * CANCELled and their 487s absorbed, not waited for). An attempt that ends
+ * without a 2xx goes to the failed hook, which may begin another attempt
+ * (a CPL proxy node's busy / noanswer / redirection / failure outputs
+ * leading to another proxy node) or answer; a late 2xx of an earlier
+ * attempt's branch is still relayed upstream (and cancels the rest), and a
+ * CANCEL from upstream at any moment ends the request with 487. The
+ * targets of the whole request, every attempt and recursion included,
+ * number at most opts.max_branches.
+ *
+ * 3xx recursion (opts.recurse_3xx) forks sequentially by q (RFC 3261 16.6,
+ * 8.1.3.4): the Contacts of one redirect run in groups of equal q, highest
+ * first (no q counts as 1.0), each group in parallel, the next one only
+ * when everything the previous led to ended without a 2xx or 6xx.
+ *
+ * A context the daemon owes an answer (the route hook's, or the failed
+ * hook's when it took over) stays valid until it calls sip_proxy_start()
+ * or sip_proxy_reply(), even when a CANCEL or a late 2xx answered the
+ * request meanwhile: those calls are then harmless, and must still come.
  */
 #ifndef VOCAL_SIP_PROXY_H
 #define VOCAL_SIP_PROXY_H
@@ -93,6 +116,23 @@ struct sip_proxy_hooks {
 	 * of sip_txn_hooks (txn.h). May be NULL. */
 	unsigned (*admit)(void *ctx, struct sip_msg *req, const struct sip_peer *from, char *extra,
 			  size_t cap);
+	/*
+	 * The request's current attempt ended without a 2xx: every branch
+	 * has its final response (or a 6xx ended the attempt, the others
+	 * CANCELled), after the proxy's own 3xx recursion. status is the
+	 * best response's (16.7 step 6 choice, as received: a 503 is not yet
+	 * turned into 500; 408 when the attempt timed out, see
+	 * sip_proxy_set_timeout; 480 when no branch had a response), best
+	 * its message (NULL when generated locally), valid during the call
+	 * only. Not called once a CANCEL came or nobody is left to answer.
+	 * Return true to take over: the daemon then calls
+	 * sip_proxy_add_target() + sip_proxy_start() again (a new attempt:
+	 * new branches, the old ones are kept only for late 2xx relaying) or
+	 * sip_proxy_reply(), now or later; the context stays valid until it
+	 * does. false: the proxy sends the best response upstream as it
+	 * does today (408 after a timeout). May be NULL.
+	 */
+	bool (*failed)(void *ctx, struct sip_proxy_ctx *pc, unsigned status, const struct sip_msg *best);
 };
 
 struct sip_proxy *sip_proxy_new(struct ev_loop *loop, const struct sip_proxy_opts *opts,
@@ -103,22 +143,50 @@ void sip_proxy_free(struct sip_proxy *p);
 void sip_proxy_input(struct sip_proxy *p, const char *buf, size_t len, const struct sip_peer *from);
 
 /*
- * Adds a target URI (text) for the request. Targets of the same group are
- * tried in parallel; groups are tried in order, the next when the previous
- * ended without a 2xx or 6xx (sequential forking, q-values). Returns 0 or
- * -1 (bad URI, too many).
+ * Adds a target URI (text) for the request's next attempt. Targets of the
+ * same group are tried in parallel; groups are tried in order, lowest
+ * first, the next when the previous ended without a 2xx or 6xx
+ * (sequential forking, q-values). Returns 0 or -1 (bad URI, too many:
+ * opts.max_branches counts every target of the request, all attempts and
+ * 3xx recursion included).
  */
 int sip_proxy_add_target(struct sip_proxy_ctx *pc, const char *uri, size_t len, unsigned group);
-/* Starts forwarding to the targets added. */
+/* Begins an attempt: forwarding to the targets added since the previous
+ * one. With none, the request is answered 480. After a CANCEL or once
+ * answered (a late 2xx), it does nothing but let the context go. */
 void sip_proxy_start(struct sip_proxy_ctx *pc);
+/* The next attempt's timeout, called before sip_proxy_start (each attempt
+ * that wants one sets it again): when no 2xx has come ms after the start,
+ * every pending branch of the attempt is CANCELled (INVITE: once it has
+ * had a provisional, RFC 3261 9.1; until then it waits for one or ends by
+ * its timers) and the attempt ends at once with status 408 for the failed
+ * hook, sip_proxy_timed_out() true; the CANCELled branches' 487s are
+ * absorbed, a 2xx of theirs still goes upstream. 0 = no timeout. This is
+ * CPL's <proxy timeout="20"> (RFC 3880 6.1, noanswer). */
+void sip_proxy_set_timeout(struct sip_proxy_ctx *pc, unsigned ms);
+/* Whether the last attempt that ended did so by its timeout. */
+bool sip_proxy_timed_out(const struct sip_proxy_ctx *pc);
+/* The Contacts of the last ended attempt's best response when it was a
+ * 3xx the proxy did not recurse on (or nothing): copies up to cap URIs'
+ * text, highest q first, into buf (each NUL-terminated, out[i] pointing
+ * into buf; stops at the first that does not fit in bufcap). Returns how
+ * many. Meant for the failed hook; empty once a new attempt begins. */
+unsigned sip_proxy_best_contacts(const struct sip_proxy_ctx *pc, const char **out, unsigned cap,
+				 char *buf, size_t bufcap);
+/* Whether a final response went upstream (a CANCEL was answered 487, a
+ * late 2xx relayed...): a daemon deciding asynchronously may stop, but
+ * still calls sip_proxy_start() or sip_proxy_reply() to let the context
+ * go. */
+bool sip_proxy_answered(const struct sip_proxy_ctx *pc);
 /* What the proxy does without a route hook: forwards to the Request-URI
  * (the next hop being the top Route, if any). */
 void sip_proxy_forward(struct sip_proxy_ctx *pc);
 /* Whether Route pre-processing removed an entry naming us (16.4): the
  * request follows a route we recorded (or a strict router's rewrite). */
 bool sip_proxy_routed_to_us(const struct sip_proxy_ctx *pc);
-/* Answers the request ourselves (no targets); extra: header lines each
- * ending in CRLF, or NULL. */
+/* Answers the request ourselves (no targets, or after a failed attempt);
+ * extra: header lines each ending in CRLF, or NULL. Harmless once the
+ * request was answered (a CANCEL's 487): only lets the context go. */
 void sip_proxy_reply(struct sip_proxy_ctx *pc, unsigned status, const char *reason, const char *extra);
 
 /*
@@ -142,7 +210,9 @@ struct sip_proxy_stats {
 	uint64_t requests, forwarded, answered_locally, loops, too_many_hops, cancels,
 		acks_forwarded, stray_2xx_forwarded, timer_c_fired,
 		failovers,     /* attempts sent to a branch's next address */
-		dns_failures;  /* next hops the resolver could not locate */
+		dns_failures,  /* next hops the resolver could not locate */
+		attempt_timeouts, /* attempts ended by sip_proxy_set_timeout's timeout */
+		reattempts;    /* attempts after a request's first (the failed hook) */
 	size_t contexts;    /* live, answered ones included (they relay late 2xx) */
 	size_t unanswered;  /* requests still waiting for their final response */
 };

@@ -1,0 +1,87 @@
+/*
+ * CPL generated from a subscriber's feature settings, as VOCAL generated
+ * CPL: for one hop (the subscriber's calling side or called side) and the
+ * subscriber's active features, one RFC 3880 script that cpl_compile()
+ * accepts, plus the flags of the features featured implements natively.
+ *
+ * Called side, in this order (feature/README.md has the scripts):
+ *   call_screening   listed callers get reject (603) / busy (486) / voicemail;
+ *   time_of_day      calls inside (or outside) the periods go to its target;
+ *   forward_all      every other call goes to its target;
+ *   otherwise ring the subscriber: <lookup source="registration">, then
+ *   <proxy timeout=ring_time>; busy -> forward_busy's target, else
+ *   voicemail (on_busy); noanswer -> forward_no_answer's target, else
+ *   voicemail (on_no_answer). An output no active feature handles is left
+ *   to default behaviour (RFC 3880 section 10).
+ * Calling side: call_blocking (prefixes of the destination number, 603).
+ * A raw cpl feature whose script has the side's action (incoming for
+ * called, outgoing for calling) is used alone for that side: the generated
+ * features of that side are then ignored (the subscriber's own script
+ * wins; out->note says which were ignored).
+ *
+ * Every string from the settings is escaped for XML attributes; the
+ * settings were validated by feature_settings_parse() already.
+ *
+ * The scripts never name the subscriber's own address (ringing is a
+ * lookup), so subscribers with the same settings get byte-identical
+ * scripts, which featured can compile once and share (see
+ * feature/README.md, "Memory").
+ */
+#ifndef VOCAL_FEATURE_CPL_GEN_H
+#define VOCAL_FEATURE_CPL_GEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "feature/cpl.h"
+#include "feature/settings.h"
+
+struct cpl_gen_in {
+	const char *user;     /* the subscriber's user part */
+	const char *domain;   /* and domain: bare targets become sip:T@domain */
+	enum feature_side side; /* FEATURE_CALLING or FEATURE_CALLED */
+	/* The subscriber's active features (admin_enabled and user_enabled),
+	 * parsed; those not for this side are skipped. A kind may appear
+	 * once. */
+	const struct feature_settings *const *features;
+	unsigned n;
+	/* featured's configured voicemail URI, used when the voicemail
+	 * feature has no uri and for screening's "voicemail" action; NULL:
+	 * none configured. */
+	const char *voicemail_uri;
+};
+
+struct cpl_gen_out {
+	/* Bytes of the script written to buf (NUL-terminated); 0: this hop
+	 * needs no script (run it as without one). After -1 for a buffer
+	 * that is too small: the size needed, NUL excluded. */
+	size_t len;
+	bool raw;                /* the script is the subscriber's own cpl */
+	bool caller_id_blocking; /* native: featured anonymises From (RFC 3323) */
+	bool call_return;        /* native: featured records / returns the last caller */
+	/* What could not be done as asked, in one line, "" when all was:
+	 * e.g. "voicemail: no uri and no default voicemail URI, skipped".
+	 * Worth a log line; the script is still usable. */
+	char note[200];
+};
+
+/* Writes the script for in into buf[cap]. Returns 0, or -1 with a
+ * one-line message in err: the buffer is too small (out->len says how
+ * much is needed; CPL_DEFAULT_MAX_BYTES + 1 is always enough), the
+ * subscriber's user or domain or the voicemail URI is not usable, a kind
+ * appears twice, or side is not one side. */
+int cpl_gen(const struct cpl_gen_in *in, char *buf, size_t cap, struct cpl_gen_out *out,
+	    char *err, size_t errlen);
+
+/* Memory a compiled script takes, for limits and measurement. used counts
+ * the elements in use; allocated what malloc gave (capacities, as
+ * malloc_usable_size reports, without allocator headers). */
+struct cpl_footprint {
+	unsigned nodes, cases, times;
+	size_t pool;             /* bytes of the string pool in use */
+	size_t node_size, case_size, time_size; /* sizeof each element */
+	size_t used, allocated;
+};
+void cpl_footprint(const struct cpl_script *s, struct cpl_footprint *fp);
+
+#endif
