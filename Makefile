@@ -161,7 +161,8 @@ cli: all
 # Programs the integration tests drive: a proxy on the proxy core, and a
 # sender of raw messages.
 TEST_PROGRAMS := $(BUILD)/tests/proxy/testproxy $(BUILD)/tests/proxy/sipsend \
-                 $(BUILD)/tests/integration/resolve_driver $(BUILD)/tests/integration/store_driver
+                 $(BUILD)/tests/integration/resolve_driver $(BUILD)/tests/integration/store_driver \
+                 $(BUILD)/tests/integration/hop_driver
 
 integration: all $(TEST_PROGRAMS)
 	@bash tests/run-suite.sh integration tests/integration/*_test.sh
@@ -174,7 +175,7 @@ ASAN_SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 integration-asan: all $(TEST_PROGRAMS)
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" SAN="$(ASAN_SAN)" \
 	  build/asan/tests/proxy/testproxy build/asan/bin/marshald build/asan/bin/redirectd \
-	  build/asan/bin/provd
+	  build/asan/bin/featured build/asan/bin/provd
 	@TESTPROXY=build/asan/tests/proxy/testproxy PLATFORM_BIN=$(CURDIR)/build/asan/bin \
 	  PROVD=$(CURDIR)/build/asan/bin/provd \
 	  bash tests/run-suite.sh integration-asan tests/integration/provd_api_test.sh \

@@ -444,6 +444,14 @@ static bool trusted(struct featured *f, const struct sip_peer *src)
 	if (sip_peer_from_numeric(&r, SIP_TP_UDP, a->host, strlen(a->host), a->port) == 0 &&
 	    sip_peer_equal(&r, src))
 		return true;
+	for (size_t i = 0; i < f->conf->trusted_peers.n; i++) {
+		const struct config_addr *t = &f->conf->trusted_peers.v[i].addr;
+		struct sip_peer p;
+		if (sip_peer_from_numeric(&p, src->transport, t->host, strlen(t->host),
+					  t->port ? t->port : sip_peer_port(src)) == 0 &&
+		    sip_peer_equal(&p, src))
+			return true;
+	}
 	return src->transport == SIP_TP_UDP &&
 	       store_is_server_addr(f->store, (const struct sockaddr *)&src->addr, sip_peer_port(src));
 }
@@ -476,13 +484,15 @@ void featured_route(void *ctx, struct sip_proxy_ctx *pc, struct sip_msg *req)
 {
 	struct featured *f = ctx;
 	sip_str cid = sip_msg_call_id(req);
-	if (!trusted(f, sip_proxy_source(pc))) {
-		f->stats.refused_untrusted++;
-		sip_proxy_reply(pc, 403, "Platform Servers Only", NULL);
-		return;
-	}
+	/* OPTIONS for us (a monitor, a keep-alive): we are alive */
 	if (req->method_id == SIP_METHOD_OPTIONS && (!req->ruri.user.len || uri_is_us(f, &req->ruri))) {
 		sip_proxy_reply(pc, 200, NULL, "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\r\n");
+		return;
+	}
+	if (!trusted(f, sip_proxy_source(pc))) {
+		f->stats.refused_untrusted++;
+		log_call(LOG_INFO, cid, "request from an address that is no platform server: 403");
+		sip_proxy_reply(pc, 403, "Platform Servers Only", NULL);
 		return;
 	}
 	sip_str value;

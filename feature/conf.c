@@ -18,6 +18,9 @@ const struct config_key featured_keys[] = {
 	 .desc = "host put in Via; empty: the first listen address"},
 	{.name = "redirect", CONFIG_ADDR_AT(C, redirect), .def = "127.0.0.1:5070",
 	 .desc = "the redirect server (UDP): every request featured sends goes there first"},
+	{.name = "trusted_peers", CONFIG_LIST_AT(C, trusted_peers, CONFIG_ADDR), .def = "",
+	 .desc = "platform servers allowed to send us requests besides redirectd and the servers "
+		 "table (host:port, port 0 = any); others get 403"},
 	{.name = "server_name", CONFIG_STRING_AT(C, server_name), .def = "\"vocal featured\"",
 	 .desc = "Server header of the responses we generate"},
 	{.name = "features.secret", CONFIG_STRING_AT(C, secret), .def = "\"\"",

@@ -18,6 +18,7 @@ struct featured_conf {
 	struct config_list transports;    /* enum featured_tp */
 	char *advertise;                  /* host in Via; "" = listen host */
 	struct config_addr redirect;      /* redirectd (UDP): every request we send goes there */
+	struct config_list trusted_peers; /* besides the servers table: host:port (port 0: any) */
 	char *server_name;
 	char *secret;                     /* features.secret: 64 hex digits */
 	char *secret_file;                /* features.secret_file: a file holding them */

@@ -126,6 +126,8 @@ static void load_page(struct featured *f, int64_t after)
 	snprintf(id, sizeof(id), "%" PRId64, after);
 	const char *values[] = {id};
 	struct page *pg = malloc(sizeof(*pg));
+	if (pg)
+		*pg = (struct page){f, f->load_gen};
 	if (!pg || pgq_exec(f->q, "feat_page", 1, values, on_page, pg) < 0) {
 		free(pg);
 		f->loading = false;
