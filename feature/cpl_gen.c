@@ -265,6 +265,7 @@ static void build_tod(struct gen *g, struct piece *next, struct piece *out)
 		sb_put(b, other.s, other.len);
 		sb_puts(b, "</otherwise>");
 	}
+	sb_puts(b, "</time-switch>");
 	if (other.oom)
 		b->oom = true;
 	sb_free(&other);
