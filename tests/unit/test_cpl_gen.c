@@ -789,6 +789,10 @@ static void refusals_targets(void **state)
 		{"{\"target\": \"sip:a@b.example\\\"/><reject status=\\\"busy\\\"/>\"}",
 		 "forward_all.target: is not a valid SIP URI"},
 		{"{\"target\": \"sip:a b@example.com\"}", "is not a valid SIP URI"},
+		/* SIP allows '[' in a parameter, the schema's xs:anyURI does not
+		 * (found by fuzz_feature_settings) */
+		{"{\"target\": \"sip:vm@example.com;reg-id=1om[\"}", "is not a valid SIP URI"},
+		{"{\"target\": \"sip:@example.com\"}", "is not a valid SIP URI"},
 		{"{\"target\": \"sip:a@\"}", "forward_all.target:"},
 		{"{\"target\": \"tel:\"}", "is not a valid tel URI"},
 		{"{\"target\": \"sip:\\u00e9@example.com\"}", "is not a valid SIP URI"},
