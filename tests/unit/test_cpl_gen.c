@@ -1068,6 +1068,65 @@ static void refusals_cpl(void **state)
 	free(big);
 }
 
+/* The largest settings the limits allow still make a script the compiler
+ * takes (the fuzzer's inputs are too short to get there). */
+static void largest_scripts(void **state)
+{
+	static char json[16384];
+	char amp[300], target[320];
+	/* a 256-byte target that escapes to 5 times its size */
+	memset(amp, '&', 240);
+	amp[240] = 0;
+	snprintf(target, sizeof(target), "sip:%s@example.com", amp);
+	assert_int_equal(strlen(target), 256);
+	for (int shape = 0; shape < 3; shape++) {
+		size_t o = (size_t)snprintf(json, sizeof(json), "{\"callers\": [");
+		for (int i = 0; i < (shape == 1 ? 16 : 100); i++) {
+			if (shape == 0) /* 100 URIs of 40 bytes, each at its own host */
+				o += (size_t)snprintf(json + o, sizeof(json) - o,
+						      "%s\"sip:%.23s@h%02d.example\"", i ? "," : "", amp, i);
+			else if (shape == 1) /* 16 URIs of 256 bytes */
+				o += (size_t)snprintf(json + o, sizeof(json) - o,
+						      "%s\"sip:%.240s@h%02d.example\"", i ? "," : "", amp, i);
+			else /* 100 numbers of 32 characters */
+				o += (size_t)snprintf(json + o, sizeof(json) - o,
+						      "%s\"+%031d\"", i ? "," : "", i);
+		}
+		snprintf(json + o, sizeof(json) - o, "], \"action\": \"voicemail\"}");
+		struct feature_settings *scr = settings(FEATURE_CALL_SCREENING, json);
+		o = (size_t)snprintf(json, sizeof(json), "{\"tzid\": \"America/Argentina/ComodRivadavia\", "
+							 "\"periods\": [");
+		for (int i = 0; i < FEATURE_PERIODS_MAX; i++)
+			o += (size_t)snprintf(json + o, sizeof(json) - o,
+					      "%s{\"days\": [\"MO\",\"TU\",\"WE\",\"TH\",\"FR\",\"SA\",\"SU\"], "
+					      "\"start\": \"23:59\", \"end\": \"23:58\"}",
+					      i ? "," : "");
+		snprintf(json + o, sizeof(json) - o, "], \"when\": \"outside\", \"target\": \"%s\"}",
+			 target);
+		struct feature_settings *tod = settings(FEATURE_TIME_OF_DAY, json);
+		snprintf(json, sizeof(json), "{\"target\": \"%s\"}", target);
+		struct feature_settings *fb = settings(FEATURE_FORWARD_BUSY, json);
+		snprintf(json, sizeof(json), "{\"target\": \"%s\", \"ring_time\": 180}", target);
+		struct feature_settings *fna = settings(FEATURE_FORWARD_NO_ANSWER, json);
+		snprintf(json, sizeof(json), "{\"uri\": \"%s\"}", target);
+		struct feature_settings *vm = settings(FEATURE_VOICEMAIL, json);
+		GEN(FEATURE_CALLED, VM, scr, tod, fb, fna, vm);
+		print_message("largest script, shape %d: %zu bytes, %u nodes\n", shape, hop.out.len,
+			      cpl_node_count(hop.script));
+		assert_true(hop.out.len < CPL_DEFAULT_MAX_BYTES * 3 / 4);
+		struct sim sim = {.proxy = {CPL_PROXY_BUSY, CPL_PROXY_ANSWERED},
+				  .lookup = CPL_LOOKUP_SUCCESS};
+		incoming("sip:carol@example.org", &sim);
+	}
+	/* 100 prefixes of 31 digits and the longest reason */
+	size_t o = (size_t)snprintf(json, sizeof(json), "{\"prefixes\": [");
+	for (int i = 0; i < 100; i++)
+		o += (size_t)snprintf(json + o, sizeof(json) - o, "%s\"+%030d\"", i ? "," : "", i);
+	snprintf(json + o, sizeof(json) - o, "], \"reason\": \"%.128s\"}", amp);
+	GEN(FEATURE_CALLING, VM, settings(FEATURE_CALL_BLOCKING, json));
+	assert_int_equal(cpl_node_count(hop.script), 2);
+}
+
 /* ---- the generator's own errors ----------------------------------------- */
 
 static void gen_errors(void **state)
@@ -1122,7 +1181,7 @@ static void sizes(void **state)
 	struct {
 		const char *what;
 		struct cpl_script *s;
-	} t[6];
+	} t[8];
 	unsigned n = 0;
 	/* voicemail on busy and no answer: the most common */
 	GEN(FEATURE_CALLED, VM, settings(FEATURE_VOICEMAIL, "{}"));
@@ -1131,6 +1190,12 @@ static void sizes(void **state)
 	hop.script = NULL;
 	GEN(FEATURE_CALLED, VM, settings(FEATURE_FORWARD_ALL, "{\"target\": \"+12125550100\"}"));
 	t[n].what = "forward_all";
+	t[n++].s = hop.script;
+	hop.script = NULL;
+	GEN(FEATURE_CALLED, VM,
+	    settings(FEATURE_FORWARD_NO_ANSWER, "{\"target\": \"sip:mobile@example.com\"}"),
+	    settings(FEATURE_VOICEMAIL, "{}"));
+	t[n].what = "forward_no_answer + voicemail";
 	t[n++].s = hop.script;
 	hop.script = NULL;
 	GEN(FEATURE_CALLED, VM,
@@ -1192,6 +1257,7 @@ int main(void)
 		cmocka_unit_test(refusals_blocking),
 		cmocka_unit_test(refusals_time_of_day),
 		cmocka_unit_test(refusals_cpl),
+		cmocka_unit_test_teardown(largest_scripts, teardown),
 		cmocka_unit_test_teardown(gen_errors, teardown),
 		cmocka_unit_test_teardown(sizes, teardown),
 	};
