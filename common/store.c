@@ -12,7 +12,11 @@
  * its swap, one sent before is overwritten by it, never the other way.
  *
  * A subscriber is one allocation: the public struct, its hash keys (the
- * user part, each alias, each DID), its networks and its strings.
+ * user part, each alias, each DID), its feature hops, its networks and its
+ * strings. The store holds a million of them, most without aliases or
+ * features, so the record is kept tight: a key finds its subscriber by its
+ * index rather than a pointer, and a subscriber without features carries
+ * two NULL pointers and two zero counts for them, nothing more.
  */
 #include "store.h"
 #include "regex_guard.h"
@@ -128,24 +132,35 @@ struct dom_rec {
 };
 
 /* A key that reaches a subscriber: its user part or an alias (in the aor
- * table, with the domain) or a DID without '+' (in the did table). */
+ * table, with the domain) or a DID without '+' (in the did table). idx is
+ * its place in its subscriber's keys[], which leads back to the record. */
 struct sub_key {
 	struct hnode node;
 	int64_t domain_id;
 	const char *s;
 	uint32_t len;
+	uint16_t idx;
 	bool did;
-	struct sub_rec *sub;
 };
 
+/* keys[]: the user part, then naliases aliases, then ndids DIDs. */
 struct sub_rec {
 	struct store_subscriber pub;
 	struct hnode by_id;
-	size_t size;
-	uint16_t nkeys, naliases, ndids;
-	bool linked;
+	uint32_t size;
+	uint16_t naliases, ndids;
 	struct sub_key keys[];
 };
+
+static size_t sub_nkeys(const struct sub_rec *s)
+{
+	return 1u + s->naliases + s->ndids;
+}
+
+static struct sub_rec *key_sub(const struct sub_key *k)
+{
+	return container_of(k - k->idx, struct sub_rec, keys);
+}
 
 struct srv_rec {
 	struct store_server pub;
@@ -216,6 +231,14 @@ struct store {
 
 /* ---- statements ----------------------------------------------------------------- */
 
+/* A subscriber's active features as "side:group_id" words in position
+ * order (store_parse_hops reads them), to be grouped by subscriber. */
+#define ACTIVE_FEATURES                                                                     \
+	"SELECT f.subscriber_id, string_agg(k.side || ':' || f.group_id, ' ' "                \
+	"ORDER BY k.position) n FROM subscriber_features f "                                  \
+	"JOIN feature_kinds k ON k.name = f.feature "                                         \
+	"WHERE f.admin_enabled AND f.user_enabled"
+
 #define SUB_COLUMNS                                                                         \
 	"s.id, s.domain_id, s.user_part, s.display_name, s.auth_kind, "                    \
 	"coalesce(s.ha1_md5, ''), coalesce(s.ha1_sha256, ''), coalesce(s.ha1_sha512_256, ''), " \
@@ -230,14 +253,16 @@ static const struct {
 	/* The whole table joins pre-aggregated lists (hash joins); one row
 	 * uses correlated subqueries, which its indexes answer at once. */
 	{"store_subscribers",
-	 "SELECT " SUB_COLUMNS ", coalesce(a.n, ''), coalesce(l.n, ''), coalesce(d.n, '') "
+	 "SELECT " SUB_COLUMNS ", coalesce(a.n, ''), coalesce(l.n, ''), coalesce(d.n, ''), "
+	 "coalesce(f.n, '') "
 	 "FROM subscribers s "
 	 "LEFT JOIN (SELECT subscriber_id, string_agg(network::text, ' ') n "
 	 "FROM subscriber_acl GROUP BY 1) a ON a.subscriber_id = s.id "
 	 "LEFT JOIN (SELECT subscriber_id, string_agg(domain_id || ':' || user_part, ' ') n "
 	 "FROM aliases GROUP BY 1) l ON l.subscriber_id = s.id "
 	 "LEFT JOIN (SELECT subscriber_id, string_agg(number, ' ') n "
-	 "FROM dids GROUP BY 1) d ON d.subscriber_id = s.id",
+	 "FROM dids GROUP BY 1) d ON d.subscriber_id = s.id "
+	 "LEFT JOIN (" ACTIVE_FEATURES " GROUP BY 1) f ON f.subscriber_id = s.id",
 	 0},
 	{"store_subscriber",
 	 "SELECT " SUB_COLUMNS ", "
@@ -245,12 +270,14 @@ static const struct {
 	 "WHERE subscriber_id = s.id), ''), "
 	 "coalesce((SELECT string_agg(domain_id || ':' || user_part, ' ') FROM aliases "
 	 "WHERE subscriber_id = s.id), ''), "
-	 "coalesce((SELECT string_agg(number, ' ') FROM dids WHERE subscriber_id = s.id), '') "
+	 "coalesce((SELECT string_agg(number, ' ') FROM dids WHERE subscriber_id = s.id), ''), "
+	 "coalesce((SELECT x.n FROM (" ACTIVE_FEATURES " AND f.subscriber_id = s.id GROUP BY 1) x), '') "
 	 "FROM subscribers s WHERE s.id = $1",
 	 1},
 	{"store_servers",
 	 "SELECT g.id, g.name, g.kind, s.id, s.host, s.port, s.transport, s.priority, s.weight, "
-	 "s.enabled FROM server_groups g LEFT JOIN servers s ON s.group_id = g.id ORDER BY g.id",
+	 "s.enabled, g.on_failure FROM server_groups g LEFT JOIN servers s ON s.group_id = g.id "
+	 "ORDER BY g.id",
 	 0},
 	{"store_plans",
 	 "SELECT p.id, p.name, coalesce(e.position, -1), coalesce(e.pattern, ''), "
@@ -338,6 +365,64 @@ long store_template_expand(const char *tmpl, const char *subject, const regmatch
 		return -1;
 	out[n] = '\0';
 	return (long)n;
+}
+
+int store_parse_hops(const char *features, int64_t *calling, size_t *ncalling, int64_t *called,
+		     size_t *ncalled, size_t cap)
+{
+	int64_t last_calling = 0, last_called = 0;
+	size_t nc = 0, nt = 0;
+
+	for (const char *p = features; p && *p;) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		size_t n = strcspn(p, " ");
+		const char *colon = memchr(p, ':', n);
+		bool c = false, t = false;
+		if (colon && (size_t)(colon - p) == 7 && strncmp(p, "calling", 7) == 0)
+			c = true;
+		else if (colon && (size_t)(colon - p) == 6 && strncmp(p, "called", 6) == 0)
+			t = true;
+		else if (colon && (size_t)(colon - p) == 4 && strncmp(p, "both", 4) == 0)
+			c = t = true;
+		int64_t group = 0;
+		if (c || t) {
+			/* A positive decimal group id, the rest of the word. */
+			const char *d = colon + 1, *e = p + n;
+			if (d == e || e - d > 18)
+				c = t = false;
+			for (; d < e && (c || t); d++) {
+				if (*d < '0' || *d > '9')
+					c = t = false;
+				else
+					group = group * 10 + (*d - '0');
+			}
+			if (group <= 0)
+				c = t = false;
+		}
+		p += n;
+		if (c && group != last_calling) {
+			if (calling && nc >= cap)
+				return -1;
+			if (calling)
+				calling[nc] = group;
+			nc++;
+			last_calling = group;
+		}
+		if (t && group != last_called) {
+			if (called && nt >= cap)
+				return -1;
+			if (called)
+				called[nt] = group;
+			nt++;
+			last_called = group;
+		}
+	}
+	*ncalling = nc;
+	*ncalled = nt;
+	return 0;
 }
 
 /* ---- the notification payload ------------------------------------------------- */
@@ -571,23 +656,42 @@ static struct sub_rec *sub_from_row(const PGresult *r, int row)
 	const char *user = PQgetvalue(r, row, 2), *display = PQgetvalue(r, row, 3);
 	const char *auth = PQgetvalue(r, row, 4);
 	const char *acl = PQgetvalue(r, row, 10), *aliases = PQgetvalue(r, row, 11),
-		   *dids = PQgetvalue(r, row, 12);
+		   *dids = PQgetvalue(r, row, 12), *features = PQgetvalue(r, row, 13);
 	size_t nacl = count_words(acl), nal = count_words(aliases), ndid = count_words(dids);
-	size_t nkeys = 1 + nal + ndid;
+	size_t nkeys = 1 + nal + ndid, ncalling = 0, ncalled = 0;
 
-	if (nkeys > UINT16_MAX)
+	/* Keys are found again by a 16-bit index, aliases and DIDs counted
+	 * in 16 bits; the counts are public as 16 bits too. */
+	if (nkeys > UINT16_MAX || nacl > UINT16_MAX)
+		return NULL;
+	if (features[0] && store_parse_hops(features, NULL, &ncalling, NULL, &ncalled, SIZE_MAX) < 0)
+		return NULL;
+	if (ncalling > UINT16_MAX || ncalled > UINT16_MAX)
 		return NULL;
 	/* Strings: the user part, the display name, then the keys; a
 	 * normalised key is never longer than its source. */
 	size_t strings = strlen(user) + 1 + strlen(display) + 1 + strlen(user) + 1 +
 			 strlen(aliases) + 1 + strlen(dids) + 1;
 	size_t size = sizeof(struct sub_rec) + nkeys * sizeof(struct sub_key) +
-		      nacl * sizeof(struct cidr) + strings;
+		      (ncalling + ncalled) * sizeof(int64_t) + nacl * sizeof(struct cidr) + strings;
+	if (size > UINT32_MAX)
+		return NULL;
 	struct sub_rec *s = calloc(1, size);
 	if (!s)
 		return NULL;
-	s->size = size;
-	s->pub.acl = (struct cidr *)(void *)(s->keys + nkeys);
+	s->size = (uint32_t)size;
+	/* After the keys (8-byte aligned): the hops, the networks, the
+	 * strings. */
+	int64_t *hops = (int64_t *)(void *)(s->keys + nkeys);
+	if (ncalling + ncalled) {
+		size_t nc = ncalling, nt = ncalled;
+		store_parse_hops(features, hops, &nc, hops + ncalling, &nt, ncalling + ncalled);
+		s->pub.calling_hops = ncalling ? hops : NULL;
+		s->pub.called_hops = ncalled ? hops + ncalling : NULL;
+		s->pub.ncalling_hops = (uint16_t)ncalling;
+		s->pub.ncalled_hops = (uint16_t)ncalled;
+	}
+	s->pub.acl = (struct cidr *)(void *)(hops + ncalling + ncalled);
 	char *p = (char *)(s->pub.acl + nacl), *end = (char *)s + size;
 
 	s->pub.id = col_int(r, row, 0);
@@ -620,7 +724,8 @@ static struct sub_rec *sub_from_row(const PGresult *r, int row)
 		free(s);
 		return NULL;
 	}
-	*k++ = (struct sub_key){.domain_id = s->pub.domain_id, .s = p, .len = (uint32_t)n, .sub = s};
+	*k = (struct sub_key){.domain_id = s->pub.domain_id, .s = p, .len = (uint32_t)n};
+	k++;
 	p += n + 1;
 	for (const char *w = aliases; next_word(&w, word, sizeof word);) {
 		char *colon = strchr(word, ':');
@@ -631,8 +736,9 @@ static struct sub_rec *sub_from_row(const PGresult *r, int row)
 					 (size_t)(end - p));
 		if (n < 0)
 			continue;
-		*k++ = (struct sub_key){.domain_id = strtoll(word, NULL, 10), .s = p,
-					.len = (uint32_t)n, .sub = s};
+		*k = (struct sub_key){.domain_id = strtoll(word, NULL, 10), .s = p,
+				      .len = (uint32_t)n, .idx = (uint16_t)(k - s->keys)};
+		k++;
 		p += n + 1;
 		s->naliases++;
 	}
@@ -642,11 +748,12 @@ static struct sub_rec *sub_from_row(const PGresult *r, int row)
 		if (len == 0 || len + 1 > (size_t)(end - p))
 			continue;
 		memcpy(p, num, len + 1);
-		*k++ = (struct sub_key){.s = p, .len = (uint32_t)len, .did = true, .sub = s};
+		*k = (struct sub_key){.s = p, .len = (uint32_t)len, .did = true,
+				      .idx = (uint16_t)(k - s->keys)};
+		k++;
 		p += len + 1;
 		s->ndids++;
 	}
-	s->nkeys = (uint16_t)(k - s->keys);
 	return s;
 }
 
@@ -655,18 +762,21 @@ static uint64_t key_hash(int64_t domain_id, const char *s, size_t len)
 	return hash_bytes((uint64_t)domain_id * 0x9e3779b97f4a7c15ull, s, len);
 }
 
+static struct htab *key_table(struct snap *sn, const struct sub_key *k)
+{
+	return k->did ? &sn->did : &sn->aor;
+}
+
+/* Takes a linked subscriber out of the tables. */
 static void sub_unlink(struct snap *sn, struct sub_rec *s)
 {
-	if (!s->linked)
-		return;
 	ht_remove(&sn->sub_id, &s->by_id);
-	for (size_t i = 0; i < s->nkeys; i++)
-		ht_remove(s->keys[i].did ? &sn->did : &sn->aor, &s->keys[i].node);
+	for (size_t i = 0; i < sub_nkeys(s); i++)
+		ht_remove(key_table(sn, &s->keys[i]), &s->keys[i].node);
 	sn->nsubs--;
 	sn->naliases -= s->naliases;
 	sn->ndids -= s->ndids;
 	sn->bytes -= s->size;
-	s->linked = false;
 }
 
 static struct sub_rec *snap_sub(const struct snap *sn, int64_t id)
@@ -693,7 +803,7 @@ static struct sub_key *find_key(const struct htab *t, int64_t domain_id, const c
 
 /* Links s in, replacing the subscriber of the same id. A key another
  * subscriber holds (a change seen half-way: the old holder's update has
- * not arrived yet) is taken over. */
+ * not arrived yet) is taken over. On failure (-1) s is in no table. */
 static int sub_link(struct snap *sn, struct sub_rec *s)
 {
 	struct sub_rec *old = snap_sub(sn, s->pub.id);
@@ -703,26 +813,24 @@ static int sub_link(struct snap *sn, struct sub_rec *s)
 	}
 	if (ht_insert(&sn->sub_id, &s->by_id, hash_id(s->pub.id), &sn->bytes) < 0)
 		return -1;
-	s->linked = true;
-	sn->nsubs++;
-	sn->naliases += s->naliases;
-	sn->ndids += s->ndids;
-	sn->bytes += s->size;
-	for (size_t i = 0; i < s->nkeys; i++) {
+	for (size_t i = 0; i < sub_nkeys(s); i++) {
 		struct sub_key *k = &s->keys[i];
-		struct htab *t = k->did ? &sn->did : &sn->aor;
+		struct htab *t = key_table(sn, k);
 		struct sub_key *other = find_key(t, k->domain_id, k->s, k->len);
 		if (other)
 			ht_remove(t, &other->node);
 		if (ht_insert(t, &k->node, key_hash(k->domain_id, k->s, k->len), &sn->bytes) < 0) {
 			/* Keep the tables consistent: drop what was linked. */
 			for (size_t j = 0; j < i; j++)
-				ht_remove(s->keys[j].did ? &sn->did : &sn->aor, &s->keys[j].node);
-			s->nkeys = 0;
-			sub_unlink(sn, s);
+				ht_remove(key_table(sn, &s->keys[j]), &s->keys[j].node);
+			ht_remove(&sn->sub_id, &s->by_id);
 			return -1;
 		}
 	}
+	sn->nsubs++;
+	sn->naliases += s->naliases;
+	sn->ndids += s->ndids;
+	sn->bytes += s->size;
 	return 0;
 }
 
@@ -864,6 +972,9 @@ static struct platform *platform_from_rows(const PGresult *r)
 			g->pub.name = str;
 			str = stpcpy(str, PQgetvalue(r, i, 1)) + 1;
 			snprintf(g->pub.kind, sizeof g->pub.kind, "%s", PQgetvalue(r, i, 2));
+			g->pub.on_failure = strcmp(PQgetvalue(r, i, 10), "skip") == 0
+						    ? STORE_ON_FAILURE_SKIP
+						    : STORE_ON_FAILURE_FAIL;
 			g->servers = p->order + p->nservers;
 			if (ht_insert(&p->by_id, &g->by_id, hash_id(g->pub.id), &p->bytes) < 0 ||
 			    ht_insert(&p->by_name, &g->by_name,
@@ -1240,6 +1351,25 @@ static void start_full_load(struct store *s)
 	}
 }
 
+int store_load_results(struct store *s, const PGresult *domains, const PGresult *subscribers,
+		       const PGresult *servers, const PGresult *plans)
+{
+	uint64_t loads = s->stats.full_loads;
+	struct load *l = calloc(1, sizeof *l);
+	if (!l || s->load || !(l->snap = calloc(1, sizeof *l->snap))) {
+		free(l);
+		return -1;
+	}
+	/* The callbacks of a full load, in its order; PQntuples(NULL) is 0. */
+	s->load = l;
+	l->left = 4;
+	on_load_domains(s, domains, NULL);
+	on_load_subscribers(s, subscribers, NULL);
+	on_load_servers(s, servers, NULL);
+	on_load_plans(s, plans, NULL);
+	return s->stats.full_loads > loads ? 0 : -1;
+}
+
 /* -- row reloads -- */
 
 struct row_req {
@@ -1365,7 +1495,7 @@ void store_pgq_notify(struct store *s, const char *channel, const char *payload)
 	/* Owned rows need their owner: without it the payload is not one of
 	 * our triggers'. */
 	bool owned = strcmp(c.table, "subscriber_acl") == 0 || strcmp(c.table, "aliases") == 0 ||
-		     strcmp(c.table, "dids") == 0;
+		     strcmp(c.table, "dids") == 0 || strcmp(c.table, "subscriber_features") == 0;
 	if (owned && (strcmp(c.owner, "subscriber_id") != 0 || c.owner_id <= 0)) {
 		s->stats.bad_notifications++;
 		log_warnx("store: notification without its subscriber: %.200s", payload);
@@ -1411,7 +1541,8 @@ struct store *store_new(struct ev_loop *loop, struct pgq *q, const struct store_
 		free(s);
 		return NULL;
 	}
-	for (size_t i = 0; i < sizeof statements / sizeof statements[0]; i++) {
+	/* No database (tests): loaded by store_load_results. */
+	for (size_t i = 0; q && i < sizeof statements / sizeof statements[0]; i++) {
 		if (pgq_prepare(q, statements[i].name, statements[i].sql, statements[i].nparams) < 0) {
 			log_warnx("store: cannot declare statement %s", statements[i].name);
 			snap_free(s->cur);
@@ -1481,7 +1612,7 @@ const struct store_subscriber *store_subscriber_by_aor(const struct store *s, si
 	if (!d || (n = store_user_normalize(user, key, sizeof key)) <= 0)
 		return NULL;
 	struct sub_key *k = find_key(&s->cur->aor, d->id, key, (size_t)n);
-	return k ? &k->sub->pub : NULL;
+	return k ? &key_sub(k)->pub : NULL;
 }
 
 const struct store_subscriber *store_subscriber_by_id(const struct store *s, int64_t id)
@@ -1499,7 +1630,7 @@ const struct store_subscriber *store_subscriber_by_did(const struct store *s, si
 	if (number.len == 0)
 		return NULL;
 	struct sub_key *k = find_key(&s->cur->did, 0, number.s, number.len);
-	return k ? &k->sub->pub : NULL;
+	return k ? &key_sub(k)->pub : NULL;
 }
 
 const char *store_subscriber_ha1(const struct store_subscriber *sub, enum digest_alg base)

@@ -53,7 +53,16 @@ struct store_subscriber {
 	 * string when not set. */
 	char ha1_md5[33], ha1_sha256[65], ha1_sha512_256[65];
 	struct cidr *acl;         /* IP access list */
-	size_t nacl;
+	/* Feature hops: the server groups (ids) that run the subscriber's
+	 * active features (admin_enabled and user_enabled) for its outgoing
+	 * calls (calling: features of side calling or both) and its incoming
+	 * calls (called: side called or both), in feature_kinds position
+	 * order, consecutive equal groups merged into one hop. NULL with a
+	 * count of 0 when there are none (most subscribers: nothing is
+	 * allocated for them). */
+	const int64_t *calling_hops, *called_hops;
+	uint16_t nacl;
+	uint16_t ncalling_hops, ncalled_hops;
 };
 
 struct store_server {
@@ -65,10 +74,15 @@ struct store_server {
 	bool enabled;
 };
 
+/* What a feature hop does when its group has no server to take the call
+ * (server_groups.on_failure): fail the call, or go on without the hop. */
+enum store_on_failure { STORE_ON_FAILURE_FAIL = 0, STORE_ON_FAILURE_SKIP };
+
 struct store_group {
 	int64_t id;
 	char *name;
-	char kind[24];            /* "marshal_ua", "marshal_gateway", "redirect", ... */
+	char kind[24];            /* "marshal_ua", "marshal_gateway", "redirect", "feature"... */
+	enum store_on_failure on_failure;
 };
 
 struct store_hooks {

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <postgresql/libpq-fe.h>
+
 #include "sip/str.h"
 #include "store.h"
 
@@ -52,5 +54,29 @@ long store_user_normalize(sip_str user, char *out, size_t cap);
  */
 long store_template_expand(const char *tmpl, const char *subject, const regmatch_t *match,
 			   size_t nmatch, char *out, size_t cap);
+
+/*
+ * Reads a subscriber's active features as the subscriber queries aggregate
+ * them: blank-separated words "side:group_id" in feature_kinds position
+ * order, side "calling", "called" or "both". The calling hops are the
+ * groups of the calling and both words, the called hops those of the
+ * called and both words, each list with consecutive equal groups merged
+ * into one hop. Words of any other form are skipped. Writes up to cap
+ * groups to calling and to called (either may be NULL: only counted) and
+ * the counts to *ncalling and *ncalled. Returns 0, or -1 when a list does
+ * not fit cap.
+ */
+int store_parse_hops(const char *features, int64_t *calling, size_t *ncalling, int64_t *called,
+		     size_t *ncalled, size_t cap);
+
+/*
+ * For tests: a store with no database (store_new with q NULL) takes a full
+ * load from these results, in the columns of the store's own queries
+ * (store.c: store_domains, store_subscribers, store_servers, store_plans;
+ * any may be NULL for none), as if they had come from PostgreSQL. Returns
+ * 0, or -1 when the load failed (the previous snapshot stays).
+ */
+int store_load_results(struct store *s, const PGresult *domains, const PGresult *subscribers,
+		       const PGresult *servers, const PGresult *plans);
 
 #endif

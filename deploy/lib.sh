@@ -167,14 +167,27 @@ daemon_bin() { case $1 in redirect) echo redirectd ;; provd) echo provd ;; *) ec
 daemon_conf_write() {
 	local etc="$VOCAL_VAR/etc" db="postgresql://vocal:vocal@127.0.0.1:${VOCAL_PG_PORT}/vocal"
 	mkdir -p "$etc"
-	[ -e "$etc/redirect.conf" ] || cat >"$etc/redirect.conf" <<CONF
+	# the key that signs the feature-hop parameter (vocal-hop), shared by
+	# redirectd and featured: made once, kept in var/feature-secret (mode
+	# 600); each one's config holds the value, so those are 600 too
+	[ -s "$VOCAL_VAR/feature-secret" ] || (umask 077 && openssl rand -hex 32 >"$VOCAL_VAR/feature-secret")
+	local feature_secret
+	feature_secret=$(tr -d '\n' <"$VOCAL_VAR/feature-secret")
+	[ -e "$etc/redirect.conf" ] || (umask 077 && cat >"$etc/redirect.conf") <<CONF
 # redirectd: registrar, location service, router (bin/redirectd -v lists every key)
 listen = ${VOCAL_SIP_HOST}:${VOCAL_REDIRECT_PORT}
 instance = redirect-1
 dial_plan = default
 [db]
 conninfo = "$db"
+[features]
+secret = $feature_secret
 CONF
+	# a redirect.conf of an earlier run, from before feature routing
+	if ! grep -q '^\[features\]' "$etc/redirect.conf"; then
+		chmod 600 "$etc/redirect.conf"
+		printf '[features]\nsecret = %s\n' "$feature_secret" >>"$etc/redirect.conf"
+	fi
 	[ -e "$etc/ua.conf" ] || cat >"$etc/ua.conf" <<CONF
 # the user-agent marshal: phones register and call here (bin/marshald -v lists every key)
 kind = ua

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make run`: the all-in-one platform on loopback, from a fresh Debian 12
 # machine. Installs what is missing, builds, starts the private PostgreSQL
-# cluster under var/, applies the schema, seeds the demo, and (re)starts
-# the SIP daemons: redirectd and the user-agent and gateway marshals.
+# cluster under var/, applies the schema, seeds the demo, makes the
+# feature-hop key once (var/feature-secret, for redirectd and featured),
+# and (re)starts the SIP daemons: redirectd and the user-agent and gateway
+# marshals.
 # Running it twice is harmless: a running cluster is left as it is, the
 # daemons are restarted on the new build, configs in var/etc are kept.
 set -euo pipefail
@@ -31,6 +33,7 @@ echo "    connect: psql 'postgresql://vocal:vocal@127.0.0.1:${VOCAL_PG_PORT}/voc
 echo "  provd (provisioning)  JSON API http://127.0.0.1:${VOCAL_PROVD_PORT}/api/v1 (OpenAPI: .../openapi.json),"
 echo "    bearer token in $VOCAL_VAR/api-token:  curl -H \"Authorization: Bearer \$(cat $VOCAL_VAR/api-token)\" http://127.0.0.1:${VOCAL_PROVD_PORT}/api/v1/subscribers"
 echo "  redirectd (registrar, location, routing)  sip:${VOCAL_SIP_HOST}:${VOCAL_REDIRECT_PORT}"
+echo "    feature hops signed with the key in $VOCAL_VAR/feature-secret (features.secret; featured uses the same)"
 echo "  marshald, user agents (phones register and call here)  sip:${VOCAL_SIP_HOST}:${VOCAL_UA_PORT} (udp, tcp)"
 echo "  marshald, PSTN gateway ${VOCAL_GATEWAY}  sip:${VOCAL_SIP_HOST}:${VOCAL_GW_PORT} (udp)"
 echo "    configs in $VOCAL_VAR/etc, logs in $VOCAL_VAR/log, pid files in $VOCAL_VAR/run"

@@ -265,6 +265,7 @@ static void build_tod(struct gen *g, struct piece *next, struct piece *out)
 		sb_put(b, other.s, other.len);
 		sb_puts(b, "</otherwise>");
 	}
+	sb_puts(b, "</time-switch>");
 	if (other.oom)
 		b->oom = true;
 	sb_free(&other);
@@ -478,17 +479,6 @@ static void build_calling(struct gen *g, struct sb *top)
 
 /* ---- the whole ----------------------------------------------------------- */
 
-static int check_uri(const char *what, const char *uri, char *err, size_t errlen)
-{
-	struct sip_uri u;
-	struct sip_error e;
-	if (!uri || sip_uri_parse(&u, uri, strlen(uri), &e) || u.scheme == SIP_URI_OTHER) {
-		snprintf(err, errlen, "%s does not make a valid SIP URI", what);
-		return -1;
-	}
-	return 0;
-}
-
 static int copy_out(const char *text, size_t len, char *buf, size_t cap, struct cpl_gen_out *out,
 		    char *err, size_t errlen)
 {
@@ -541,10 +531,14 @@ int cpl_gen(const struct cpl_gen_in *in, char *buf, size_t cap, struct cpl_gen_o
 	/* Bare targets need the domain, and every URI made from it must parse. */
 	char probe[FEATURE_TARGET_MAX * 2 + 16];
 	if (in->domain) {
+		struct feature_target pt;
+		char msg[200];
 		snprintf(probe, sizeof(probe), "sip:x@%s", in->domain);
-		if (strlen(in->domain) > FEATURE_TARGET_MAX ||
-		    check_uri("the subscriber's domain", probe, err, errlen))
+		if (strlen(in->domain) > FEATURE_TARGET_MAX - 8 ||
+		    feature_target_parse("domain", probe, &pt, msg, sizeof(msg))) {
+			snprintf(err, errlen, "the subscriber's domain does not make a valid SIP URI");
 			return -1;
+		}
 	}
 	for (int k = 0; k < FEATURE_KINDS; k++) {
 		const struct feature_settings *f = g.f[k];

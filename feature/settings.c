@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include <jansson.h>
+#include <libxml/uri.h>
 
 #include "feature/cpl.h"
 #include "sip/uri.h"
@@ -172,6 +173,27 @@ static bool uri_chars(const char *s)
 	return true;
 }
 
+/* Whether the RFC 3880 schema takes s as an xs:anyURI (a location's
+ * url): libxml2 replaces the characters a URI may not hold with '_' and
+ * parses the rest with xmlParseURI (RFC 3986), which refuses some things a
+ * SIP URI allows, such as '[' in a parameter. Done the same way here so
+ * that an accepted target always makes a valid script. */
+static bool schema_uri_ok(const char *s)
+{
+	char *tmp = strdup(s);
+	if (!tmp)
+		return false;
+	for (char *p = tmp; *p; p++)
+		if ((unsigned char)*p < 32 || (unsigned char)*p >= 127 || strchr(" <>\"{}|\\^`'", *p))
+			*p = '_';
+	xmlURIPtr u = xmlParseURI(tmp);
+	free(tmp);
+	if (!u)
+		return false;
+	xmlFreeURI(u);
+	return true;
+}
+
 static int parse_target(struct ctx *c, const char *field, const char *s, struct feature_target *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -199,6 +221,9 @@ static int parse_target(struct ctx *c, const char *field, const char *s, struct 
 			    !strncasecmp(s, "tel:", 4) ? "tel" : "SIP");
 	if (u.headers.len || memchr(s, '?', n))
 		return fail(c, field, "must not have URI headers (?...)");
+	if ((u.scheme != SIP_URI_TEL && memchr(s, '@', n) && !u.user.len) || !schema_uri_ok(s))
+		return fail(c, field, "is not a valid %s URI",
+			    !strncasecmp(s, "tel:", 4) ? "tel" : "SIP");
 	if (u.scheme != SIP_URI_TEL && !u.host.len)
 		return fail(c, field, "must have a host");
 	return 0;

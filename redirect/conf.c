@@ -30,6 +30,13 @@ const struct config_key redirect_keys[] = {
 	 .max = 86400000, .desc = "how often expired bindings left by stopped instances are deleted"},
 	{.name = "startup_grace", CONFIG_DURATION_AT(C, startup_grace), .def = "10s", .min = 0,
 	 .max = 600000, .desc = "requests wait (503) this long at most for the bindings to load"},
+	{.name = "features.secret", CONFIG_STRING_AT(C, features_secret), .def = "\"\"",
+	 .desc = "64 hex digits shared with featured: the key that signs the vocal-hop parameter "
+		 "(where a call is among its feature hops); empty: calls that need a feature hop of "
+		 "an on_failure 'fail' group get 503, 'skip' groups are skipped"},
+	{.name = "features.max_forwards", CONFIG_INT_AT(C, features_max_forwards), .def = "5",
+	 .min = 0, .max = 1000,
+	 .desc = "times features may retarget one call (forwarding); more: 482 Too Many Forwards"},
 	{.name = "db.conninfo", CONFIG_STRING_AT(C, db_conninfo),
 	 .def = "\"postgresql://vocal:vocal@127.0.0.1:5432/vocal\"",
 	 .desc = "PostgreSQL; bindings are kept in memory and served from there while it is down"},

@@ -18,6 +18,8 @@ struct redirect_conf {
 	char *dial_plan;                  /* name of the dial plan for non-subscribers */
 	uint64_t sweep_interval;          /* ms between deletes of expired rows */
 	uint64_t startup_grace;           /* ms to wait for the first load before serving anyway */
+	char *features_secret;            /* hex key of the vocal-hop MAC; "" = none */
+	long long features_max_forwards;  /* retargets per call */
 	char *db_conninfo;
 	bool db_synchronous_commit;       /* wait for the WAL flush of every binding write */
 };

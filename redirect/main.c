@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cidr.h"
+#include "feature_hop.h"
 #include "daemon.h"
 #include "ev.h"
 #include "log.h"
@@ -254,6 +255,13 @@ static int apply(const struct redirect_conf *c)
 			return -1;
 		}
 	}
+	uint8_t key[FEATURE_HOP_KEY_LEN];
+	bool has_key = c->features_secret[0] != '\0';
+	if (has_key && feature_hop_key_parse(c->features_secret, key) < 0) {
+		log_warnx("features.secret: not 64 hex digits");
+		free(clients);
+		return -1;
+	}
 	if (c->min_expires > c->max_expires || c->default_expires > c->max_expires) {
 		log_warnx("registrar: min_expires and default_expires must not exceed max_expires");
 		free(clients);
@@ -267,6 +275,13 @@ static int apply(const struct redirect_conf *c)
 		.default_expires = (uint32_t)c->default_expires, .max_contacts = (unsigned)c->max_contacts,
 	};
 	r.router.dial_plan = c->dial_plan;
+	if (!has_key)
+		log_warnx("features.secret is not set: calls that need a feature hop of a group whose "
+			  "on_failure is 'fail' get 503");
+	r.router.has_key = has_key;
+	if (has_key)
+		memcpy(r.router.hop_key, key, sizeof key);
+	r.router.max_forwards = (uint32_t)c->features_max_forwards;
 	r.conf = c;
 	return 0;
 }

@@ -71,6 +71,8 @@ struct sip_proxy_ctx {
 				      the context stays until it pays */
 	bool timed_out;            /* the last attempt ended by its timeout */
 	unsigned timeout_ms;       /* for the next attempt */
+	signed char recurse_next;  /* for the next attempt: -1 opts.recurse_3xx, 0 no, 1 yes */
+	bool recurse;              /* the current attempt recurses on 3xx */
 	struct ev_timer attempt_timer;
 	struct branch *best;       /* the ended attempt's best branch (failed hook) */
 	void *user;
@@ -1111,7 +1113,7 @@ static void hook_response(void *ctx, struct sip_txn *ct, struct sip_msg *resp)
 	if (code >= 600 && sip_txn_is_invite(ct)) {
 		pc->got_6xx = true;
 		cancel_others(pc, b);
-	} else if (code < 400 && p->o.recurse_3xx && !pc->cancelled && !pc->got_2xx &&
+	} else if (code < 400 && pc->recurse && !pc->cancelled && !pc->got_2xx &&
 		   pc->in_attempt && b->attempt == pc->attempt) {
 		b->redirected = recurse_redirect(pc, b, resp);
 	}
@@ -1357,6 +1359,7 @@ static void hook_request(void *ctx, struct sip_txn *st, struct sip_msg *req)
 	pc->p = p;
 	pc->st = st;
 	ev_timer_init(&pc->attempt_timer, on_attempt_timeout, pc);
+	pc->recurse_next = -1;
 	pc->src = *sip_txn_peer(st);
 	sip_txn_set_user(st, pc);
 	compute_loop_hash(req, pc->loop_hash);
@@ -1679,6 +1682,7 @@ void sip_proxy_start(struct sip_proxy_ctx *pc)
 	unsigned timeout = pc->timeout_ms;
 	pc->timeout_ms = 0;
 	if (pc->cancelled || pc->answered) {
+		pc->recurse_next = -1;
 		/* too late (a CANCEL, a late 2xx): the targets never go out */
 		for (unsigned i = 0; i < pc->nbr; i++)
 			if (pc->br[i]->state == B_WAITING)
@@ -1691,6 +1695,8 @@ void sip_proxy_start(struct sip_proxy_ctx *pc)
 	pc->got_6xx = false;
 	pc->timed_out = false;
 	pc->best = NULL;
+	pc->recurse = pc->recurse_next < 0 ? p->o.recurse_3xx : pc->recurse_next > 0;
+	pc->recurse_next = -1;
 	if (pc->attempt > 1)
 		p->stats.reattempts++;
 	if (timeout)
@@ -1706,6 +1712,7 @@ void sip_proxy_start(struct sip_proxy_ctx *pc)
 }
 
 void sip_proxy_set_timeout(struct sip_proxy_ctx *pc, unsigned ms) { pc->timeout_ms = ms; }
+void sip_proxy_set_recurse(struct sip_proxy_ctx *pc, bool recurse) { pc->recurse_next = recurse; }
 bool sip_proxy_timed_out(const struct sip_proxy_ctx *pc) { return pc->timed_out; }
 bool sip_proxy_answered(const struct sip_proxy_ctx *pc) { return pc->answered; }
 

@@ -124,7 +124,8 @@ struct sip_proxy_hooks {
 	 * turned into 500; 408 when the attempt timed out, see
 	 * sip_proxy_set_timeout; 480 when no branch had a response), best
 	 * its message (NULL when generated locally), valid during the call
-	 * only. Not called once a CANCEL came or nobody is left to answer.
+	 * only. Called for every method; not once a CANCEL came, nor when
+	 * nobody is left to answer (the server transaction ended).
 	 * Return true to take over: the daemon then calls
 	 * sip_proxy_add_target() + sip_proxy_start() again (a new attempt:
 	 * new branches, the old ones are kept only for late 2xx relaying) or
@@ -153,7 +154,8 @@ void sip_proxy_input(struct sip_proxy *p, const char *buf, size_t len, const str
 int sip_proxy_add_target(struct sip_proxy_ctx *pc, const char *uri, size_t len, unsigned group);
 /* Begins an attempt: forwarding to the targets added since the previous
  * one. With none, the request is answered 480. After a CANCEL or once
- * answered (a late 2xx), it does nothing but let the context go. */
+ * answered (a late 2xx), it does nothing but let the context go; while an
+ * attempt runs, nothing at all. */
 void sip_proxy_start(struct sip_proxy_ctx *pc);
 /* The next attempt's timeout, called before sip_proxy_start (each attempt
  * that wants one sets it again): when no 2xx has come ms after the start,
@@ -164,6 +166,11 @@ void sip_proxy_start(struct sip_proxy_ctx *pc);
  * absorbed, a 2xx of theirs still goes upstream. 0 = no timeout. This is
  * CPL's <proxy timeout="20"> (RFC 3880 6.1, noanswer). */
 void sip_proxy_set_timeout(struct sip_proxy_ctx *pc, unsigned ms);
+/* Whether the next attempt recurses on 3xx itself, called before
+ * sip_proxy_start (for that attempt only; others follow
+ * opts.recurse_3xx): CPL's <proxy recurse="no">, whose redirection output
+ * then gets the Contacts from sip_proxy_best_contacts. */
+void sip_proxy_set_recurse(struct sip_proxy_ctx *pc, bool recurse);
 /* Whether the last attempt that ended did so by its timeout. */
 bool sip_proxy_timed_out(const struct sip_proxy_ctx *pc);
 /* The Contacts of the last ended attempt's best response when it was a

@@ -20,7 +20,8 @@ export VOCAL_PG_PORT VOCAL_UA_PORT VOCAL_GW_PORT VOCAL_REDIRECT_PORT VOCAL_PROVD
 harness_on_exit make --no-print-directory stop
 
 out=$(make --no-print-directory run 2>&1) || fail "make run failed: $out"
-assert_contains "$out" "schema version 2 (2 applied now)" "first run applies the schema"
+migrations=$(find provisioning/sql -name '[0-9]*.sql' | wc -l)
+assert_contains "$out" "schema version $migrations ($migrations applied now)" "first run applies the schema"
 assert_contains "$out" "sip:127.0.0.1:$VOCAL_UA_PORT (udp, tcp)" "the user-agent marshal's address printed"
 for name in provd redirect ua gw; do
     pid=$(cat "$VOCAL_VAR/run/$name.pid" 2>/dev/null) || fail "no pid file for $name"
@@ -32,14 +33,25 @@ token=$(cat "$VOCAL_VAR/api-token")
 assert_eq 600 "$(stat -c %a "$VOCAL_VAR/api-token")" "the API token readable by root only"
 assert_contains "$(curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$VOCAL_PROVD_PORT/api/v1/subscribers")" \
     '"user_part"' "the API answers with the printed token and lists the demo subscribers"
+secret=$(cat "$VOCAL_VAR/feature-secret")
+[[ $secret =~ ^[0-9a-f]{64}$ ]] || fail "var/feature-secret is not 64 hex digits"
+assert_eq 600 "$(stat -c %a "$VOCAL_VAR/feature-secret")" "the feature secret readable by root only"
+assert_eq "features.secret = \"$secret\"" "$(bin/redirectd -v -f "$VOCAL_VAR/etc/redirect.conf" | grep '^features.secret')" \
+    "redirectd's config has the generated feature secret"
+assert_eq 600 "$(stat -c %a "$VOCAL_VAR/etc/redirect.conf")" "redirect.conf (it holds the secret) readable by root only"
 first_redirect_pid=$(cat "$VOCAL_VAR/run/redirect.pid")
 assert_contains "$out" "sip:1000@vocal.test  password " "demo subscriber printed"
 pw=$(awk '$1 == 1000 { print $2 }' "$VOCAL_VAR/demo-subscribers.txt")
 [ -n "$pw" ] || fail "no demo password kept"
 assert_eq 600 "$(stat -c %a "$VOCAL_VAR/demo-subscribers.txt")" "demo passwords readable by root only"
 
+# a redirect.conf from before feature routing: the second run adds the secret
+sed -i '/^\[features\]/,$d' "$VOCAL_VAR/etc/redirect.conf"
 out2=$(make --no-print-directory run 2>&1) || fail "second make run failed: $out2"
-assert_contains "$out2" "schema version 2 (0 applied now)" "second run applies nothing"
+assert_eq "features.secret = \"$secret\"" "$(bin/redirectd -v -f "$VOCAL_VAR/etc/redirect.conf" | grep '^features.secret')" \
+    "a redirect.conf without the feature secret gets it on the next run"
+assert_eq "$secret" "$(cat "$VOCAL_VAR/feature-secret")" "the feature secret is made once"
+assert_contains "$out2" "schema version $migrations (0 applied now)" "second run applies nothing"
 [[ "$(cat "$VOCAL_VAR/run/redirect.pid")" != "$first_redirect_pid" ]] || fail "daemons not restarted"
 harness_pid_alive "$first_redirect_pid" && fail "the first redirectd still runs"
 ok "second run restarted the daemons on the new build, once each"

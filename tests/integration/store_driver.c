@@ -223,7 +223,30 @@ static void print_sub(const struct store_subscriber *sub)
 	}
 	out("sub %" PRId64 " %s domain=%" PRId64 " auth=%d enabled=%d display=%s acl=%zu group=%" PRId64,
 	    sub->id, sub->user, sub->domain_id, (int)sub->auth, sub->enabled, sub->display_name,
-	    sub->nacl, sub->marshal_group_id);
+	    (size_t)sub->nacl, sub->marshal_group_id);
+}
+
+/* "calling=12,13 called=14", "-" for an empty side; the pointers must be
+ * NULL exactly when a side is empty (nothing allocated for none). */
+static void print_hops(const struct store_subscriber *sub)
+{
+	char c[512] = "", t[512] = "";
+	size_t n = 0;
+	if (!sub) {
+		out("none");
+		return;
+	}
+	for (size_t i = 0; i < sub->ncalling_hops; i++)
+		n += (size_t)snprintf(c + n, sizeof c - n, "%s%" PRId64, i ? "," : "", sub->calling_hops[i]);
+	n = 0;
+	for (size_t i = 0; i < sub->ncalled_hops; i++)
+		n += (size_t)snprintf(t + n, sizeof t - n, "%s%" PRId64, i ? "," : "", sub->called_hops[i]);
+	if ((sub->calling_hops == NULL) != (sub->ncalling_hops == 0) ||
+	    (sub->called_hops == NULL) != (sub->ncalled_hops == 0)) {
+		out("error pointer and count disagree");
+		return;
+	}
+	out("calling=%s called=%s", c[0] ? c : "-", t[0] ? t : "-");
 }
 
 static bool parse_addr(const char *text, struct sockaddr_storage *ss)
@@ -250,6 +273,12 @@ static void store_verb(char **argv, int argc)
 	} else if (strcmp(v, "aor") == 0 && argc == 3) {
 		print_sub(store_subscriber_by_aor(D.s, sip_str_make(argv[1], strlen(argv[1])),
 						  sip_str_make(argv[2], strlen(argv[2]))));
+	} else if (strcmp(v, "hops") == 0 && argc == 3) {
+		print_hops(store_subscriber_by_aor(D.s, sip_str_make(argv[1], strlen(argv[1])),
+						   sip_str_make(argv[2], strlen(argv[2]))));
+	} else if (strcmp(v, "onfail") == 0 && argc == 2) {
+		const struct store_group *g = store_group_by_name(D.s, argv[1]);
+		out("%s", !g ? "none" : g->on_failure == STORE_ON_FAILURE_SKIP ? "skip" : "fail");
 	} else if (strcmp(v, "did") == 0 && argc == 2) {
 		print_sub(store_subscriber_by_did(D.s, sip_str_make(argv[1], strlen(argv[1]))));
 	} else if (strcmp(v, "id") == 0 && argc == 2) {

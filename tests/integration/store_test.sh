@@ -8,9 +8,9 @@
 # "connection lost", reconnection with the up and down hooks. store: the
 # full load, lookups by AOR, alias, DID and id, IP access lists, HA1s,
 # changes made in psql reaching the cache through NOTIFY, dial plans,
-# server groups and trusted addresses, serving from the cache while the
-# database is down, and a full reload on reconnection that picks up what
-# changed meanwhile.
+# server groups and trusted addresses, feature hops and on_failure,
+# serving from the cache while the database is down, and a full reload on
+# reconnection that picks up what changed meanwhile.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -333,6 +333,47 @@ drv_until "malformed notifications are counted, not acted on" 3 "*bad=3" sstats
 drv aor alice example.test
 assert_contains "$OUT" "sub $ALICE alice" "... and the cache is intact"
 
+# ---- feature hops (003_features) ----
+# Groups: feat-a (skip when down), feat-b; alice: call_return (both, a),
+# call_blocking (calling, a: merged with the one before), cpl (both, b),
+# caller_id_blocking (calling, a), call_screening (called, b),
+# forward_all (called, b: merged), voicemail inactive (user off);
+# frank's call_blocking switched off by the carrier.
+sql <<'SQL'
+INSERT INTO server_groups (name, kind, on_failure) VALUES ('feat-a', 'feature', 'skip'), ('feat-b', 'feature', 'fail');
+SQL
+FA="$(sql -c "SELECT id FROM server_groups WHERE name = 'feat-a'")"
+FB="$(sql -c "SELECT id FROM server_groups WHERE name = 'feat-b'")"
+drv_until "a new group's on_failure reaches the cache (skip)" 3 "skip" onfail feat-a
+drv onfail feat-b
+assert_eq "fail" "$OUT" "on_failure fail"
+drv onfail ua-marshals
+assert_eq "fail" "$OUT" "on_failure defaults to fail"
+drv hops alice example.test
+assert_eq "calling=- called=-" "$OUT" "a subscriber without features has no hops (and NULL lists)"
+sql <<SQL
+INSERT INTO subscriber_features (subscriber_id, feature, user_enabled, group_id) VALUES
+    ($ALICE, 'call_return', true, $FA), ($ALICE, 'call_blocking', true, $FA), ($ALICE, 'cpl', true, $FB),
+    ($ALICE, 'caller_id_blocking', true, $FA), ($ALICE, 'call_screening', true, $FB),
+    ($ALICE, 'forward_all', true, $FB), ($ALICE, 'voicemail', false, $FA);
+SQL
+drv_until "features through NOTIFY: hops in position order, equal neighbours merged, inactive left out" 3 \
+    "calling=$FA,$FB,$FA called=$FA,$FB" hops alice example.test
+t0=$(_harness_now_usec)
+sql -c "UPDATE subscriber_features SET admin_enabled = false WHERE subscriber_id = $ALICE AND feature = 'cpl'"
+drv_until "a feature the carrier switches off leaves the hops (its neighbours merge)" 1 \
+    "calling=$FA called=$FA,$FB" hops alice example.test
+echo "# UPDATE subscriber_features to the change in the cache: $((($(_harness_now_usec) - t0) / 1000)) ms"
+sql -c "UPDATE subscriber_features SET user_enabled = true WHERE subscriber_id = $ALICE AND feature = 'voicemail'"
+drv_until "a feature the subscriber switches on joins the hops" 3 \
+    "calling=$FA called=$FA,$FB,$FA" hops alice example.test
+sql -c "DELETE FROM subscriber_features WHERE subscriber_id = $ALICE"
+drv_until "deleting the features empties the hops" 3 "calling=- called=-" hops alice example.test
+sql -c "UPDATE server_groups SET on_failure = 'fail' WHERE id = $FA"
+drv_until "an on_failure change reaches the cache" 3 "fail" onfail feat-a
+sql -c "INSERT INTO subscriber_features (subscriber_id, feature, user_enabled, group_id) VALUES ($ALICE, 'call_screening', true, $FB)"
+drv_until "one called feature" 3 "calling=- called=$FB" hops alice example.test
+
 # ---- database down: serve from the cache; a full reload on reconnection ----
 pg_stop
 drv_until "database down: the store's pgq is down" 10 "connected=0 *ready=1*" state
@@ -360,6 +401,8 @@ sql_admin_login
 drv_until "reconnected: a full reload picks up the new subscriber" 15 "sub * frank *" aor frank example.test
 drv aor alice example.test
 assert_contains "$OUT" "display=Alice Changed" "... the changed one"
+drv hops alice example.test
+assert_eq "calling=- called=$FB" "$OUT" "... with its feature hops (the full load's query)"
 drv id $BOB
 assert_eq "none" "$OUT" "... and drops the deleted one"
 drv sstats

@@ -40,7 +40,21 @@ static void test_redirect(void **state)
 	check_table(redirect_keys, &c,
 		    "listen = 127.0.0.1:5070\ninstance = redirect-1\ndial_plan = default\n"
 		    "clients = 10.0.0.0/8 ::1/128\nregistrar.min_expires = 10\n");
+	/* what make run writes: the feature secret in a section after [db] */
+	const char *run = "listen = 127.0.0.1:5070\n[db]\nconninfo = \"x\"\n[features]\n"
+			  "secret = 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
+			  "max_forwards = 3\n";
 	char err[512];
+	assert_int_equal(config_load_buffer(redirect_keys, &c, run, strlen(run), "t", err, sizeof(err)), 0);
+	assert_string_equal(c.features_secret, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+	assert_int_equal(c.features_max_forwards, 3);
+	config_free(redirect_keys, &c);
+	assert_int_equal(config_load_buffer(redirect_keys, &c, "", 0, "t", err, sizeof(err)), 0);
+	assert_string_equal(c.features_secret, "");
+	assert_int_equal(c.features_max_forwards, 5);
+	config_free(redirect_keys, &c);
+	assert_int_equal(config_load_buffer(redirect_keys, &c, "features.max_forwards = -1\n", 27, "t", err,
+					    sizeof(err)), -1);
 	assert_int_equal(config_load_buffer(redirect_keys, &c, "registrar.max_expires = 0\n", 26, "t", err,
 					    sizeof(err)), -1);
 }

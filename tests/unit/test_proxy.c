@@ -44,6 +44,25 @@ struct env {
 	int routed;
 	char ruri[256];     /* the Request-URI the route hook saw */
 	unsigned final_status;
+	int finals;         /* final hook calls */
+	unsigned route_timeout; /* the route hook's sip_proxy_set_timeout, ms */
+	bool route_norecurse;   /* the route hook's sip_proxy_set_recurse(false) */
+	/* the failed hook: what it saw at each call, and what it does */
+	struct fstep {
+		enum { F_DECLINE, F_RESTART, F_REPLY, F_DEFER } act;
+		const char *targets[4];
+		unsigned groups[4];
+		unsigned timeout;
+		unsigned reply;
+	} steps[8];
+	int nfailed;
+	unsigned fstatus[8];
+	unsigned fbest[8];  /* the best message's status, 0 for none */
+	bool ftimed[8];
+	int add_rc[8];
+	struct sip_proxy_ctx *deferred;
+	char contacts[4][128];
+	unsigned ncontacts;
 };
 
 static int hook_send(void *ctx, const struct sip_peer *to, const char *buf, size_t len)
@@ -84,6 +103,10 @@ static void hook_route(void *ctx, struct sip_proxy_ctx *pc, struct sip_msg *req)
 	}
 	for (int i = 0; i < 4 && e->targets[i]; i++)
 		assert_int_equal(sip_proxy_add_target(pc, e->targets[i], strlen(e->targets[i]), e->groups[i]), 0);
+	if (e->route_timeout)
+		sip_proxy_set_timeout(pc, e->route_timeout);
+	if (e->route_norecurse)
+		sip_proxy_set_recurse(pc, false);
 	sip_proxy_start(pc);
 }
 
@@ -91,6 +114,46 @@ static void hook_final(void *ctx, struct sip_proxy_ctx *pc, unsigned status)
 {
 	(void)pc;
 	((struct env *)ctx)->final_status = status;
+	((struct env *)ctx)->finals++;
+}
+
+/* A CPL-like daemon: looks at how the attempt ended, then does what
+ * steps[n] says (decline: the proxy answers; restart with new targets;
+ * answer itself; or decide later, keeping pc in e->deferred). */
+static bool hook_failed(void *ctx, struct sip_proxy_ctx *pc, unsigned status, const struct sip_msg *best)
+{
+	struct env *e = ctx;
+	int k = e->nfailed++;
+	assert_true(k < 8);
+	e->fstatus[k] = status;
+	e->fbest[k] = best ? best->status : 0;
+	e->ftimed[k] = sip_proxy_timed_out(pc);
+	const char *u[4];
+	char buf[300];
+	e->ncontacts = sip_proxy_best_contacts(pc, u, 4, buf, sizeof(buf));
+	for (unsigned i = 0; i < e->ncontacts; i++)
+		snprintf(e->contacts[i], sizeof(e->contacts[i]), "%s", u[i]);
+	const struct fstep *st = &e->steps[k];
+	switch (st->act) {
+	case F_DECLINE:
+		return false;
+	case F_DEFER:
+		e->deferred = pc;
+		return true;
+	case F_REPLY:
+		sip_proxy_reply(pc, st->reply, NULL, NULL);
+		return true;
+	case F_RESTART:
+		e->add_rc[k] = 0;
+		for (int i = 0; i < 4 && st->targets[i]; i++)
+			if (sip_proxy_add_target(pc, st->targets[i], strlen(st->targets[i]), st->groups[i]) < 0)
+				e->add_rc[k] = -1;
+		if (st->timeout)
+			sip_proxy_set_timeout(pc, st->timeout);
+		sip_proxy_start(pc);
+		return true;
+	}
+	return false;
 }
 
 /* Hosted domain example.com goes to its "redirect server" 192.0.2.50:5070. */
@@ -1203,6 +1266,758 @@ static void test_response_without_caller_via(void **state)
 	env_free(e);
 }
 
+/* ---- attempts: the failed hook, the per-attempt timeout ------------------ */
+
+/* A proxy whose daemon has a failed hook (and max_branches, 0 = 16). */
+static struct env *env_hooked_with(bool recurse, unsigned max_branches, enum env_dns dns)
+{
+	struct env *e = env_new_with(recurse, dns);
+	sip_proxy_free(e->proxy);
+	struct sip_proxy_opts o = {.host = "192.0.2.100", .port = {5060, 5060, 5061}, .record_route = true,
+				   .recurse_3xx = recurse, .max_branches = max_branches,
+				   .resolver = e->resolver};
+	struct sip_proxy_hooks h = {.ctx = e, .send = hook_send, .route = hook_route,
+				    .final = hook_final, .failed = hook_failed};
+	e->proxy = sip_proxy_new(e->loop, &o, &h);
+	return e;
+}
+
+static struct env *env_hooked(bool recurse, unsigned max_branches)
+{
+	return env_hooked_with(recurse, max_branches, ENV_NUMERIC);
+}
+
+static size_t live_contexts(struct env *e)
+{
+	struct sip_proxy_stats ps;
+	sip_proxy_get_stats(e->proxy, &ps);
+	return ps.contexts;
+}
+
+/* The UAC acknowledges a non-2xx final response of call 1. */
+static void uac_ack(struct env *e)
+{
+	feed(e,
+	     "ACK sip:bob@example.com SIP/2.0\n"
+	     "Via: SIP/2.0/UDP " UAC_IP ":5070;branch=z9hG4bKuac1;rport\n"
+	     "Max-Forwards: 70\n"
+	     "From: <sip:alice@example.com>;tag=a1\n"
+	     "To: <sip:bob@example.com>;tag=x\n"
+	     "Call-ID: call1@" UAC_IP "\n"
+	     "CSeq: 1 ACK\n"
+	     "Content-Length: 0\n\n",
+	     peer(UAC_IP, 5070));
+}
+
+/* Busy, then a new attempt elsewhere (CPL busy output): the caller heard
+ * the first ringing, which does not stop the second attempt, and never
+ * hears the 486. */
+static void test_failed_hook_restarts(void **state)
+{
+	(void)state;
+	struct env *e = env_hooked(false, 0);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	e->steps[0] = (struct fstep){.act = F_RESTART, .targets = {"sip:vm@192.0.2.30"}};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	struct out *a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	respond_from(e, a, 180, "Ringing", "192.0.2.20", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 180 Ringing");
+	assert_int_equal(e->nfailed, 0);
+	respond_from(e, a, 486, "Busy Here", "192.0.2.20", 5060, NULL);
+	sent_to(e, "192.0.2.20", 5060, "ACK ");
+	assert_int_equal(e->nfailed, 1);
+	assert_int_equal(e->fstatus[0], 486);
+	assert_int_equal(e->fbest[0], 486);
+	assert_false(e->ftimed[0]);
+	assert_int_equal(e->ncontacts, 0);
+	struct out *vm = sent_to(e, "192.0.2.30", 5060, "INVITE sip:vm@192.0.2.30 SIP/2.0");
+	/* a new branch: its own Via branch, the same request otherwise */
+	char ba[128], bv[128];
+	top_branch(a, ba, sizeof(ba));
+	top_branch(vm, bv, sizeof(bv));
+	assert_string_not_equal(ba, bv);
+	assert_non_null(strstr(vm->buf, "Max-Forwards: 69\r\n"));
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 486"));
+	respond_from(e, vm, 180, "Ringing", "192.0.2.30", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 180 Ringing");
+	respond_from(e, vm, 200, "OK", "192.0.2.30", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	assert_int_equal(e->final_status, 200);
+	assert_int_equal(e->finals, 1);
+	assert_int_equal(e->nfailed, 1);
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 4"));
+	struct sip_proxy_stats ps;
+	sip_proxy_get_stats(e->proxy, &ps);
+	assert_int_equal(ps.reattempts, 1);
+	assert_int_equal(ps.unanswered, 0);
+	env_free(e);
+}
+
+static void test_failed_hook_declines_or_replies(void **state)
+{
+	(void)state;
+	/* declined: the best response goes up as without the hook */
+	struct env *e = env_hooked(false, 0);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	e->targets[1] = "sip:bob@192.0.2.21";
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	struct out *a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	struct out *b = sent_to(e, "192.0.2.21", 5060, "INVITE ");
+	respond_from(e, a, 486, "Busy Here", "192.0.2.20", 5060, NULL);
+	assert_int_equal(e->nfailed, 0); /* b still runs */
+	respond_from(e, b, 503, "Service Unavailable", "192.0.2.21", 5060, NULL);
+	assert_int_equal(e->nfailed, 1);
+	assert_int_equal(e->fstatus[0], 486); /* 4xx before 5xx */
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 486 Busy Here");
+	assert_int_equal(e->finals, 1);
+	env_free(e);
+
+	/* the daemon answers itself: its 486 and nothing else goes up */
+	e = env_hooked(false, 0);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	e->steps[0] = (struct fstep){.act = F_REPLY, .reply = 486};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	respond_from(e, a, 404, "Not Found", "192.0.2.20", 5060, NULL);
+	assert_int_equal(e->fstatus[0], 404);
+	struct out *r = sent_to(e, UAC_IP, 5070, "SIP/2.0 486 Busy Here");
+	assert_non_null(strstr(r->buf, "CSeq: 1 INVITE"));
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 404"));
+	assert_int_equal(e->final_status, 486);
+	assert_int_equal(e->finals, 1);
+	uac_ack(e);
+	run(e, 40000);
+	assert_int_equal(live_contexts(e), 0);
+	env_free(e);
+
+	/* the daemon answers later */
+	e = env_hooked(false, 0);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	e->steps[0] = (struct fstep){.act = F_DEFER};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	respond_from(e, a, 480, "Temporarily Unavailable", "192.0.2.20", 5060, NULL);
+	run(e, 40000); /* the downstream transaction is long gone */
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 4"));
+	assert_int_equal(live_contexts(e), 1);
+	assert_false(sip_proxy_answered(e->deferred));
+	sip_proxy_reply(e->deferred, 603, "Decline", NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 603 Decline");
+	uac_ack(e);
+	run(e, 40000);
+	assert_int_equal(live_contexts(e), 0);
+	env_free(e);
+}
+
+/* Three attempts in a row, the second decided later; the third's best
+ * response is the answer, not an earlier attempt's. */
+static void test_three_attempts(void **state)
+{
+	(void)state;
+	struct env *e = env_hooked(false, 0);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	e->steps[0] = (struct fstep){.act = F_RESTART, .targets = {"sip:bob@192.0.2.21", "sip:bob@192.0.2.22"}};
+	e->steps[1] = (struct fstep){.act = F_DEFER};
+	e->steps[2] = (struct fstep){.act = F_DECLINE};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	struct out *a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	respond_from(e, a, 486, "Busy Here", "192.0.2.20", 5060, NULL);
+	struct out *b = sent_to(e, "192.0.2.21", 5060, "INVITE ");
+	struct out *c = sent_to(e, "192.0.2.22", 5060, "INVITE ");
+	respond_from(e, b, 404, "Not Found", "192.0.2.21", 5060, NULL);
+	assert_int_equal(e->nfailed, 1);
+	respond_from(e, c, 410, "Gone", "192.0.2.22", 5060, NULL);
+	assert_int_equal(e->nfailed, 2);
+	assert_int_equal(e->fstatus[1] / 100, 4);
+	/* the second attempt's branches only: not the first one's 486 */
+	assert_true(e->fstatus[1] == 404 || e->fstatus[1] == 410);
+	run(e, 1000);
+	const char *d = "sip:bob@192.0.2.23";
+	assert_int_equal(sip_proxy_add_target(e->deferred, d, strlen(d), 0), 0);
+	sip_proxy_start(e->deferred);
+	struct out *dd = sent_to(e, "192.0.2.23", 5060, "INVITE sip:bob@192.0.2.23 SIP/2.0");
+	respond_from(e, dd, 503, "Service Unavailable", "192.0.2.23", 5060, NULL);
+	assert_int_equal(e->nfailed, 3);
+	assert_int_equal(e->fstatus[2], 503);
+	/* declined: the third attempt's best, as 500 (16.7 step 6) */
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 500");
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 4"));
+	assert_int_equal(e->finals, 1);
+	struct sip_proxy_stats ps;
+	sip_proxy_get_stats(e->proxy, &ps);
+	assert_int_equal(ps.reattempts, 2);
+	uac_ack(e);
+	run(e, 40000);
+	assert_int_equal(live_contexts(e), 0);
+	env_free(e);
+}
+
+/* A 6xx ends the attempt (the others CANCELled, 16.7 step 5), and the
+ * hook hears it; a new attempt after it forks as usual. */
+static void test_6xx_ends_attempt(void **state)
+{
+	(void)state;
+	struct env *e = env_hooked(false, 0);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	e->targets[1] = "sip:bob@192.0.2.21";
+	e->steps[0] = (struct fstep){.act = F_RESTART, .targets = {"sip:vm@192.0.2.30", "sip:vm@192.0.2.31"},
+				     .groups = {0, 1}};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	struct out *a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	struct out *b = sent_to(e, "192.0.2.21", 5060, "INVITE ");
+	respond_from(e, b, 180, "Ringing", "192.0.2.21", 5060, NULL);
+	respond_from(e, a, 603, "Decline", "192.0.2.20", 5060, NULL);
+	sent_to(e, "192.0.2.21", 5060, "CANCEL ");
+	assert_int_equal(e->nfailed, 0);
+	respond_from(e, b, 487, "Request Terminated", "192.0.2.21", 5060, NULL);
+	assert_int_equal(e->nfailed, 1);
+	assert_int_equal(e->fstatus[0], 603);
+	assert_int_equal(e->fbest[0], 603);
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 6"));
+	struct out *v = sent_to(e, "192.0.2.30", 5060, "INVITE ");
+	assert_true(nothing_more_to(e, "192.0.2.31", 5060, "INVITE "));
+	respond_from(e, v, 486, "Busy Here", "192.0.2.30", 5060, NULL);
+	/* no 6xx in this attempt: its next group goes */
+	struct out *w = sent_to(e, "192.0.2.31", 5060, "INVITE ");
+	respond_from(e, w, 200, "OK", "192.0.2.31", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	assert_int_equal(e->nfailed, 1);
+	env_free(e);
+
+	/* declined after a 6xx: the 6xx goes up */
+	e = env_hooked(false, 0);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	respond_from(e, a, 600, "Busy Everywhere", "192.0.2.20", 5060, NULL);
+	assert_int_equal(e->fstatus[0], 600);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 600 Busy Everywhere");
+	env_free(e);
+}
+
+/* CPL's <proxy timeout="20">: no answer in 20 s, the ringing branch is
+ * CANCELled and the attempt ends with 408 at once (noanswer); a new one
+ * goes to voicemail without waiting for the 487, which is absorbed. */
+static void test_attempt_timeout(void **state)
+{
+	(void)state;
+	struct env *e = env_hooked(false, 0);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	e->targets[1] = "sip:bob@192.0.2.21";
+	e->route_timeout = 20000;
+	e->steps[0] = (struct fstep){.act = F_RESTART, .targets = {"sip:vm@192.0.2.30"}};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	struct out *a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	struct out *b = sent_to(e, "192.0.2.21", 5060, "INVITE ");
+	respond_from(e, a, 180, "Ringing", "192.0.2.20", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 180 Ringing");
+	respond_from(e, b, 100, "Trying", "192.0.2.21", 5060, NULL);
+	run(e, 19800);
+	assert_int_equal(e->nfailed, 0);
+	assert_true(nothing_more_to(e, "192.0.2.20", 5060, "CANCEL "));
+	run(e, 400);
+	/* the ringing branch is CANCELled; the one that only said 100 too
+	 * (a provisional, RFC 3261 9.1) */
+	sent_to(e, "192.0.2.20", 5060, "CANCEL ");
+	sent_to(e, "192.0.2.21", 5060, "CANCEL ");
+	assert_int_equal(e->nfailed, 1);
+	assert_int_equal(e->fstatus[0], 408);
+	assert_int_equal(e->fbest[0], 0);
+	assert_true(e->ftimed[0]);
+	struct out *vm = sent_to(e, "192.0.2.30", 5060, "INVITE sip:vm@192.0.2.30 SIP/2.0");
+	/* the cancelled branches' answers are absorbed */
+	respond_from(e, a, 180, "Ringing", "192.0.2.20", 5060, NULL);
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 180"));
+	respond_from(e, a, 487, "Request Terminated", "192.0.2.20", 5060, NULL);
+	sent_to(e, "192.0.2.20", 5060, "ACK ");
+	respond_from(e, b, 487, "Request Terminated", "192.0.2.21", 5060, NULL);
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 4"));
+	assert_int_equal(e->nfailed, 1);
+	/* the new attempt has no timeout of its own: it rings on */
+	respond_from(e, vm, 180, "Ringing", "192.0.2.30", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 180 Ringing");
+	run(e, 30000);
+	assert_true(nothing_more_to(e, "192.0.2.30", 5060, "CANCEL "));
+	respond_from(e, vm, 200, "OK", "192.0.2.30", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	struct sip_proxy_stats ps;
+	sip_proxy_get_stats(e->proxy, &ps);
+	assert_int_equal(ps.attempt_timeouts, 1);
+	env_free(e);
+
+	/* a branch without any provisional is CANCELled once it has one;
+	 * without a hook the caller gets the 408 at the timeout */
+	e = env_new(false);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	e->route_timeout = 5000;
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	run(e, 5200);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 408");
+	assert_int_equal(e->final_status, 408);
+	assert_true(nothing_more_to(e, "192.0.2.20", 5060, "CANCEL "));
+	respond_from(e, a, 180, "Ringing", "192.0.2.20", 5060, NULL);
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 180"));
+	sent_to(e, "192.0.2.20", 5060, "CANCEL ");
+	respond_from(e, a, 487, "Request Terminated", "192.0.2.20", 5060, NULL);
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 487"));
+	uac_ack(e);
+	run(e, 40000);
+	assert_int_equal(live_contexts(e), 0);
+	env_free(e);
+
+	/* a 2xx in time: the timeout never fires */
+	e = env_hooked(false, 0);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	e->route_timeout = 5000;
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	respond_from(e, a, 200, "OK", "192.0.2.20", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	run(e, 10000);
+	assert_int_equal(e->nfailed, 0);
+	assert_true(nothing_more_to(e, "192.0.2.20", 5060, "CANCEL "));
+	env_free(e);
+}
+
+/* The timed-out branch answers 200 before its 487: the call is answered
+ * (the 200 goes up), whatever the daemon does next. */
+static void test_timeout_2xx_race(void **state)
+{
+	(void)state;
+	/* the daemon had already begun a new attempt: it is CANCELled */
+	struct env *e = env_hooked(false, 0);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	e->route_timeout = 20000;
+	e->steps[0] = (struct fstep){.act = F_RESTART, .targets = {"sip:vm@192.0.2.30"}};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	struct out *a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	respond_from(e, a, 180, "Ringing", "192.0.2.20", 5060, NULL);
+	run(e, 20200);
+	sent_to(e, "192.0.2.20", 5060, "CANCEL ");
+	struct out *vm = sent_to(e, "192.0.2.30", 5060, "INVITE ");
+	respond_from(e, vm, 180, "Ringing", "192.0.2.30", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 180 Ringing");
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 180 Ringing");
+	respond_from(e, a, 200, "OK", "192.0.2.20", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	assert_int_equal(e->final_status, 200);
+	sent_to(e, "192.0.2.30", 5060, "CANCEL ");
+	respond_from(e, vm, 487, "Request Terminated", "192.0.2.30", 5060, NULL);
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 4"));
+	assert_int_equal(e->nfailed, 1);
+	assert_int_equal(e->finals, 1);
+	env_free(e);
+
+	/* the daemon was still deciding: its later attempt never goes out */
+	e = env_hooked(false, 0);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	e->route_timeout = 20000;
+	e->steps[0] = (struct fstep){.act = F_DEFER};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	respond_from(e, a, 183, "Session Progress", "192.0.2.20", 5060, NULL);
+	run(e, 20200);
+	sent_to(e, "192.0.2.20", 5060, "CANCEL ");
+	assert_int_equal(e->nfailed, 1);
+	respond_from(e, a, 200, "OK", "192.0.2.20", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	assert_true(sip_proxy_answered(e->deferred));
+	run(e, 40000);
+	assert_int_equal(live_contexts(e), 1); /* kept for the daemon */
+	const char *v = "sip:vm@192.0.2.30";
+	sip_proxy_add_target(e->deferred, v, strlen(v), 0);
+	sip_proxy_start(e->deferred);
+	assert_true(nothing_more_to(e, "192.0.2.30", 5060, "INVITE "));
+	assert_int_equal(live_contexts(e), 0);
+	assert_int_equal(e->finals, 1);
+	env_free(e);
+}
+
+/* A CANCEL while the daemon decides what follows a failed attempt: 487 at
+ * once, and the daemon's later start or answer does nothing. */
+static void test_cancel_while_deciding(void **state)
+{
+	(void)state;
+	for (int later = 0; later < 2; later++) {
+		struct env *e = env_hooked(false, 0);
+		e->targets[0] = "sip:bob@192.0.2.20";
+		e->steps[0] = (struct fstep){.act = F_DEFER};
+		feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+		struct out *a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+		respond_from(e, a, 180, "Ringing", "192.0.2.20", 5060, NULL);
+		sent_to(e, UAC_IP, 5070, "SIP/2.0 180 Ringing");
+		respond_from(e, a, 486, "Busy Here", "192.0.2.20", 5060, NULL);
+		assert_int_equal(e->nfailed, 1);
+		assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 4"));
+		feed(e, CANCEL_REQ, peer(UAC_IP, 5070));
+		struct out *ok = sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+		assert_non_null(strstr(ok->buf, "CSeq: 1 CANCEL"));
+		sent_to(e, UAC_IP, 5070, "SIP/2.0 487");
+		assert_int_equal(e->final_status, 487);
+		assert_true(sip_proxy_answered(e->deferred));
+		uac_ack(e);
+		run(e, 40000); /* the server transaction ends meanwhile */
+		assert_int_equal(live_contexts(e), 1);
+		if (later) {
+			sip_proxy_reply(e->deferred, 486, NULL, NULL);
+		} else {
+			const char *v = "sip:vm@192.0.2.30";
+			sip_proxy_add_target(e->deferred, v, strlen(v), 0);
+			sip_proxy_set_timeout(e->deferred, 1000);
+			sip_proxy_start(e->deferred);
+		}
+		run(e, 2000);
+		assert_true(nothing_more_to(e, "192.0.2.30", 5060, "INVITE "));
+		assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 4"));
+		assert_int_equal(live_contexts(e), 0);
+		assert_int_equal(e->finals, 1);
+		assert_int_equal(e->nfailed, 1);
+		env_free(e);
+	}
+
+	/* a CANCEL during an attempt: no hook, 487 */
+	struct env *e = env_hooked(false, 0);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	e->steps[0] = (struct fstep){.act = F_RESTART, .targets = {"sip:vm@192.0.2.30"}};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	struct out *a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	respond_from(e, a, 180, "Ringing", "192.0.2.20", 5060, NULL);
+	feed(e, CANCEL_REQ, peer(UAC_IP, 5070));
+	sent_to(e, "192.0.2.20", 5060, "CANCEL ");
+	respond_from(e, a, 487, "Request Terminated", "192.0.2.20", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 487");
+	assert_int_equal(e->nfailed, 0);
+	assert_true(nothing_more_to(e, "192.0.2.30", 5060, "INVITE "));
+	env_free(e);
+}
+
+/* A CANCEL from upstream while the timeout's own CANCELs are under way. */
+static void test_cancel_during_timeout_cancels(void **state)
+{
+	(void)state;
+	/* the daemon is deciding: 487 at once, the old branch's 487 absorbed */
+	struct env *e = env_hooked(false, 0);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	e->route_timeout = 3000;
+	e->steps[0] = (struct fstep){.act = F_DEFER};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	struct out *a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	respond_from(e, a, 180, "Ringing", "192.0.2.20", 5060, NULL);
+	run(e, 3200);
+	sent_to(e, "192.0.2.20", 5060, "CANCEL ");
+	assert_true(e->ftimed[0]);
+	feed(e, CANCEL_REQ, peer(UAC_IP, 5070));
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 487");
+	assert_true(nothing_more_to(e, "192.0.2.20", 5060, "CANCEL ")); /* one is enough */
+	respond_from(e, a, 487, "Request Terminated", "192.0.2.20", 5060, NULL);
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 487"));
+	sip_proxy_start(e->deferred); /* harmless, no targets even */
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 4"));
+	uac_ack(e);
+	run(e, 40000);
+	assert_int_equal(live_contexts(e), 0);
+	env_free(e);
+
+	/* the new attempt had begun: it is CANCELled (once it rings) and its
+	 * 487 is the answer; the timed-out branch's 487 is absorbed */
+	e = env_hooked(false, 0);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	e->route_timeout = 3000;
+	e->steps[0] = (struct fstep){.act = F_RESTART, .targets = {"sip:vm@192.0.2.30"}, .timeout = 3000};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	respond_from(e, a, 180, "Ringing", "192.0.2.20", 5060, NULL);
+	run(e, 3200);
+	sent_to(e, "192.0.2.20", 5060, "CANCEL ");
+	struct out *vm = sent_to(e, "192.0.2.30", 5060, "INVITE ");
+	feed(e, CANCEL_REQ, peer(UAC_IP, 5070));
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	assert_true(nothing_more_to(e, "192.0.2.30", 5060, "CANCEL "));
+	respond_from(e, a, 487, "Request Terminated", "192.0.2.20", 5060, NULL);
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 487"));
+	run(e, 5000); /* the second attempt's timeout does not fire after the CANCEL */
+	assert_int_equal(e->nfailed, 1);
+	respond_from(e, vm, 180, "Ringing", "192.0.2.30", 5060, NULL);
+	sent_to(e, "192.0.2.30", 5060, "CANCEL ");
+	respond_from(e, vm, 487, "Request Terminated", "192.0.2.30", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 487");
+	assert_int_equal(e->nfailed, 1);
+	assert_int_equal(e->finals, 1);
+	env_free(e);
+
+	/* the new attempt's target is still being located: nothing of it
+	 * runs, so the 487 goes at once (the timed-out branch, still
+	 * waiting for its own 487, does not count) */
+	e = env_hooked_with(false, 0, ENV_RESOLVER);
+	e->targets[0] = "sip:bob@192.0.2.30";
+	e->route_timeout = 3000;
+	e->steps[0] = (struct fstep){.act = F_DEFER};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	run(e, 0);
+	a = sent_to(e, "192.0.2.30", 5060, "INVITE ");
+	respond_from(e, a, 180, "Ringing", "192.0.2.30", 5060, NULL);
+	run(e, 3200);
+	sent_to(e, "192.0.2.30", 5060, "CANCEL ");
+	assert_int_equal(e->nfailed, 1);
+	assert_int_equal(sip_proxy_add_target(e->deferred, FO_URI, strlen(FO_URI), 0), 0);
+	sip_proxy_start(e->deferred); /* located from the loop, later */
+	assert_true(nothing_more_to(e, FO_A, 5060, "INVITE "));
+	feed(e, CANCEL_REQ, peer(UAC_IP, 5070));
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 487");
+	run(e, 100);
+	assert_true(nothing_more_to(e, FO_A, 5060, "INVITE "));
+	respond_from(e, a, 487, "Request Terminated", "192.0.2.30", 5060, NULL);
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 487"));
+	uac_ack(e);
+	run(e, 40000);
+	assert_int_equal(live_contexts(e), 0);
+	env_free(e);
+}
+
+/* max_branches counts the request's targets across attempts. */
+static void test_max_branches_across_attempts(void **state)
+{
+	(void)state;
+	struct env *e = env_hooked(true, 3);
+	e->targets[0] = "sip:bob@192.0.2.20";
+	e->steps[0] = (struct fstep){.act = F_RESTART, .targets = {"sip:bob@192.0.2.21"}};
+	e->steps[1] = (struct fstep){.act = F_RESTART, .targets = {"sip:bob@192.0.2.22", "sip:bob@192.0.2.23"}};
+	e->steps[2] = (struct fstep){.act = F_RESTART, .targets = {"sip:bob@192.0.2.24"}};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	struct out *a = sent_to(e, "192.0.2.20", 5060, "INVITE ");
+	respond_from(e, a, 486, "Busy Here", "192.0.2.20", 5060, NULL);
+	assert_int_equal(e->add_rc[0], 0);
+	struct out *b = sent_to(e, "192.0.2.21", 5060, "INVITE ");
+	/* a 302 whose Contacts would pass the limit: the first fits */
+	respond_from(e, b, 302, "Moved", "192.0.2.21", 5060,
+		     "Contact: <sip:bob@192.0.2.41>, <sip:bob@192.0.2.42>\n");
+	struct out *c = sent_to(e, "192.0.2.41", 5060, "INVITE ");
+	assert_true(nothing_more_to(e, "192.0.2.42", 5060, "INVITE "));
+	respond_from(e, c, 404, "Not Found", "192.0.2.41", 5060, NULL);
+	/* third attempt: three targets so far, none left */
+	assert_int_equal(e->nfailed, 2);
+	assert_int_equal(e->fstatus[1], 404);
+	assert_int_equal(e->add_rc[1], -1);
+	assert_true(nothing_more_to(e, "192.0.2.22", 5060, "INVITE "));
+	/* a start without targets: 480 */
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 480");
+	assert_int_equal(e->nfailed, 2);
+	env_free(e);
+}
+
+#define Q_CONTACTS                                                              \
+	"Contact: <sip:a@192.0.2.41>;q=0.5, <sip:b@192.0.2.42>;q=1.0\n"         \
+	"Contact: <sip:c@192.0.2.43>, <sip:d@192.0.2.44>;q=0.1\n"
+
+/* 3xx Contacts tried by q: equal q in parallel, the highest first (no q
+ * is 1.0), the next group when the previous ended without 2xx or 6xx. */
+static void test_q_ordered_recursion(void **state)
+{
+	(void)state;
+	struct env *e = env_new(true);
+	e->targets[0] = "sip:bob@192.0.2.40";
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	struct out *r = sent_to(e, "192.0.2.40", 5060, "INVITE ");
+	respond_from(e, r, 302, "Moved Temporarily", "192.0.2.40", 5060, Q_CONTACTS);
+	struct out *b = sent_to(e, "192.0.2.42", 5060, "INVITE sip:b@192.0.2.42 SIP/2.0");
+	struct out *c = sent_to(e, "192.0.2.43", 5060, "INVITE sip:c@192.0.2.43 SIP/2.0");
+	assert_true(nothing_more_to(e, "192.0.2.41", 5060, "INVITE "));
+	assert_true(nothing_more_to(e, "192.0.2.44", 5060, "INVITE "));
+	respond_from(e, b, 486, "Busy Here", "192.0.2.42", 5060, NULL);
+	assert_true(nothing_more_to(e, "192.0.2.41", 5060, "INVITE "));
+	respond_from(e, c, 180, "Ringing", "192.0.2.43", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 180 Ringing");
+	respond_from(e, c, 480, "Temporarily Unavailable", "192.0.2.43", 5060, NULL);
+	struct out *a = sent_to(e, "192.0.2.41", 5060, "INVITE sip:a@192.0.2.41 SIP/2.0");
+	assert_true(nothing_more_to(e, "192.0.2.44", 5060, "INVITE "));
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 4"));
+	respond_from(e, a, 404, "Not Found", "192.0.2.41", 5060, NULL);
+	struct out *d = sent_to(e, "192.0.2.44", 5060, "INVITE sip:d@192.0.2.44 SIP/2.0");
+	respond_from(e, d, 200, "OK", "192.0.2.44", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 4"));
+	env_free(e);
+
+	/* every group fails: the best of all of them */
+	e = env_new(true);
+	e->targets[0] = "sip:bob@192.0.2.40";
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	r = sent_to(e, "192.0.2.40", 5060, "INVITE ");
+	respond_from(e, r, 302, "Moved Temporarily", "192.0.2.40", 5060,
+		     "Contact: <sip:a@192.0.2.41>;q=0.2, <sip:b@192.0.2.42>;q=0.9\n");
+	b = sent_to(e, "192.0.2.42", 5060, "INVITE ");
+	respond_from(e, b, 503, "Service Unavailable", "192.0.2.42", 5060, NULL);
+	a = sent_to(e, "192.0.2.41", 5060, "INVITE ");
+	respond_from(e, a, 486, "Busy Here", "192.0.2.41", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 486");
+	env_free(e);
+}
+
+/* A 2xx or a 6xx in a group: the lower groups are never tried. */
+static void test_q_recursion_stops(void **state)
+{
+	(void)state;
+	for (int six = 0; six < 2; six++) {
+		struct env *e = env_new(true);
+		e->targets[0] = "sip:bob@192.0.2.40";
+		feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+		struct out *r = sent_to(e, "192.0.2.40", 5060, "INVITE ");
+		respond_from(e, r, 302, "Moved Temporarily", "192.0.2.40", 5060, Q_CONTACTS);
+		struct out *b = sent_to(e, "192.0.2.42", 5060, "INVITE ");
+		struct out *c = sent_to(e, "192.0.2.43", 5060, "INVITE ");
+		respond_from(e, c, 180, "Ringing", "192.0.2.43", 5060, NULL);
+		if (six)
+			respond_from(e, b, 603, "Decline", "192.0.2.42", 5060, NULL);
+		else
+			respond_from(e, b, 200, "OK", "192.0.2.42", 5060, NULL);
+		if (!six)
+			sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+		sent_to(e, "192.0.2.43", 5060, "CANCEL ");
+		respond_from(e, c, 487, "Request Terminated", "192.0.2.43", 5060, NULL);
+		if (six)
+			sent_to(e, UAC_IP, 5070, "SIP/2.0 603 Decline");
+		run(e, 1000);
+		assert_true(nothing_more_to(e, "192.0.2.41", 5060, "INVITE "));
+		assert_true(nothing_more_to(e, "192.0.2.44", 5060, "INVITE "));
+		assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 487"));
+		env_free(e);
+	}
+}
+
+/* A redirect's next q group waits for its own Contacts only (not for a
+ * sibling branch still ringing), and a Contact that redirects again has
+ * its own Contacts tried before its parent's next group. */
+static void test_q_recursion_nested_and_siblings(void **state)
+{
+	(void)state;
+	struct env *e = env_new(true);
+	e->targets[0] = "sip:bob@192.0.2.40";
+	e->targets[1] = "sip:bob@192.0.2.50";
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	struct out *r = sent_to(e, "192.0.2.40", 5060, "INVITE ");
+	struct out *x = sent_to(e, "192.0.2.50", 5060, "INVITE ");
+	respond_from(e, x, 180, "Ringing", "192.0.2.50", 5060, NULL);
+	respond_from(e, r, 302, "Moved Temporarily", "192.0.2.40", 5060,
+		     "Contact: <sip:b@192.0.2.42>;q=1, <sip:a@192.0.2.41>;q=0.5\n");
+	struct out *b = sent_to(e, "192.0.2.42", 5060, "INVITE ");
+	assert_true(nothing_more_to(e, "192.0.2.41", 5060, "INVITE "));
+	/* b redirects again: its Contacts by q, before a */
+	respond_from(e, b, 301, "Moved Permanently", "192.0.2.42", 5060,
+		     "Contact: <sip:f@192.0.2.46>;q=0.3, <sip:g@192.0.2.47>;q=0.7\n");
+	struct out *g = sent_to(e, "192.0.2.47", 5060, "INVITE ");
+	assert_true(nothing_more_to(e, "192.0.2.46", 5060, "INVITE "));
+	assert_true(nothing_more_to(e, "192.0.2.41", 5060, "INVITE "));
+	respond_from(e, g, 486, "Busy Here", "192.0.2.47", 5060, NULL);
+	struct out *f = sent_to(e, "192.0.2.46", 5060, "INVITE ");
+	assert_true(nothing_more_to(e, "192.0.2.41", 5060, "INVITE "));
+	respond_from(e, f, 480, "Temporarily Unavailable", "192.0.2.46", 5060, NULL);
+	/* x still rings: a's turn all the same */
+	struct out *a = sent_to(e, "192.0.2.41", 5060, "INVITE ");
+	respond_from(e, a, 200, "OK", "192.0.2.41", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	sent_to(e, "192.0.2.50", 5060, "CANCEL ");
+	env_free(e);
+
+	/* with sequential targets of the daemon's: a redirect's lower q
+	 * groups come before the daemon's next group */
+	e = env_new(true);
+	e->targets[0] = "sip:bob@192.0.2.40";
+	e->targets[1] = "sip:vm@192.0.2.30";
+	e->groups[1] = 1;
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	r = sent_to(e, "192.0.2.40", 5060, "INVITE ");
+	respond_from(e, r, 302, "Moved Temporarily", "192.0.2.40", 5060,
+		     "Contact: <sip:b@192.0.2.42>;q=0.8, <sip:a@192.0.2.41>;q=0.4\n");
+	b = sent_to(e, "192.0.2.42", 5060, "INVITE ");
+	respond_from(e, b, 486, "Busy Here", "192.0.2.42", 5060, NULL);
+	a = sent_to(e, "192.0.2.41", 5060, "INVITE ");
+	assert_true(nothing_more_to(e, "192.0.2.30", 5060, "INVITE "));
+	respond_from(e, a, 486, "Busy Here", "192.0.2.41", 5060, NULL);
+	struct out *vm = sent_to(e, "192.0.2.30", 5060, "INVITE ");
+	respond_from(e, vm, 200, "OK", "192.0.2.30", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	env_free(e);
+}
+
+/* A 3xx the proxy does not recurse on: its Contacts for the daemon
+ * (CPL's redirection output), highest q first. */
+static void test_best_contacts(void **state)
+{
+	(void)state;
+	struct env *e = env_hooked(false, 0);
+	e->targets[0] = "sip:bob@192.0.2.40";
+	e->steps[0] = (struct fstep){.act = F_RESTART, .targets = {"sip:b@192.0.2.42"}};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	struct out *r = sent_to(e, "192.0.2.40", 5060, "INVITE ");
+	respond_from(e, r, 302, "Moved Temporarily", "192.0.2.40", 5060, Q_CONTACTS);
+	assert_int_equal(e->fstatus[0], 302);
+	assert_int_equal(e->fbest[0], 302);
+	assert_int_equal(e->ncontacts, 4);
+	assert_string_equal(e->contacts[0], "sip:b@192.0.2.42");
+	assert_string_equal(e->contacts[1], "sip:c@192.0.2.43");
+	assert_string_equal(e->contacts[2], "sip:a@192.0.2.41");
+	assert_string_equal(e->contacts[3], "sip:d@192.0.2.44");
+	struct out *b = sent_to(e, "192.0.2.42", 5060, "INVITE ");
+	respond_from(e, b, 486, "Busy Here", "192.0.2.42", 5060, NULL);
+	/* not a 3xx this time: none */
+	assert_int_equal(e->nfailed, 2);
+	assert_int_equal(e->ncontacts, 0);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 486");
+	env_free(e);
+
+	/* recursion on, but every Contact was tried already: the 3xx is the
+	 * best response and its Contacts are given; the buffer bounds them */
+	e = env_hooked(true, 0);
+	e->targets[0] = "sip:bob@192.0.2.40";
+	e->steps[0] = (struct fstep){.act = F_DEFER};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	r = sent_to(e, "192.0.2.40", 5060, "INVITE ");
+	respond_from(e, r, 302, "Moved Temporarily", "192.0.2.40", 5060,
+		     "Contact: <sip:bob@192.0.2.40>\n");
+	assert_int_equal(e->fstatus[0], 302);
+	assert_int_equal(e->ncontacts, 1);
+	assert_string_equal(e->contacts[0], "sip:bob@192.0.2.40");
+	const char *u[4];
+	char small[20];
+	assert_int_equal(sip_proxy_best_contacts(e->deferred, u, 4, small, sizeof(small)), 1);
+	assert_int_equal(sip_proxy_best_contacts(e->deferred, u, 4, small, 18), 0);
+	assert_int_equal(sip_proxy_best_contacts(e->deferred, u, 0, small, sizeof(small)), 0);
+	sip_proxy_reply(e->deferred, 302, NULL, "Contact: <sip:bob@192.0.2.40>\r\n");
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 302");
+	env_free(e);
+
+	/* a proxy that recurses, told not to for one attempt (CPL
+	 * recurse="no"); the next attempt recurses again */
+	e = env_hooked(true, 0);
+	e->targets[0] = "sip:bob@192.0.2.40";
+	e->route_norecurse = true;
+	e->steps[0] = (struct fstep){.act = F_RESTART, .targets = {"sip:c@192.0.2.43"}};
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	r = sent_to(e, "192.0.2.40", 5060, "INVITE ");
+	respond_from(e, r, 302, "Moved Temporarily", "192.0.2.40", 5060, Q_CONTACTS);
+	assert_true(nothing_more_to(e, "192.0.2.42", 5060, "INVITE "));
+	assert_int_equal(e->nfailed, 1);
+	assert_int_equal(e->ncontacts, 4);
+	struct out *c = sent_to(e, "192.0.2.43", 5060, "INVITE ");
+	respond_from(e, c, 302, "Moved Temporarily", "192.0.2.43", 5060, "Contact: <sip:e@192.0.2.45>\n");
+	struct out *x = sent_to(e, "192.0.2.45", 5060, "INVITE ");
+	respond_from(e, x, 200, "OK", "192.0.2.45", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	assert_int_equal(e->nfailed, 1);
+	env_free(e);
+}
+
+
 int main(void)
 {
 	(void)uac;
@@ -1231,6 +2046,19 @@ int main(void)
 		cmocka_unit_test(test_outbound_admit_and_edits),
 		cmocka_unit_test(test_maddr_of_ours_stripped),
 		cmocka_unit_test(test_response_without_caller_via),
+		cmocka_unit_test(test_failed_hook_restarts),
+		cmocka_unit_test(test_failed_hook_declines_or_replies),
+		cmocka_unit_test(test_three_attempts),
+		cmocka_unit_test(test_6xx_ends_attempt),
+		cmocka_unit_test(test_attempt_timeout),
+		cmocka_unit_test(test_timeout_2xx_race),
+		cmocka_unit_test(test_cancel_while_deciding),
+		cmocka_unit_test(test_cancel_during_timeout_cancels),
+		cmocka_unit_test(test_max_branches_across_attempts),
+		cmocka_unit_test(test_q_ordered_recursion),
+		cmocka_unit_test(test_q_recursion_stops),
+		cmocka_unit_test(test_q_recursion_nested_and_siblings),
+		cmocka_unit_test(test_best_contacts),
 	};
 	return cmocka_run_group_tests_name("proxy", tests, NULL, NULL);
 }

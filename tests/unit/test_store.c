@@ -1,8 +1,9 @@
 /*
  * The pure parts of the provisioning cache (common/store_internal.h):
- * notification payloads, user-part normalisation, IP networks and
- * dial-plan templates. The database side is in
- * tests/integration/store_test.sh.
+ * notification payloads, user-part normalisation, IP networks,
+ * dial-plan templates and feature hops; and a store loaded from rows
+ * without a database (store_load_results): hops, on_failure, memory per
+ * subscriber. The database side is in tests/integration/store_test.sh.
  */
 #include "unit/testutil.h"
 
@@ -10,6 +11,7 @@
 #include <netinet/in.h>
 
 #include "store_internal.h"
+#include "unit/store_rows.h"
 
 /* ---- notification payloads ---------------------------------------------- */
 
@@ -191,6 +193,166 @@ static void test_template(void **state)
 	assert_string_equal("(too small)", expand("^(abc)$", "abc", "sip:\\1", 0));
 }
 
+/* ---- feature hops ---- */
+
+static const char *hops(const char *features, size_t cap)
+{
+	static char out[512];
+	int64_t c[32], t[32];
+	size_t nc = 99, nt = 99;
+	if (store_parse_hops(features, c, &nc, t, &nt, cap) < 0)
+		return "(too small)";
+	size_t n = (size_t)snprintf(out, sizeof out, "c");
+	for (size_t i = 0; i < nc; i++)
+		n += (size_t)snprintf(out + n, sizeof out - n, " %lld", (long long)c[i]);
+	n += (size_t)snprintf(out + n, sizeof out - n, " t");
+	for (size_t i = 0; i < nt; i++)
+		n += (size_t)snprintf(out + n, sizeof out - n, " %lld", (long long)t[i]);
+	/* counting alone gives the same counts */
+	size_t kc = 99, kt = 99;
+	assert_int_equal(0, store_parse_hops(features, NULL, &kc, NULL, &kt, 0));
+	assert_int_equal(nc, kc);
+	assert_int_equal(nt, kt);
+	return out;
+}
+
+static void test_hops_parse(void **state)
+{
+	(void)state;
+	assert_string_equal("c t", hops("", 8));
+	assert_string_equal("c t", hops(NULL, 8));
+	/* sides: calling, called, both on either */
+	assert_string_equal("c 7 t", hops("calling:7", 8));
+	assert_string_equal("c t 8", hops("called:8", 8));
+	assert_string_equal("c 9 t 9", hops("both:9", 8));
+	/* order kept; consecutive equal groups merged, per side */
+	assert_string_equal("c 1 2 1 t 1 2 3", hops("both:1 calling:1 both:2 calling:1 called:3 called:3", 8));
+	/* a called feature between two calling ones of one group does not
+	 * split the calling hop */
+	assert_string_equal("c 5 t 6", hops("calling:5 called:6 calling:5", 8));
+	assert_string_equal("c 1 2 t 2", hops("calling:1 both:2 called:2", 8));
+	/* blanks, malformed words skipped */
+	assert_string_equal("c 4 t", hops("  calling:4   nonsense:5 calling: calling:x1 calling:-3 calling:0 "
+					  "callingx:6 call:7 both:12345678901234567890 ",
+					  8));
+	/* cap: exactly fits, one short */
+	assert_string_equal("c 1 2 t", hops("calling:1 calling:2", 2));
+	assert_string_equal("(too small)", hops("calling:1 calling:2 calling:3", 2));
+	assert_string_equal("(too small)", hops("called:1 called:2 called:3", 2));
+	assert_string_equal("c 1 t", hops("calling:1 calling:1 calling:1", 1));
+}
+
+static struct test_rows *rows_state(void **state)
+{
+	return *state;
+}
+
+static int rows_setup(void **state)
+{
+	*state = calloc(1, sizeof(struct test_rows));
+	return *state ? 0 : -1;
+}
+
+static int rows_teardown(void **state)
+{
+	rows_free(*state);
+	free(*state);
+	return 0;
+}
+
+static void test_hops_loaded(void **state)
+{
+	struct test_rows *t = rows_state(state);
+	rows_domain(t, 1, "example.com");
+	rows_subscriber(t, 10, 1, "plain", "");
+	rows_subscriber(t, 11, 1, "feat", "both:7 calling:7 calling:8 called:9 both:7");
+	rows_subscriber_full(t, 12, 1, "many", "1:m1 1:m2", "+15550001 15550002", "called:9", true);
+	rows_group(t, 7, "feat-a", "feature", "skip");
+	rows_server(t, 70, "192.0.2.7", 5080, "udp", 1, true);
+	rows_group(t, 8, "feat-b", "feature", "fail");
+	rows_group(t, 9, "ua", "marshal_ua", "fail");
+	struct store *s = rows_store(t);
+
+	const struct store_subscriber *p = store_subscriber_by_aor(s, SIP_STR_LIT("plain"), SIP_STR_LIT("example.com"));
+	assert_non_null(p);
+	assert_null(p->calling_hops);
+	assert_null(p->called_hops);
+	assert_int_equal(0, p->ncalling_hops);
+	assert_int_equal(0, p->ncalled_hops);
+
+	const struct store_subscriber *f = store_subscriber_by_aor(s, SIP_STR_LIT("feat"), SIP_STR_LIT("example.com"));
+	assert_non_null(f);
+	assert_int_equal(3, f->ncalling_hops);
+	assert_int_equal(7, f->calling_hops[0]);
+	assert_int_equal(8, f->calling_hops[1]);
+	assert_int_equal(7, f->calling_hops[2]);
+	assert_int_equal(3, f->ncalled_hops);
+	assert_int_equal(7, f->called_hops[0]);
+	assert_int_equal(9, f->called_hops[1]);
+	assert_int_equal(7, f->called_hops[2]);
+
+	/* keys find their subscriber back (by index), hops beside them */
+	const struct store_subscriber *m = store_subscriber_by_aor(s, SIP_STR_LIT("m2"), SIP_STR_LIT("example.com"));
+	assert_non_null(m);
+	assert_int_equal(12, m->id);
+	assert_ptr_equal(m, store_subscriber_by_did(s, SIP_STR_LIT("+15550002")));
+	assert_ptr_equal(m, store_subscriber_by_did(s, SIP_STR_LIT("15550001")));
+	assert_ptr_equal(m, store_subscriber_by_aor(s, SIP_STR_LIT("many"), SIP_STR_LIT("example.com")));
+	assert_null(m->calling_hops);
+	assert_int_equal(1, m->ncalled_hops);
+	assert_int_equal(9, m->called_hops[0]);
+	assert_string_equal("many", m->user);
+
+	assert_int_equal(STORE_ON_FAILURE_SKIP, store_group_by_name(s, "feat-a")->on_failure);
+	assert_int_equal(STORE_ON_FAILURE_FAIL, store_group_by_name(s, "feat-b")->on_failure);
+	assert_string_equal("feature", store_group_by_id(s, 7)->kind);
+	const struct store_server *sv[4];
+	assert_int_equal(1, store_group_servers(s, 7, sv, 4));
+	assert_int_equal(0, store_group_servers(s, 8, sv, 4));
+}
+
+/* Heap held by the store with the rows of t loaded. */
+static size_t store_bytes(struct test_rows *t)
+{
+	struct store_stats st;
+	rows_store(t);
+	store_get_stats(t->store, &st);
+	return st.bytes;
+}
+
+/*
+ * Memory per subscriber. The store holds a million subscribers, most with
+ * one key and no features: such a record must not grow for the feature
+ * hops (it cost 256 bytes of record and 48 of key before them, LP64), and
+ * a subscriber with hops pays 8 bytes per hop and nothing else. Measured as
+ * the store counts it (store_get_stats), between loads that differ by one
+ * subscriber and stay below the hash tables' first resize.
+ */
+static void test_memory_per_subscriber(void **state)
+{
+	struct test_rows *t = rows_state(state);
+	rows_domain(t, 1, "example.com");
+	rows_subscriber(t, 1, 1, "u0001", "");
+	rows_subscriber(t, 2, 1, "u0002", "");
+	size_t two = store_bytes(t);
+	rows_subscriber(t, 3, 1, "u0003", "");
+	size_t plain = store_bytes(t) - two;
+	rows_clear(t);
+	rows_domain(t, 1, "example.com");
+	rows_subscriber(t, 1, 1, "u0001", "");
+	rows_subscriber(t, 2, 1, "u0002", "");
+	rows_subscriber(t, 3, 1, "u0003", "calling:5 calling:6 called:7 both:8");
+	size_t featured = store_bytes(t) - two;
+	/* strings: user, display name, key: "u0003\0" "\0" "u0003\0"; the
+	 * aggregated alias and DID texts: "\0" "\0" */
+	size_t strings = 6 + 1 + 6 + 1 + 1;
+	print_message("# store: %zu bytes per subscriber without features (record, key, strings), "
+		      "%zu with 3 calling and 2 called hops\n", plain, featured);
+	if (sizeof(void *) == 8)
+		assert_int_equal(256 + 48 + strings, plain);
+	assert_int_equal(plain + 5 * sizeof(int64_t), featured);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +361,9 @@ int main(void)
 		cmocka_unit_test(test_change_truncated),
 		cmocka_unit_test(test_user_normalize),
 		cmocka_unit_test(test_template),
+		cmocka_unit_test(test_hops_parse),
+		cmocka_unit_test_setup_teardown(test_hops_loaded, rows_setup, rows_teardown),
+		cmocka_unit_test_setup_teardown(test_memory_per_subscriber, rows_setup, rows_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
