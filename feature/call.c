@@ -128,6 +128,20 @@ static enum cpl_proxy_status run_proxy(void *ctx, const struct cpl_proxy_request
 	return cpl_replay_proxy(&((struct run_src *)ctx)->rp, req, urls, n);
 }
 
+/* Digits with an optional leading '+' and visual separators (RFC 3966). */
+static bool is_number(sip_str user)
+{
+	size_t i = user.len && user.s[0] == '+', digits = 0;
+	for (; i < user.len; i++) {
+		char ch = user.s[i];
+		if (ch >= '0' && ch <= '9')
+			digits++;
+		else if (ch != '-' && ch != '.' && ch != '(' && ch != ')')
+			return false;
+	}
+	return digits > 0;
+}
+
 /* Runs the script with the outcomes so far. */
 static void run(struct fcall *c, struct cpl_result *res)
 {
@@ -147,7 +161,15 @@ static void run(struct fcall *c, struct cpl_result *res)
 		if (c->from_display)
 			call.origin.display = sip_str_make(c->from_display, strlen(c->from_display));
 	}
-	if (sip_uri_parse(&ruri, c->cont, strlen(c->cont), NULL) == 0)
+	/* A number dialled as a SIP user part is a telephone number to the
+	 * script too (the tel subfield: call blocking by prefix), whether or
+	 * not the phone added user=phone. */
+	char dest[1500];
+	const char *d = c->cont;
+	if (sip_uri_parse(&ruri, c->cont, strlen(c->cont), NULL) == 0 && is_number(ruri.user) &&
+	    !ruri.user_param.len && (size_t)snprintf(dest, sizeof(dest), "%s;user=phone", c->cont) < sizeof(dest))
+		d = dest;
+	if (sip_uri_parse(&ruri, d, strlen(d), NULL) == 0)
 		call.destination.uri = &ruri;
 	if (c->to_uri && sip_uri_parse(&to, c->to_uri, strlen(c->to_uri), NULL) == 0)
 		call.original_destination.uri = &to;

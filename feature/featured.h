@@ -65,12 +65,12 @@ int featured_configure(struct featured *f, const struct featured_conf *c);
 void featured_unconfigure(struct featured *f);
 
 /* load.c: declares the statements on f->q (call before the connection is
- * up); featured_db_up reloads every subscription, featured_db_other takes
- * the store's notifications of tables it does not keep. */
+ * up); featured_db_up reloads every subscription; featured_db_changed (the
+ * store's changed hook) reloads a subscriber's when the store reloaded
+ * the subscriber (its subscriber_features rows changed: a NOTIFY). */
 int featured_db_prepare(struct featured *f);
 void featured_db_up(void *ctx);
-void featured_db_other(void *ctx, const char *table, const char *op, int64_t id, int64_t owner_id,
-		       const char *payload);
+void featured_db_changed(void *ctx, const char *table, int64_t id);
 /* Records caller as sub_id's last caller (not waited for). */
 void featured_db_record_caller(struct featured *f, int64_t sub_id, const char *caller);
 /* Asks for sub_id's last caller: cb(arg, caller or NULL, err) later. */

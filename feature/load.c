@@ -168,27 +168,24 @@ static void on_sub(void *arg, const PGresult *res, const char *err)
 	free(r);
 }
 
-void featured_db_other(void *ctx, const char *table, const char *op, int64_t id, int64_t owner_id,
-		       const char *payload)
+void featured_db_changed(void *ctx, const char *table, int64_t id)
 {
 	struct featured *f = ctx;
-	(void)op;
-	(void)id;
-	if (strcmp(table, "subscriber_features") != 0)
+	/* The store reloads a subscriber when its subscriber_features rows
+	 * change (a NOTIFY), and tells us: its features are loaded again
+	 * too. A full load (table NULL) comes with the connection, where
+	 * featured_db_up reloads everything. */
+	if (!table || strcmp(table, "subscribers") != 0 || id <= 0)
 		return;
-	if (owner_id <= 0) {
-		log_warnx("subscriber_features notification without its subscriber: %.200s", payload);
-		return;
-	}
 	/* forget the compiled scripts now; the rows follow */
-	feature_cache_invalidate(f->cache, owner_id);
+	feature_cache_invalidate(f->cache, id);
 	struct sub_reload *r = malloc(sizeof(*r));
 	char sid[24];
-	snprintf(sid, sizeof(sid), "%" PRId64, owner_id);
+	snprintf(sid, sizeof(sid), "%" PRId64, id);
 	const char *values[] = {sid};
 	if (!r)
 		return;
-	*r = (struct sub_reload){f, owner_id};
+	*r = (struct sub_reload){f, id};
 	if (pgq_exec(f->q, "feat_sub", 1, values, on_sub, r) < 0) {
 		free(r);
 		log_warnx("features of subscriber %s: cannot reload now", sid);

@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 	snprintf(f.host, sizeof(f.host), "%s", c->advertise);
 	if (sipd_listen(tp, &c->listen, mask, f.port, f.host, sizeof(f.host), err, sizeof(err)) < 0)
 		fatalx("%s", err);
-	struct store_hooks sh = {.ctx = &f, .other = featured_db_other};
+	struct store_hooks sh = {.ctx = &f, .changed = featured_db_changed};
 	db.up = featured_db_up;
 	db.ctx = &f;
 	if (sipd_db_open(&db, loop, c->db_conninfo, false, &sh) < 0)

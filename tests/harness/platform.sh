@@ -93,6 +93,7 @@ instance = redirect-a
 registrar.min_expires = 10
 sweep_interval = 5s
 startup_grace = 5s
+${FEATURE_SECRET:+features.secret = $FEATURE_SECRET}
 ${PLATFORM_EXTRA_REDIRECT:-}
 [db]
 conninfo = "$VOCAL_DB_URI"

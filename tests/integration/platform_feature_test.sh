@@ -101,7 +101,9 @@ v=$($HOP "$FEATURE_SECRET" t 0 "$G" 0 "another-call@test" 1001 vocal.test)
 expect_status other-call "sip:1001@vocal.test:$FEATURE_PORT;maddr=$H;vocal-hop=$v" 403 \
     "a vocal-hop signed for another Call-ID: 403"
 v=$($HOP "$FEATURE_SECRET" t 0 "$G" 0 "refused-bad-mac-$$@test" 1001 vocal.test)
-expect_status bad-mac "sip:1001@vocal.test:$FEATURE_PORT;maddr=$H;vocal-hop=${v%?}0" 403 "a bad MAC: 403"
+last=${v: -1}
+[[ $last == 0 ]] && flip=1 || flip=0
+expect_status bad-mac "sip:1001@vocal.test:$FEATURE_PORT;maddr=$H;vocal-hop=${v%?}$flip" 403 "a bad MAC: 403"
 v=$($HOP "$FEATURE_SECRET" t 0 "$G" 0 "refused-other-user-$$@test" 1002 vocal.test)
 expect_status other-user "sip:1001@vocal.test:$FEATURE_PORT;maddr=$H;vocal-hop=$v" 403 \
     "a vocal-hop signed for another target: 403"
@@ -248,7 +250,64 @@ sipp_wait p0-cr
 ok "call return: 1004 dials *69 and reaches 1000's phone"
 nofeatures 1004
 
+# --- the whole path: phone -> marshal -> redirectd -> featured -> ... -> phone ---
+P=tests/integration/sipp/platform
+# pcall NAME TEMPLATE CALLER CALLEE [KEY=VALUE...]: CALLER's phone calls CALLEE through the UA marshal
+pcall() {
+    local name=$1 tmpl=$2 caller=$3 callee=$4 scen
+    shift 4
+    scen=$(sipp_template "$tmpl" "USER=$caller" "PASSWORD=pw$caller" "CALLEE=$callee" "$@")
+    sipp_run "$name" "$scen" "$H:$UA_PORT" x
+}
+feature 1001 call_screening '{"callers": ["sip:1004@vocal.test"], "action": "reject"}'
+feature 1001 forward_busy '{"target": "1002"}'
+settle
+pcall e2e-screened $P/call_expect.xml.in 1004 1001 STATUS=603
+assert_eq "603" "$(last_status e2e-screened)" "end to end: redirectd sends 1004's call to 1001's feature hop, screening answers 603"
+busy=$(sipp_template $S/uas_reject.xml.in STATUS=486 "REASON=Busy Here")
+sipp_bg e2e-p1 "$busy" "$H:$P1"
+sipp_bg e2e-p2 $S/uas_answer.xml "$H:$P2"
+pcall e2e-busy $P/call.xml.in 1000 1001
+sipp_wait e2e-p1
+sipp_wait e2e-p2
+assert_contains "$(platform_received e2e-p2 | grep -m1 '^INVITE ')" "INVITE sip:1002@" \
+    "end to end: 1000 -> 1001 busy -> forwarded by featured -> redirectd -> 1002's phone answers"
+feature 1000 caller_id_blocking '{}'
+settle
+sipp_bg e2e-anon $S/uas_answer.xml "$H:$P4"
+pcall e2e-anon-call $P/call.xml.in 1000 1004
+sipp_wait e2e-anon
+assert_contains "$(platform_received e2e-anon | grep -m1 -i '^From:')" "anonymous@anonymous.invalid" \
+    "end to end: 1000's calling hop hides its identity from 1004"
+nofeatures 1000
+
 # --- the log names every call --------------------------------------------------
 assert_contains "$(flog)" "feature-" "featured's log lines carry the Call-ID"
 platform_stop_daemon feature
 ok "featured stopped cleanly (SIGTERM, exit 0)"
+
+# --- featured stopped: the group's on_failure decides -------------------------------
+# As heartbeatd would do for a server that stopped: disabled, so redirectd
+# knows at once. skip: the call goes on without 1001's features (no
+# screening); fail: the caller gets a clean 503 naming the group.
+platform_sql -c "UPDATE servers SET enabled = false WHERE port = $FEATURE_PORT" >/dev/null
+platform_sql -c "UPDATE server_groups SET on_failure = 'skip' WHERE name = 'features'" >/dev/null
+settle
+sipp_bg skip-p1 $S/uas_answer.xml "$H:$P1"
+pcall skip-call $P/call.xml.in 1004 1001
+sipp_wait skip-p1
+ok "featured down, group on_failure skip: 1004's call to 1001 completes without screening"
+platform_sql -c "UPDATE server_groups SET on_failure = 'fail' WHERE name = 'features'" >/dev/null
+settle
+pcall fail-call $P/call_expect.xml.in 1004 1001 STATUS=503
+assert_contains "$(platform_received fail-call | grep '^SIP/2.0 503')" "features" \
+    "featured down, group on_failure fail: the caller gets 503 naming the group"
+# the server still listed but not answering: the marshal gives up on it
+# after its transaction timeout and takes redirectd's skip Contact
+platform_sql -c "UPDATE servers SET enabled = true WHERE port = $FEATURE_PORT" >/dev/null
+platform_sql -c "UPDATE server_groups SET on_failure = 'skip' WHERE name = 'features'" >/dev/null
+settle
+SIPP_TIMEOUT=60s sipp_bg skip2-p1 $S/uas_answer.xml "$H:$P1"
+SIPP_TIMEOUT=60s pcall skip2-call $P/call.xml.in 1004 1001
+sipp_wait skip2-p1
+ok "featured stopped but listed, on_failure skip: the call completes after the marshal's timeout"
