@@ -289,7 +289,7 @@ ok "featured stopped cleanly (SIGTERM, exit 0)"
 # --- featured stopped: the group's on_failure decides -------------------------------
 # As heartbeatd would do for a server that stopped: disabled, so redirectd
 # knows at once. skip: the call goes on without 1001's features (no
-# screening); fail: the caller gets a clean 503 naming the group.
+# screening); fail: the caller gets a clean error.
 platform_sql -c "UPDATE servers SET enabled = false WHERE port = $FEATURE_PORT" >/dev/null
 platform_sql -c "UPDATE server_groups SET on_failure = 'skip' WHERE name = 'features'" >/dev/null
 settle
@@ -299,9 +299,12 @@ sipp_wait skip-p1
 ok "featured down, group on_failure skip: 1004's call to 1001 completes without screening"
 platform_sql -c "UPDATE server_groups SET on_failure = 'fail' WHERE name = 'features'" >/dev/null
 settle
-pcall fail-call $P/call_expect.xml.in 1004 1001 STATUS=503
-assert_contains "$(platform_received fail-call | grep '^SIP/2.0 503')" "features" \
-    "featured down, group on_failure fail: the caller gets 503 naming the group"
+# redirectd answers 503 naming the group; the marshal relays a 503 as 500
+# (RFC 3261 16.7: a 503 would mean the marshal itself is unavailable)
+pcall fail-call $P/call_expect.xml.in 1004 1001 STATUS=500
+assert_eq "500" "$(last_status fail-call)" "featured down, group on_failure fail: the caller gets a clean 500"
+assert_contains "$(cat "$(platform_log redirect)")" "feature group features: no server, call refused (on_failure fail)" \
+    "featured down, group on_failure fail: redirectd refused the call, naming the group"
 # the server still listed but not answering: the marshal gives up on it
 # after its transaction timeout and takes redirectd's skip Contact
 platform_sql -c "UPDATE servers SET enabled = true WHERE port = $FEATURE_PORT" >/dev/null
