@@ -615,6 +615,27 @@ int cpl_gen(const struct cpl_gen_in *in, char *buf, size_t cap, struct cpl_gen_o
 	return rc;
 }
 
+bool cpl_gen_phone_destination(const struct sip_uri *uri, char *buf, size_t cap)
+{
+	sip_str v;
+	if ((uri->scheme != SIP_URI_SIP && uri->scheme != SIP_URI_SIPS) || !uri->user.len ||
+	    uri->headers.len || sip_uri_param(uri, "user", &v))
+		return false;
+	bool digit = false;
+	for (size_t i = 0; i < uri->user.len; i++) {
+		char ch = uri->user.s[i];
+		if (ch >= '0' && ch <= '9')
+			digit = true;
+		else if (!strchr("-.()", ch) && !(ch == '+' && i == 0))
+			return false;
+	}
+	if (!digit || uri->raw.len + sizeof(";user=phone") > cap)
+		return false;
+	memcpy(buf, uri->raw.s, uri->raw.len);
+	memcpy(buf + uri->raw.len, ";user=phone", sizeof(";user=phone"));
+	return true;
+}
+
 void cpl_footprint(const struct cpl_script *s, struct cpl_footprint *fp)
 {
 	memset(fp, 0, sizeof(*fp));

@@ -73,6 +73,17 @@ struct cpl_gen_out {
 int cpl_gen(const struct cpl_gen_in *in, char *buf, size_t cap, struct cpl_gen_out *out,
 	    char *err, size_t errlen);
 
+/* For featured, building the cpl_call of a calling-side hop: CPL sees
+ * telephone digits (the tel subfield that call_blocking matches) only in
+ * tel: URIs and SIP URIs with user=phone, but phones dial
+ * sip:19005551212@domain. When uri is a sip/sips URI without a user
+ * parameter and without headers whose user part is a number ('+', digits
+ * and the visual separators - . ( ), with at least one digit), writes the
+ * same URI with ";user=phone" appended into buf and returns true; the
+ * caller parses it and uses it as the call's destination. Otherwise (or
+ * when buf is too small) returns false: use uri as it is. */
+bool cpl_gen_phone_destination(const struct sip_uri *uri, char *buf, size_t cap);
+
 /* Memory a compiled script takes, for limits and measurement. used counts
  * the elements in use; allocated what malloc gave (capacities, as
  * malloc_usable_size reports, without allocator headers). */

@@ -30,9 +30,13 @@ static inline PGresult *rows_new(int ncols)
 {
 	PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
 	PGresAttDesc att[16];
-	char names[16][8];
+	char names[16][4];
+	if (ncols < 0 || ncols > 16)
+		abort();
 	for (int i = 0; i < ncols; i++) {
-		snprintf(names[i], sizeof names[i], "c%d", i);
+		names[i][0] = 'c';
+		names[i][1] = (char)('a' + i);
+		names[i][2] = '\0';
 		att[i] = (PGresAttDesc){.name = names[i], .format = 0, .typid = 25, .typlen = -1,
 					.atttypmod = -1};
 	}

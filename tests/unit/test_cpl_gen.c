@@ -531,6 +531,43 @@ static void call_blocking(void **state)
 			fail_msg("%s: verdict %d", cases[i].to, v);
 		}
 	}
+	/* featured's helper marks dialled numbers user=phone */
+	static const struct {
+		const char *in, *out;
+	} phone[] = {
+		{"sip:19005551212@" DOMAIN, "sip:19005551212@" DOMAIN ";user=phone"},
+		{"sips:+1-900-555-1212@" DOMAIN ";transport=tls",
+		 "sips:+1-900-555-1212@" DOMAIN ";transport=tls;user=phone"},
+		{"sip:alice@" DOMAIN, NULL},
+		{"sip:1900x@" DOMAIN, NULL},
+		{"sip:19+00@" DOMAIN, NULL},
+		{"sip:--@" DOMAIN, NULL},
+		{"sip:1900@" DOMAIN ";user=ip", NULL},
+		{"sip:1900@" DOMAIN "?Subject=x", NULL},
+		{"sip:" DOMAIN, NULL},
+		{"tel:+19005551212", NULL},
+	};
+	for (size_t i = 0; i < sizeof(phone) / sizeof(phone[0]); i++) {
+		struct sip_uri in;
+		struct sip_error e;
+		char out[128];
+		assert_int_equal(sip_uri_parse(&in, phone[i].in, strlen(phone[i].in), &e), 0);
+		bool made = cpl_gen_phone_destination(&in, out, sizeof(out));
+		if (made != (phone[i].out != NULL) || (made && strcmp(out, phone[i].out)))
+			fail_msg("%s: %s", phone[i].in, made ? out : "(no)");
+		if (made) {
+			struct uris u;
+			struct cpl_call c = call(&u, "sip:bob@" DOMAIN, out);
+			c.outgoing = true;
+			struct sim sim = {0};
+			assert_int_equal(run(&c, &sim), CPL_REJECT);
+		}
+	}
+	struct sip_uri small;
+	struct sip_error se;
+	char tiny[20];
+	assert_int_equal(sip_uri_parse(&small, "sip:1900@" DOMAIN, strlen("sip:1900@" DOMAIN), &se), 0);
+	assert_false(cpl_gen_phone_destination(&small, tiny, sizeof(tiny)));
 	/* the default reason; nothing on the called side */
 	GEN(FEATURE_CALLING, VM, settings(FEATURE_CALL_BLOCKING, "{\"prefixes\": [\"1900\"]}"));
 	struct uris u;
