@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "ev.h"
+#include "feature/cpl_gen.h"
 #include "feature/featured.h"
 #include "feature/privacy.h"
 #include "feature/target.h"
@@ -128,20 +129,6 @@ static enum cpl_proxy_status run_proxy(void *ctx, const struct cpl_proxy_request
 	return cpl_replay_proxy(&((struct run_src *)ctx)->rp, req, urls, n);
 }
 
-/* Digits with an optional leading '+' and visual separators (RFC 3966). */
-static bool is_number(sip_str user)
-{
-	size_t i = user.len && user.s[0] == '+', digits = 0;
-	for (; i < user.len; i++) {
-		char ch = user.s[i];
-		if (ch >= '0' && ch <= '9')
-			digits++;
-		else if (ch != '-' && ch != '.' && ch != '(' && ch != ')')
-			return false;
-	}
-	return digits > 0;
-}
-
 /* Runs the script with the outcomes so far. */
 static void run(struct fcall *c, struct cpl_result *res)
 {
@@ -165,12 +152,12 @@ static void run(struct fcall *c, struct cpl_result *res)
 	 * script too (the tel subfield: call blocking by prefix), whether or
 	 * not the phone added user=phone. */
 	char dest[1500];
-	const char *d = c->cont;
-	if (sip_uri_parse(&ruri, c->cont, strlen(c->cont), NULL) == 0 && is_number(ruri.user) &&
-	    !ruri.user_param.len && (size_t)snprintf(dest, sizeof(dest), "%s;user=phone", c->cont) < sizeof(dest))
-		d = dest;
-	if (sip_uri_parse(&ruri, d, strlen(d), NULL) == 0)
+	if (sip_uri_parse(&ruri, c->cont, strlen(c->cont), NULL) == 0) {
+		if (cpl_gen_phone_destination(&ruri, dest, sizeof(dest)) &&
+		    sip_uri_parse(&ruri, dest, strlen(dest), NULL) < 0)
+			sip_uri_parse(&ruri, c->cont, strlen(c->cont), NULL);
 		call.destination.uri = &ruri;
+	}
 	if (c->to_uri && sip_uri_parse(&to, c->to_uri, strlen(c->to_uri), NULL) == 0)
 		call.original_destination.uri = &to;
 	const char *initial[1] = {c->cont};
@@ -284,8 +271,10 @@ static bool act(struct fcall *c, struct cpl_result *res)
 	}
 	switch (res->verdict) {
 	case CPL_PENDING:
+		/* no timeout in the script: the server's own limit (timer C),
+		 * not CPL's 20 s, or forward_busy alone would stop the ringing */
 		if (attempt(c, res->proxy.locations, res->proxy.n, res->proxy.ordering,
-			    res->proxy.timeout_given || res->proxy.timeout ? res->proxy.timeout : 20))
+			    res->proxy.timeout_given ? res->proxy.timeout : 0))
 			return true;
 		/* nothing usable to try: as a failed attempt */
 		if (c->n < MAX_OUTCOMES) {

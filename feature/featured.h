@@ -30,6 +30,7 @@
 
 struct store;
 struct pgq;
+struct script_intern;
 
 struct featured_stats {
 	uint64_t calls, refused_untrusted, refused_hop, overload_503, scripts_compiled,
@@ -45,6 +46,8 @@ struct featured {
 	struct pgq *q;
 	struct feature_table *table;
 	struct feature_cache *cache;
+	struct script_intern *intern; /* compiled scripts shared by text */
+	uint32_t limits_gen;          /* bumped when the script limits change */
 	uint8_t key[FEATURE_HOP_KEY_LEN];
 	struct cpl_limits limits;
 	char host[256];

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "feature/featured.h"
+#include "feature/intern.h"
 #include "log.h"
 
 #include "feature/cpl_gen.h"
@@ -59,8 +60,9 @@ static void generate(struct featured *f, struct feature_compiled *e, const struc
 		if (out.note[0])
 			log_call(LOG_INFO, call_id, "subscriber %" PRId64 ": %s", sub_id, out.note);
 		if (out.len) {
-			e->script = cpl_compile(buf, out.len, &f->limits, err, sizeof(err));
-			if (!e->script)
+			e->shared = script_intern_get(f->intern, buf, out.len, &f->limits, f->limits_gen,
+						      &e->script, err, sizeof(err));
+			if (!e->shared)
 				e->error = strdup(err);
 		}
 	}

@@ -5,6 +5,7 @@
 #include <syslog.h>
 
 #include "feature/featured.h"
+#include "feature/intern.h"
 #include "log.h"
 
 static int read_secret(const char *path, char *out, size_t cap)
@@ -68,12 +69,12 @@ int featured_configure(struct featured *f, const struct featured_conf *c)
 		.max_depth = (unsigned)c->cpl_max_depth, .max_locations = (unsigned)c->cpl_max_locations,
 		.max_subactions = (unsigned)c->cpl_max_subactions, .max_steps = (unsigned)c->cpl_max_steps,
 	};
+	if (!f->intern && !(f->intern = script_intern_new()))
+		return -1;
 	if (f->conf && memcmp(&lim, &f->limits, sizeof(lim)) != 0) {
 		/* scripts compiled under other limits: compile again */
-		feature_cache_free(f->cache);
-		f->cache = feature_cache_new((size_t)c->cache_size);
-		if (!f->cache)
-			return -1;
+		feature_cache_clear(f->cache);
+		f->limits_gen++;
 	}
 	f->limits = lim;
 	memcpy(f->key, key, sizeof(key));
@@ -91,6 +92,8 @@ void featured_unconfigure(struct featured *f)
 {
 	feature_cache_free(f->cache);
 	feature_table_free(f->table);
+	script_intern_free(f->intern);
 	f->cache = NULL;
 	f->table = NULL;
+	f->intern = NULL;
 }

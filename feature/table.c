@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "feature/cpl.h"
+#include "feature/intern.h"
 
 /* A subscriber's rows in one allocation: the header, then per row the
  * kind index (1 byte), sides (1 byte), group (8 bytes, unaligned),
@@ -281,7 +282,10 @@ struct feature_cache *feature_cache_new(size_t max_entries)
 
 static void entry_free(struct feature_compiled *e)
 {
-	cpl_free(e->script);
+	if (e->shared)
+		script_intern_put(e->shared);
+	else
+		cpl_free(e->script);
 	free(e->error);
 	free(e);
 }
@@ -341,6 +345,12 @@ static void trim(struct feature_cache *c)
 		c->st.evictions++;
 		detach(c, c->tail);
 	}
+}
+
+void feature_cache_clear(struct feature_cache *c)
+{
+	while (c->head)
+		detach(c, c->head);
 }
 
 void feature_cache_resize(struct feature_cache *c, size_t max_entries)

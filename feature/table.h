@@ -64,11 +64,13 @@ void feature_table_get_stats(const struct feature_table *t, struct feature_table
 /* ---- compiled scripts ---------------------------------------------------- */
 
 struct cpl_script;
+struct interned;
 
 /* What one hop of one subscriber runs: a script (NULL: none) and the
  * native features. Shared by the calls running it (refcounted). */
 struct feature_compiled {
 	struct cpl_script *script;
+	struct interned *shared; /* script shared by text (intern.h): released, not freed */
 	bool caller_id_blocking, call_return;
 	char *error;           /* the script did not compile: why (script NULL) */
 	/* private */
@@ -85,6 +87,8 @@ struct feature_cache;
 struct feature_cache *feature_cache_new(size_t max_entries);
 void feature_cache_free(struct feature_cache *c);
 void feature_cache_resize(struct feature_cache *c, size_t max_entries);
+/* Forgets every entry (those calls hold stay until released). */
+void feature_cache_clear(struct feature_cache *c);
 /* The cached entry for (sub_id, side, group_id) at version, with a
  * reference taken; NULL when absent or stale. */
 struct feature_compiled *feature_cache_get(struct feature_cache *c, int64_t sub_id, unsigned side,

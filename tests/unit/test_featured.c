@@ -10,6 +10,7 @@
 #include "unit/testutil.h"
 
 #include "feature/cpl.h"
+#include "feature/intern.h"
 #include "feature/privacy.h"
 #include "feature/table.h"
 #include "feature/target.h"
@@ -134,6 +135,41 @@ static void cache_lru(void **state)
 	assert_int_equal(st.evictions, 1);
 	assert_int_equal(st.hits, 2);
 	feature_cache_free(c);
+}
+
+static void intern_shares(void **state)
+{
+	struct script_intern *si = script_intern_new();
+	const char *a = "<?xml version=\"1.0\"?><cpl xmlns=\"urn:ietf:params:xml:ns:cpl\"><incoming>"
+			"<reject status=\"busy\"/></incoming></cpl>";
+	char b[256], err[200];
+	snprintf(b, sizeof(b), "%s", a);
+	struct cpl_script *s1, *s2, *s3;
+	struct interned *e1 = script_intern_get(si, a, strlen(a), NULL, 0, &s1, err, sizeof(err));
+	struct interned *e2 = script_intern_get(si, b, strlen(b), NULL, 0, &s2, err, sizeof(err));
+	assert_non_null(e1);
+	assert_ptr_equal(e1, e2); /* the same text: compiled once */
+	assert_ptr_equal(s1, s2);
+	/* other limits (generation): compiled again */
+	struct interned *e3 = script_intern_get(si, a, strlen(a), NULL, 1, &s3, err, sizeof(err));
+	assert_ptr_not_equal(e3, e1);
+	/* a bad script: the error, nothing kept */
+	struct cpl_script *bad = NULL;
+	assert_null(script_intern_get(si, "<cpl", 4, NULL, 0, &bad, err, sizeof(err)));
+	assert_non_null(strstr(err, "XML"));
+	struct script_intern_stats st;
+	script_intern_get_stats(si, &st);
+	assert_int_equal(st.scripts, 2);
+	assert_int_equal(st.shared, 1);
+	assert_int_equal(st.compiled, 2);
+	script_intern_put(e1);
+	script_intern_put(e3);
+	script_intern_get_stats(si, &st);
+	assert_int_equal(st.scripts, 1);
+	/* the table may go before the last reference (ASan: no use after free) */
+	script_intern_free(si);
+	assert_non_null(s2);
+	script_intern_put(e2);
 }
 
 /* ---- targets -------------------------------------------------------------- */
@@ -319,6 +355,7 @@ int main(void)
 		cmocka_unit_test(table_rows),
 		cmocka_unit_test(table_many_and_full_load),
 		cmocka_unit_test(cache_lru),
+		cmocka_unit_test(intern_shares),
 		cmocka_unit_test(target_continue),
 		cmocka_unit_test(target_self),
 		cmocka_unit_test(target_forward),
