@@ -211,10 +211,13 @@ $(BUILD)/tests/bench/%: tests/bench/%.c $(DAEMON_LIBS) $(LIBVOCAL)
 # verification (time per operation; its setup grows with N, so no
 # instruction count), and calls through the proxy core under SIPp load (CPU
 # per call from /proc).
-bench: deps $(BENCH_BIN) $(BUILD)/tests/bench/bench_digest $(BUILD)/tests/proxy/testproxy
+bench: deps $(BENCH_BIN) $(BUILD)/tests/bench/bench_digest $(BUILD)/tests/bench/bench_featured_mem \
+       $(BUILD)/tests/proxy/testproxy
 	@bash tests/bench/run.sh $(BENCH_BIN)
 	@echo "== digest authentication (sip/digest.h)"
 	@$(BUILD)/tests/bench/bench_digest
+	@echo "== featured: memory per subscriber, 1,000,000 subscribers' features (issue 6: < 1 kB)"
+	@$(BUILD)/tests/bench/bench_featured_mem
 	@echo "== calls through the proxy core (testproxy + SIPp on loopback)"
 	@bash tests/bench/proxy_load.sh
 	@echo "== issue 4 race: Kamailio 5.6 vs marshald + redirectd (SIPp on loopback, ~10 minutes)"
