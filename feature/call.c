@@ -176,30 +176,39 @@ static void run(struct fcall *c, struct cpl_result *res)
 
 /* ---- acting on a verdict -------------------------------------------------- */
 
+/* The URI a location becomes: the call's own destination (the next hop),
+ * or a forward target signed for it. Returns its length or -1. */
+static int location_uri(struct fcall *c, const char *url, char *uri, size_t cap)
+{
+	struct sip_uri ruri;
+	if (sip_uri_parse(&ruri, c->cont, strlen(c->cont), NULL) == 0 && feature_target_is_self(url, &ruri)) {
+		size_t n = strlen(c->cont);
+		if (n >= cap)
+			return -1;
+		memcpy(uri, c->cont, n + 1);
+		return (int)n;
+	}
+	if (c->hop.forwards + 1 > MAX_FORWARDS) {
+		log_call(LOG_WARNING, call_id_of(c), "forward to %s refused: %u forwards already", url,
+			 c->hop.forwards);
+		return -1;
+	}
+	int n = feature_target_forward(url, sip_str_make(c->domain, strlen(c->domain)), c->f->key,
+				       call_id_of(c), c->hop.forwards + 1, uri, cap);
+	if (n < 0)
+		log_call(LOG_WARNING, call_id_of(c), "location %s is no usable target", url);
+	return n;
+}
+
 /* Adds the target for location url. */
 static int add_location(struct fcall *c, const char *url, unsigned group)
 {
-	struct featured *f = c->f;
-	struct sip_uri ruri;
 	char uri[1400];
-	int n;
-	if (sip_uri_parse(&ruri, c->cont, strlen(c->cont), NULL) == 0 && feature_target_is_self(url, &ruri)) {
-		n = (int)strlen(c->cont);
-		memcpy(uri, c->cont, (size_t)n + 1);
-	} else {
-		if (c->hop.forwards + 1 > MAX_FORWARDS) {
-			log_call(LOG_WARNING, call_id_of(c), "forward to %s refused: %u forwards already", url,
-				 c->hop.forwards);
-			return -1;
-		}
-		n = feature_target_forward(url, sip_str_make(c->domain, strlen(c->domain)), f->key,
-					   call_id_of(c), c->hop.forwards + 1, uri, sizeof(uri));
-		if (n < 0) {
-			log_call(LOG_WARNING, call_id_of(c), "location %s is no usable target", url);
-			return -1;
-		}
-		f->stats.forwarded++;
-	}
+	int n = location_uri(c, url, uri, sizeof(uri));
+	if (n < 0)
+		return -1;
+	if (strcmp(uri, c->cont) != 0)
+		c->f->stats.forwarded++;
 	log_call(LOG_DEBUG, call_id_of(c), "target %s (group %u)", uri, group);
 	return sip_proxy_add_target(c->pc, uri, (size_t)n, group);
 }
@@ -241,16 +250,18 @@ static void go_on(struct fcall *c)
 		sip_proxy_reply(c->pc, 500, "Next Hop Not Usable", NULL);
 }
 
+/* A redirect: the locations as Contacts, marked like forwards (so that
+ * whoever follows them reaches redirectd as a retargeted call, whose
+ * features then run, not the caller's again). */
 static void redirect(struct fcall *c, const struct cpl_result *res)
 {
-	char extra[4096];
+	char extra[4096], uri[1400];
 	struct sip_out o = {extra, sizeof(extra), 0};
 	for (unsigned i = 0; i < res->n_locations; i++) {
 		const char *url = res->locations[i].url;
-		if (!proxyable(url))
+		if (!proxyable(url) || location_uri(c, url, uri, sizeof(uri)) < 0)
 			continue;
-		/* a bare user (a generated script) is in the subscriber's domain */
-		sip_out_printf(&o, "Contact: <%s>\r\n", url);
+		sip_out_printf(&o, "Contact: <%s>\r\n", uri);
 	}
 	if (o.len >= sizeof(extra) || o.len == 0) {
 		sip_proxy_reply(c->pc, 500, "Redirect Without Usable Locations", NULL);

@@ -208,6 +208,30 @@ sipp_wait p2-cpl
 ok "raw CPL: proxy timeout=2, noanswer -> proxy to 1002, which answered"
 nofeatures 1001
 
+# --- a redirect: the Contact is marked as a forward (signed for its target) ---
+CPL_REDIR='<?xml version=\"1.0\"?><cpl xmlns=\"urn:ietf:params:xml:ns:cpl\"><incoming><location url=\"sip:1002@vocal.test\"><redirect/></location></incoming></cpl>'
+feature 1001 cpl "{\"script\": \"$CPL_REDIR\"}"
+settle
+fcall c-redir $F/invite_expect.xml.in t 1000 1001 STATUS=302
+assert_contains "$(platform_received c-redir | grep -m1 -i '^Contact:')" "<sip:1002@vocal.test;vocal-hop=r.0.0.1." \
+    "raw CPL redirect: 302 whose Contact is 1002 marked as a retarget"
+nofeatures 1001
+
+# --- the database down: featured serves from what it loaded ---
+feature 1001 forward_all '{"target": "1002"}'
+settle
+pg_stop
+sipp_bg p2-dbdown $S/uas_answer.xml "$H:$P2"
+fcall c-dbdown $F/invite_answer.xml.in t 1000 1001
+sipp_wait p2-dbdown
+ok "database down: 1001's forward all still runs (from memory)"
+_pg_launch_and_wait || fail "PostgreSQL did not come back"
+harness_wait_for "featured to reload after the database came back" 20 \
+    bash -c "[[ \$(grep -c 'features loaded' '$(platform_log feature)') -ge 2 ]]" ||
+    fail "featured did not reload its features after reconnecting"
+ok "database back: featured reconnected and loaded every subscription again"
+nofeatures 1001
+
 # --- calling side: call blocking ---------------------------------------------------
 feature 1000 call_blocking '{"prefixes": ["1900"], "reason": "Premium Rate Blocked"}'
 settle
