@@ -67,7 +67,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 # Benchmarks with the run.sh contract (ns/op and callgrind instructions/op)
-BENCH_BIN  := $(BUILD)/tests/bench/bench_parse $(BUILD)/tests/bench/bench_txn
+BENCH_BIN  := $(BUILD)/tests/bench/bench_parse $(BUILD)/tests/bench/bench_txn $(BUILD)/tests/bench/bench_cpl
 
 .PHONY: run stop all check unit unit-asan conformance cli integration integration-asan fuzz-check fuzz \
         bench bench-race install clean deps clang-build
@@ -220,6 +220,8 @@ bench: deps $(BENCH_BIN) $(BUILD)/tests/bench/bench_digest $(BUILD)/tests/bench/
 	@$(BUILD)/tests/bench/bench_featured_mem
 	@echo "== calls through the proxy core (testproxy + SIPp on loopback)"
 	@bash tests/bench/proxy_load.sh
+	@echo "== provd: subscriber read/create, list pages with 1,000,000 subscribers (wrk on loopback)"
+	@bash tests/bench/provd_bench.sh
 	@echo "== issue 4 race: Kamailio 5.6 vs marshald + redirectd (SIPp on loopback, ~10 minutes)"
 	@$(MAKE) --no-print-directory bench-race
 

@@ -13,7 +13,9 @@ packages=(
   # tests, benchmarks and the real services they start
   libcmocka-dev valgrind postgresql dnsmasq-base bind9-dnsutils sip-tester sipsak
   baresip-core
-  iproute2 procps util-linux openssl curl jq
+  iproute2 procps util-linux openssl curl jq bc
+  # the provd benchmark (make bench)
+  wrk
   # the reference of the issue 4 benchmark (make bench-race)
   kamailio kamailio-postgres-modules
 )

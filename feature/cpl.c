@@ -716,6 +716,40 @@ static int compile_top(struct comp *c, xmlNode *root)
 	return 0;
 }
 
+static size_t align8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+/* Moves a compiled script into one allocation of the exact size: the
+ * compiler's arrays grow by doubling, and featured keeps a script per
+ * subscriber. Frees s and returns the copy, or NULL (s untouched). */
+static struct cpl_script *pack(struct cpl_script *s)
+{
+	size_t head = align8(sizeof(*s)), nodes = align8(s->nnodes * sizeof(*s->nodes)),
+	       cases = align8(s->ncases * sizeof(*s->cases)),
+	       times = align8(s->ntimes * sizeof(*s->times));
+	char *block = malloc(head + nodes + cases + times + s->pool_len);
+	if (!block)
+		return NULL;
+	struct cpl_script *p = (struct cpl_script *)(void *)block;
+	*p = *s;
+	p->packed = true;
+	p->nodes = (struct cpl_node *)(void *)(block + head);
+	p->cases = (struct cpl_case *)(void *)(block + head + nodes);
+	p->times = (struct cpl_time *)(void *)(block + head + nodes + cases);
+	p->pool = block + head + nodes + cases + times;
+	if (s->nnodes)
+		memcpy(p->nodes, s->nodes, s->nnodes * sizeof(*s->nodes));
+	if (s->ncases)
+		memcpy(p->cases, s->cases, s->ncases * sizeof(*s->cases));
+	if (s->ntimes)
+		memcpy(p->times, s->times, s->ntimes * sizeof(*s->times));
+	memcpy(p->pool, s->pool, s->pool_len);
+	cpl_free(s);
+	return p;
+}
+
 struct cpl_script *cpl_compile(const char *xml, size_t len, const struct cpl_limits *lim,
 			       char *err, size_t errlen)
 {
@@ -815,6 +849,10 @@ struct cpl_script *cpl_compile(const char *xml, size_t len, const struct cpl_lim
 		goto fail;
 	if (compile_top(&c, root))
 		goto fail;
+	struct cpl_script *packed = pack(s);
+	if (!packed)
+		goto fail;
+	s = packed;
 	goto out;
 fail:
 	if (!err[0])
@@ -832,6 +870,10 @@ void cpl_free(struct cpl_script *s)
 {
 	if (!s)
 		return;
+	if (s->packed) {
+		free(s);
+		return;
+	}
 	free(s->nodes);
 	free(s->cases);
 	free(s->times);

@@ -648,7 +648,10 @@ void cpl_footprint(const struct cpl_script *s, struct cpl_footprint *fp)
 	fp->time_size = sizeof(*s->times);
 	fp->used = sizeof(*s) + s->nnodes * fp->node_size + s->ncases * fp->case_size +
 		   s->ntimes * fp->time_size + s->pool_len;
-	fp->allocated = malloc_usable_size((void *)s) + malloc_usable_size(s->nodes) +
-			malloc_usable_size(s->cases) + malloc_usable_size(s->times) +
-			malloc_usable_size(s->pool);
+	/* cpl_compile packs a script into one block; a script still being
+	 * built has an allocation per array */
+	fp->allocated = malloc_usable_size((void *)s);
+	if (!s->packed)
+		fp->allocated += malloc_usable_size(s->nodes) + malloc_usable_size(s->cases) +
+				 malloc_usable_size(s->times) + malloc_usable_size(s->pool);
 }

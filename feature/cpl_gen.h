@@ -85,8 +85,9 @@ int cpl_gen(const struct cpl_gen_in *in, char *buf, size_t cap, struct cpl_gen_o
 bool cpl_gen_phone_destination(const struct sip_uri *uri, char *buf, size_t cap);
 
 /* Memory a compiled script takes, for limits and measurement. used counts
- * the elements in use; allocated what malloc gave (capacities, as
- * malloc_usable_size reports, without allocator headers). */
+ * the elements in use (header, nodes, cases, time rules, string pool,
+ * without alignment padding); allocated what malloc gave (as
+ * malloc_usable_size reports, without the allocator's own header). */
 struct cpl_footprint {
 	unsigned nodes, cases, times;
 	size_t pool;             /* bytes of the string pool in use */

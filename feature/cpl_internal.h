@@ -131,6 +131,7 @@ struct cpl_script {
 	size_t pool_len;
 	int32_t incoming, outgoing; /* CPL_NONE when absent or empty */
 	bool has_incoming, has_outgoing;
+	bool packed;    /* one allocation (cpl.c's pack) */
 	unsigned max_locations, max_steps;
 };
 

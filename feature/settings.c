@@ -21,17 +21,19 @@
 #include "feature/cpl.h"
 #include "sip/uri.h"
 
+/* order: the position of provisioning/sql/003_features.sql's feature_kinds
+ * (test_cpl_gen checks that the two agree). */
 const struct feature_kind_info feature_kinds[FEATURE_KINDS] = {
-	[FEATURE_CALL_SCREENING] = {"call_screening", FEATURE_CALLED, 1, false},
-	[FEATURE_TIME_OF_DAY] = {"time_of_day", FEATURE_CALLED, 2, false},
-	[FEATURE_FORWARD_ALL] = {"forward_all", FEATURE_CALLED, 3, false},
-	[FEATURE_FORWARD_BUSY] = {"forward_busy", FEATURE_CALLED, 4, false},
-	[FEATURE_FORWARD_NO_ANSWER] = {"forward_no_answer", FEATURE_CALLED, 4, false},
-	[FEATURE_VOICEMAIL] = {"voicemail", FEATURE_CALLED, 4, false},
-	[FEATURE_CALL_BLOCKING] = {"call_blocking", FEATURE_CALLING, 1, false},
-	[FEATURE_CALLER_ID_BLOCKING] = {"caller_id_blocking", FEATURE_CALLING, 9, true},
-	[FEATURE_CALL_RETURN] = {"call_return", FEATURE_BOTH, 9, true},
-	[FEATURE_CPL] = {"cpl", FEATURE_BOTH, 0, false},
+	[FEATURE_CALL_RETURN] = {"call_return", FEATURE_BOTH, 10, true},
+	[FEATURE_CALL_BLOCKING] = {"call_blocking", FEATURE_CALLING, 20, false},
+	[FEATURE_CPL] = {"cpl", FEATURE_BOTH, 30, false},
+	[FEATURE_CALLER_ID_BLOCKING] = {"caller_id_blocking", FEATURE_CALLING, 40, true},
+	[FEATURE_CALL_SCREENING] = {"call_screening", FEATURE_CALLED, 50, false},
+	[FEATURE_TIME_OF_DAY] = {"time_of_day", FEATURE_CALLED, 60, false},
+	[FEATURE_FORWARD_ALL] = {"forward_all", FEATURE_CALLED, 70, false},
+	[FEATURE_FORWARD_BUSY] = {"forward_busy", FEATURE_CALLED, 80, false},
+	[FEATURE_FORWARD_NO_ANSWER] = {"forward_no_answer", FEATURE_CALLED, 90, false},
+	[FEATURE_VOICEMAIL] = {"voicemail", FEATURE_CALLED, 100, false},
 };
 
 int feature_kind_by_name(const char *name)
@@ -627,6 +629,14 @@ struct feature_settings *feature_settings_from_json(enum feature_kind kind,
 	json_t *obj = (json_t *)cobj;
 	if (!json_is_object(obj)) {
 		fail(&c, NULL, "settings must be a JSON object");
+		return NULL;
+	}
+	/* the column's CHECK (003_features.sql): the text jsonb prints, which
+	 * has the separators of json_dumpb without JSON_COMPACT */
+	size_t stored = json_dumpb(obj, NULL, 0, 0);
+	if (stored > FEATURE_SETTINGS_STORED_MAX) {
+		fail(&c, NULL, "settings are larger than %d bytes as stored",
+		     FEATURE_SETTINGS_STORED_MAX);
 		return NULL;
 	}
 	struct feature_settings *s = calloc(1, sizeof(*s));

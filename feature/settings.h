@@ -50,11 +50,14 @@ enum feature_side {
 struct feature_kind_info {
 	const char *name;      /* as in subscriber_features.feature and the API */
 	unsigned sides;        /* enum feature_side bits */
-	/* Where it acts in the generated script, lower first (see
-	 * feature/README.md): cpl 0 (replaces the rest), call_screening and
-	 * call_blocking 1, time_of_day 2, forward_all 3, forward_busy,
-	 * forward_no_answer and voicemail 4 (outputs of ringing the
-	 * subscriber); native features 9. */
+	/* Position, lower first: the order of the feature hops redirectd
+	 * builds (feature_kinds.position of provisioning/sql/003_features.sql,
+	 * the same numbers) and the order in which a generated script applies
+	 * the features of one side: call_screening, time_of_day,
+	 * forward_all, then forward_busy / forward_no_answer / voicemail
+	 * (outputs of ringing the subscriber). A raw cpl script that has the
+	 * side's action replaces the generated features of that side in its
+	 * hop (cpl_gen.h). */
 	unsigned order;
 	bool native;           /* done by featured itself, not expressible in CPL */
 };
@@ -66,7 +69,8 @@ extern const struct feature_kind_info feature_kinds[FEATURE_KINDS];
 int feature_kind_by_name(const char *name);
 
 /* Limits of the settings (also in feature/README.md). */
-#define FEATURE_SETTINGS_MAX_BYTES (256 * 1024) /* the JSON text */
+#define FEATURE_SETTINGS_MAX_BYTES (256 * 1024) /* the JSON text given */
+#define FEATURE_SETTINGS_STORED_MAX 65536       /* as subscriber_features stores it */
 #define FEATURE_TARGET_MAX 256  /* bytes of a target */
 #define FEATURE_LIST_MAX 100    /* callers, prefixes */
 #define FEATURE_ENTRY_MAX 256   /* bytes of a callers entry */

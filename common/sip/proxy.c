@@ -387,6 +387,7 @@ static void send_cancel(struct branch *b)
 	size_t len = sip_build_cancel(sip_txn_request_msg(b->ct), out, sizeof(out));
 	if (len <= sizeof(out))
 		sip_txn_request(p->txn, out, len, sip_txn_peer(b->ct), NULL);
+	sip_txn_cancel_sent(b->ct);
 }
 
 /* Cancels a running INVITE branch: now if it has had a provisional

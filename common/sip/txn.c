@@ -17,6 +17,7 @@ struct sip_txn {
 	unsigned hash;
 
 	bool server, invite, rfc2543, detached, reported_end;
+	bool cancel_sent;                 /* the TU CANCELled this INVITE: 64*T1 to answer */
 	bool in_request_hook;             /* the TU holds t->req right now */
 	enum sip_txn_state state;
 	enum sip_txn_end end;
@@ -552,7 +553,7 @@ static void input_response(struct sip_txn_layer *l, struct sip_msg *m, const str
 		if (code < 200) {
 			if (t->invite)
 				ev_timer_stop(l->loop, &t->retx); /* no more Timer A */
-			if (t->invite)
+			if (t->invite && !t->cancel_sent)
 				ev_timer_stop(l->loop, &t->life); /* Timer B only in Calling */
 			t->state = SIP_TXN_PROCEEDING;
 		} else if (t->invite && code < 300) {
@@ -774,6 +775,15 @@ const char *sip_txn_state_name(enum sip_txn_state s)
 	static const char *const names[] = {"Calling",  "Trying",    "Proceeding", "Completed",
 					    "Accepted", "Confirmed", "Terminated"};
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+void sip_txn_cancel_sent(struct sip_txn *t)
+{
+	if (t->server || !t->invite || t->cancel_sent ||
+	    (t->state != SIP_TXN_CALLING && t->state != SIP_TXN_PROCEEDING))
+		return;
+	t->cancel_sent = true;
+	ev_timer_start(t->layer->loop, &t->life, 64 * t->layer->t.t1);
 }
 
 size_t sip_txn_new_branch(char *out, size_t cap)

@@ -123,6 +123,11 @@ struct sip_txn *sip_txn_cancelled(struct sip_txn_layer *l, struct sip_txn *cance
  * it still finishes its retransmission duties. */
 void sip_txn_detach(struct sip_txn *t);
 
+/* Tells an INVITE client transaction that the TU sent a CANCEL for it: if
+ * no final response comes within 64*T1, it ends with SIP_TXN_END_TIMEOUT
+ * (RFC 3261 9.1: a UAS that ignores the CANCEL must not keep it forever). */
+void sip_txn_cancel_sent(struct sip_txn *t);
+
 struct sip_msg *sip_txn_request_msg(struct sip_txn *t);
 const struct sip_peer *sip_txn_peer(const struct sip_txn *t);
 enum sip_txn_state sip_txn_state(const struct sip_txn *t);

@@ -303,6 +303,45 @@ static void test_client_invite_non2xx_ack(void **state)
 	env_free(e);
 }
 
+/* RFC 3261 9.1: a UAS that never answers a CANCEL does not keep the INVITE
+ * client transaction (and the proxy's branch) forever: 64*T1 after the
+ * CANCEL it ends as a timeout. Before the CANCEL, Proceeding has no limit. */
+static void test_client_invite_cancel_unanswered(void **state)
+{
+	(void)state;
+	struct env *e = env_new();
+	struct sip_peer to = peer(SIP_TP_UDP, "127.0.0.1", 5060);
+	struct sip_txn *t = request(e, INVITE_REQ, &to);
+	input(e, response_to(NULL, 180, "INVITE", 7, "z9hG4bKinv1"), &to);
+	advance(e, 60000);
+	assert_int_equal(e->terminated, 0);
+	sip_txn_cancel_sent(t);
+	input(e, response_to(NULL, 183, "INVITE", 7, "z9hG4bKinv1"), &to); /* keeps the limit */
+	advance(e, 31990);
+	assert_int_equal(e->terminated, 0);
+	advance(e, 20);
+	assert_int_equal(e->terminated, 1);
+	assert_int_equal(e->last_end, SIP_TXN_END_TIMEOUT);
+	env_free(e);
+
+	/* cancelled while Calling: the limit counts from the CANCEL, and a
+	 * provisional arriving afterwards does not lift it; the 487 ends it
+	 * normally */
+	e = env_new();
+	t = request(e, INVITE_REQ, &to);
+	advance(e, 10000);
+	sip_txn_cancel_sent(t);
+	input(e, response_to(NULL, 180, "INVITE", 7, "z9hG4bKinv1"), &to);
+	advance(e, 30000);
+	assert_int_equal(e->terminated, 0);
+	input(e, response_to(NULL, 487, "INVITE", 7, "z9hG4bKinv1"), &to);
+	assert_int_equal(e->last_status, 487);
+	advance(e, 32010); /* Timer D */
+	assert_int_equal(e->terminated, 1);
+	assert_int_equal(e->last_end, SIP_TXN_END_NORMAL);
+	env_free(e);
+}
+
 static void test_client_invite_2xx_accepted(void **state)
 {
 	(void)state;
@@ -623,6 +662,7 @@ int main(void)
 		cmocka_unit_test(test_client_non_invite_proceeding_uses_t2),
 		cmocka_unit_test(test_client_invite_timer_a_b),
 		cmocka_unit_test(test_client_invite_non2xx_ack),
+		cmocka_unit_test(test_client_invite_cancel_unanswered),
 		cmocka_unit_test(test_client_invite_2xx_accepted),
 		cmocka_unit_test(test_client_reliable_no_retransmissions),
 		cmocka_unit_test(test_client_transport_error),
