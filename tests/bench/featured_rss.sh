@@ -44,7 +44,7 @@ measure() { # LABEL PATTERN COUNT
         cat "$LOG" >&2
         exit 1
     }
-    sleep 2
+    sleep 35 # sipd_trim_start gives freed heap back every 30 s
     local rss
     rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
     echo "$1: loaded in $((SECONDS - t)) s, RSS $rss kB = $((rss * 1024 / N)) bytes per subscriber"
