@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `make run`: the all-in-one platform on loopback, from a fresh Debian 12
 # machine. Installs what is missing, builds, starts the private PostgreSQL
-# cluster under var/, applies the schema, seeds the demo, makes the
+# cluster under var/, applies the schema, seeds the demo and the web
+# logins (a carrier administrator, one per demo subscriber), makes the
 # feature-hop key once (var/feature-secret, for redirectd and featured),
-# and (re)starts the SIP daemons: redirectd, featured and the user-agent and
-# gateway marshals.
+# and (re)starts provd and the SIP daemons: redirectd, featured and the
+# user-agent and gateway marshals.
 # Running it twice is harmless: a running cluster is left as it is, the
 # daemons are restarted on the new build, configs in var/etc are kept.
 set -euo pipefail
@@ -24,6 +25,7 @@ SCHEMA_LINE=${migrate_out##*$'\n'}
 demo_seed
 demo_seed_routing
 daemon_conf_write
+web_accounts_seed
 daemons_start
 echo
 echo "vocal is running on this machine (all-in-one, loopback only):"
@@ -32,6 +34,7 @@ echo "    ${SCHEMA_LINE}, migrations in provisioning/sql (bin/vocal-migrate --st
 echo "    connect: psql 'postgresql://vocal:vocal@127.0.0.1:${VOCAL_PG_PORT}/vocal'"
 echo "  provd (provisioning)  JSON API http://127.0.0.1:${VOCAL_PROVD_PORT}/api/v1 (OpenAPI: .../openapi.json),"
 echo "    bearer token in $VOCAL_VAR/api-token:  curl -H \"Authorization: Bearer \$(cat $VOCAL_VAR/api-token)\" http://127.0.0.1:${VOCAL_PROVD_PORT}/api/v1/subscribers"
+web_accounts_print
 echo "  redirectd (registrar, location, routing)  sip:${VOCAL_SIP_HOST}:${VOCAL_REDIRECT_PORT}"
 echo "    feature hops signed with the key in $VOCAL_VAR/feature-secret (features.secret; featured uses the same)"
 echo "  featured (subscribers' features: CPL, forwarding, screening, voicemail...)  sip:${VOCAL_SIP_HOST}:${VOCAL_FEATURE_PORT} (udp)"
@@ -45,6 +48,6 @@ echo "    register with user name = the number, domain vocal.test, outbound prox
 echo "    call each other by number; +1NXXNXXXXXX goes to the gateway; +15550001000 from it reaches 1000"
 echo "  tools: bin/sipcheck FILE...   (parse captured SIP messages), bin/vocal-migrate --status"
 echo
-echo "Not yet built: the web GUI and provd's accounts (the API takes the token only), cdrd and"
+echo "Not yet built: the web GUI (the logins above already work against the API), cdrd and"
 echo "heartbeatd; there is no GUI address yet."
 echo "Stop with: make stop"

@@ -15,8 +15,9 @@
 #include <string.h>
 
 #include "ev.h"
+#include "feature_hop.h"
 #include "log.h"
-#include "marshal/guard.h"
+#include "guard.h"
 #include "marshal/marshal.h"
 #include "sip/build.h"
 #include "store.h"
@@ -110,6 +111,12 @@ const char *marshal_outbound(void *ctx, struct sip_proxy_ctx *pc, const struct s
 	struct marshal *m = ctx;
 	(void)pc;
 	if (m->force_redirect)
+		return m->redirect_uri;
+	/* a call between feature hops without an maddr (redirectd's "skip
+	 * this hop" Contact) continues at the redirect server, whatever its
+	 * host: a DID from the gateway has an address there */
+	sip_str hop;
+	if (!target->maddr.len && sip_uri_param(target, FEATURE_HOP_PARAM, &hop))
 		return m->redirect_uri;
 	/* a device or a server by address: straight there; a name (a
 	 * hosted domain, a foreign one): the redirect server knows */
