@@ -164,7 +164,8 @@ cli: all
 # Programs the integration tests drive: a proxy on the proxy core, and a
 # sender of raw messages.
 TEST_PROGRAMS := $(BUILD)/tests/proxy/testproxy $(BUILD)/tests/proxy/sipsend \
-                 $(BUILD)/tests/integration/resolve_driver $(BUILD)/tests/integration/store_driver
+                 $(BUILD)/tests/integration/resolve_driver $(BUILD)/tests/integration/store_driver \
+                 $(BUILD)/tests/integration/hop_driver
 
 integration: all $(TEST_PROGRAMS)
 	@bash tests/run-suite.sh integration tests/integration/*_test.sh
@@ -177,7 +178,7 @@ ASAN_SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 integration-asan: all $(TEST_PROGRAMS)
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" SAN="$(ASAN_SAN)" \
 	  build/asan/tests/proxy/testproxy build/asan/bin/marshald build/asan/bin/redirectd \
-	  build/asan/bin/provd
+	  build/asan/bin/featured build/asan/bin/provd
 	@TESTPROXY=build/asan/tests/proxy/testproxy PLATFORM_BIN=$(CURDIR)/build/asan/bin \
 	  PROVD=$(CURDIR)/build/asan/bin/provd \
 	  bash tests/run-suite.sh integration-asan tests/integration/provd_api_test.sh tests/integration/provd_auth_test.sh \
@@ -213,10 +214,13 @@ $(BUILD)/tests/bench/%: tests/bench/%.c $(DAEMON_LIBS) $(LIBVOCAL)
 # verification (time per operation; its setup grows with N, so no
 # instruction count), and calls through the proxy core under SIPp load (CPU
 # per call from /proc).
-bench: deps $(BENCH_BIN) $(BUILD)/tests/bench/bench_digest $(BUILD)/tests/proxy/testproxy
+bench: deps $(BENCH_BIN) $(BUILD)/tests/bench/bench_digest $(BUILD)/tests/bench/bench_featured_mem \
+       $(BUILD)/tests/proxy/testproxy
 	@bash tests/bench/run.sh $(BENCH_BIN)
 	@echo "== digest authentication (sip/digest.h)"
 	@$(BUILD)/tests/bench/bench_digest
+	@echo "== featured: memory per subscriber, 1,000,000 subscribers' features (issue 6: < 1 kB)"
+	@$(BUILD)/tests/bench/bench_featured_mem
 	@echo "== calls through the proxy core (testproxy + SIPp on loopback)"
 	@bash tests/bench/proxy_load.sh
 	@echo "== provd: subscriber read/create, list pages with 1,000,000 subscribers (wrk on loopback)"

@@ -209,9 +209,16 @@ VOCAL_GW_PORT=${VOCAL_GW_PORT:-5065}
 VOCAL_REDIRECT_PORT=${VOCAL_REDIRECT_PORT:-5070}
 VOCAL_GATEWAY=${VOCAL_GATEWAY:-127.0.0.1:5090}
 VOCAL_PROVD_PORT=${VOCAL_PROVD_PORT:-8080}
-VOCAL_DAEMONS="provd redirect ua gw" # start order: provd applies the schema
+VOCAL_FEATURE_PORT=${VOCAL_FEATURE_PORT:-5080}
+# the demo's voicemail system: subscriber 1003 plays it (register a phone as
+# 1003 to take the calls that go to voicemail)
+VOCAL_VOICEMAIL=${VOCAL_VOICEMAIL:-sip:1003@vocal.test}
+# start order: provd applies the schema; featured after redirectd
+VOCAL_DAEMONS="provd redirect feature ua gw"
 
-daemon_bin() { case $1 in redirect) echo redirectd ;; provd) echo provd ;; *) echo marshald ;; esac; }
+daemon_bin() {
+	case $1 in redirect) echo redirectd ;; provd) echo provd ;; feature) echo featured ;; *) echo marshald ;; esac
+}
 
 daemon_conf_write() {
 	local etc="$VOCAL_VAR/etc" db="postgresql://vocal:vocal@127.0.0.1:${VOCAL_PG_PORT}/vocal"
@@ -237,6 +244,17 @@ CONF
 		chmod 600 "$etc/redirect.conf"
 		printf '[features]\nsecret = %s\n' "$feature_secret" >>"$etc/redirect.conf"
 	fi
+	[ -e "$etc/feature.conf" ] || cat >"$etc/feature.conf" <<CONF
+# featured: the feature server, runs subscribers' features (bin/featured -v lists every key)
+listen = ${VOCAL_SIP_HOST}:${VOCAL_FEATURE_PORT}
+redirect = ${VOCAL_SIP_HOST}:${VOCAL_REDIRECT_PORT}
+[features]
+# the feature-hop key redirectd signs with (made once by make run)
+secret_file = "$VOCAL_VAR/feature-secret"
+voicemail = "$VOCAL_VOICEMAIL"
+[db]
+conninfo = "$db"
+CONF
 	[ -e "$etc/ua.conf" ] || cat >"$etc/ua.conf" <<CONF
 # the user-agent marshal: phones register and call here (bin/marshald -v lists every key)
 kind = ua
@@ -278,7 +296,7 @@ CONF
 # daemons_stop: SIGTERM each daemon with a pid file (they drain), wait.
 daemons_stop() {
 	local name pidf pid i
-	for name in gw ua redirect provd; do
+	for name in gw ua feature redirect provd; do
 		pidf="$VOCAL_VAR/run/$name.pid"
 		[ -s "$pidf" ] || continue
 		pid=$(cat "$pidf")
@@ -336,6 +354,7 @@ daemon_port() {
 	case $1 in
 	redirect) echo "$VOCAL_REDIRECT_PORT" ;; ua) echo "$VOCAL_UA_PORT" ;;
 	gw) echo "$VOCAL_GW_PORT" ;; provd) echo "$VOCAL_PROVD_PORT" ;;
+	feature) echo "$VOCAL_FEATURE_PORT" ;;
 	esac
 }
 
@@ -344,10 +363,28 @@ demo_seed_routing() {
 	local psql=("$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$VOCAL_PG_SOCK" -p "$VOCAL_PG_PORT"
 		-U postgres -d vocal)
 	as_postgres "${psql[@]}" -v host="$VOCAL_SIP_HOST" -v ua="$VOCAL_UA_PORT" -v gw="$VOCAL_GW_PORT" \
-		-v redirect="$VOCAL_REDIRECT_PORT" <<'SQL' >/dev/null || die "could not seed the demo routing"
+		-v redirect="$VOCAL_REDIRECT_PORT" -v feature="$VOCAL_FEATURE_PORT" <<'SQL' >/dev/null ||
 INSERT INTO server_groups (name, kind) VALUES ('ua-marshals', 'marshal_ua'),
-	('gateway-marshals', 'marshal_gateway'), ('redirect-servers', 'redirect')
+	('gateway-marshals', 'marshal_gateway'), ('redirect-servers', 'redirect'),
+	('features', 'feature')
 	ON CONFLICT (name) DO NOTHING;
+INSERT INTO servers (group_id, host, port) SELECT id, :'host', :'feature'::int FROM server_groups
+	WHERE name = 'features' ON CONFLICT DO NOTHING;
+UPDATE domains SET feature_group_id = (SELECT id FROM server_groups WHERE name = 'features')
+	WHERE name = 'vocal.test' AND feature_group_id IS NULL;
+-- the demo's features (a new run keeps what was changed since): 1001
+-- sends calls it does not answer in 20 s to voicemail, 1002 refuses
+-- anonymous callers
+INSERT INTO subscriber_features (subscriber_id, feature, user_enabled, group_id, settings)
+	SELECT s.id, 'voicemail', true, g.id, '{"on_no_answer": true, "on_busy": true, "ring_time": 20}'
+	FROM subscribers s JOIN domains d ON d.id = s.domain_id, server_groups g
+	WHERE d.name = 'vocal.test' AND s.user_part = '1001' AND g.name = 'features'
+	ON CONFLICT (subscriber_id, feature) DO NOTHING;
+INSERT INTO subscriber_features (subscriber_id, feature, user_enabled, group_id, settings)
+	SELECT s.id, 'call_screening', true, g.id, '{"callers": ["anonymous"], "action": "reject"}'
+	FROM subscribers s JOIN domains d ON d.id = s.domain_id, server_groups g
+	WHERE d.name = 'vocal.test' AND s.user_part = '1002' AND g.name = 'features'
+	ON CONFLICT (subscriber_id, feature) DO NOTHING;
 INSERT INTO servers (group_id, host, port) SELECT id, :'host', :'ua'::int FROM server_groups
 	WHERE name = 'ua-marshals' ON CONFLICT DO NOTHING;
 INSERT INTO servers (group_id, host, port) SELECT id, :'host', :'gw'::int FROM server_groups
@@ -366,4 +403,15 @@ INSERT INTO dial_plan_entries (dial_plan_id, position, pattern, contact_template
 	FROM dial_plans p WHERE name = 'default'
 	AND NOT EXISTS (SELECT 1 FROM dial_plan_entries e WHERE e.dial_plan_id = p.id);
 SQL
+		die "could not seed the demo routing"
+}
+
+# demo_print_features: the demo subscribers' active features, one a line.
+demo_print_features() {
+	local psql=("$PG_BINDIR/psql" -X -q -At -F ' ' -h "$VOCAL_PG_SOCK" -p "$VOCAL_PG_PORT" -U postgres -d vocal)
+	echo "  demo features (featured, group features; change them in subscriber_features or with provd):"
+	as_postgres "${psql[@]}" -c "SELECT '    sip:' || s.user_part || '@' || d.name, f.feature, f.settings::text
+		FROM subscriber_features f JOIN subscribers s ON s.id = f.subscriber_id
+		JOIN domains d ON d.id = s.domain_id WHERE f.admin_enabled AND f.user_enabled
+		ORDER BY s.user_part, f.feature"
 }

@@ -4,8 +4,8 @@
 # cluster under var/, applies the schema, seeds the demo and the web
 # logins (a carrier administrator, one per demo subscriber), makes the
 # feature-hop key once (var/feature-secret, for redirectd and featured),
-# and (re)starts provd and the SIP daemons: redirectd and the user-agent and gateway
-# marshals.
+# and (re)starts provd and the SIP daemons: redirectd, featured and the
+# user-agent and gateway marshals.
 # Running it twice is harmless: a running cluster is left as it is, the
 # daemons are restarted on the new build, configs in var/etc are kept.
 set -euo pipefail
@@ -37,14 +37,17 @@ echo "    bearer token in $VOCAL_VAR/api-token:  curl -H \"Authorization: Bearer
 web_accounts_print
 echo "  redirectd (registrar, location, routing)  sip:${VOCAL_SIP_HOST}:${VOCAL_REDIRECT_PORT}"
 echo "    feature hops signed with the key in $VOCAL_VAR/feature-secret (features.secret; featured uses the same)"
+echo "  featured (subscribers' features: CPL, forwarding, screening, voicemail...)  sip:${VOCAL_SIP_HOST}:${VOCAL_FEATURE_PORT} (udp)"
+echo "    voicemail of the demo: ${VOCAL_VOICEMAIL} (register a phone as 1003 to play it)"
 echo "  marshald, user agents (phones register and call here)  sip:${VOCAL_SIP_HOST}:${VOCAL_UA_PORT} (udp, tcp)"
 echo "  marshald, PSTN gateway ${VOCAL_GATEWAY}  sip:${VOCAL_SIP_HOST}:${VOCAL_GW_PORT} (udp)"
 echo "    configs in $VOCAL_VAR/etc, logs in $VOCAL_VAR/log, pid files in $VOCAL_VAR/run"
 demo_print
+demo_print_features
 echo "    register with user name = the number, domain vocal.test, outbound proxy ${VOCAL_SIP_HOST}:${VOCAL_UA_PORT};"
 echo "    call each other by number; +1NXXNXXXXXX goes to the gateway; +15550001000 from it reaches 1000"
 echo "  tools: bin/sipcheck FILE...   (parse captured SIP messages), bin/vocal-migrate --status"
 echo
-echo "Not yet built: the web GUI (the logins above already work against the API), featured"
-echo "(CPL features), cdrd and heartbeatd; there is no GUI address yet."
+echo "Not yet built: the web GUI (the logins above already work against the API), cdrd and"
+echo "heartbeatd; there is no GUI address yet."
 echo "Stop with: make stop"

@@ -97,6 +97,11 @@ enum cpl_proxy_status {
 	CPL_PROXY_NOANSWER,   /* timeout */
 	CPL_PROXY_REDIRECTION,/* 3xx; the contacts come back as locations */
 	CPL_PROXY_FAILURE,    /* any other final response */
+	/* Not known yet: the attempt is to be made. The run stops with
+	 * verdict CPL_PENDING and the request in cpl_result.proxy; the
+	 * caller makes the attempt and runs the script again from the start
+	 * with the outcome recorded (see cpl_replay below). */
+	CPL_PROXY_PENDING,
 };
 
 struct cpl_location {
@@ -139,6 +144,8 @@ enum cpl_verdict {
 	CPL_REJECT,        /* reject with status and reason */
 	CPL_ERROR,         /* the run broke a limit; the server should act as with
 			    * no script and log error */
+	CPL_PENDING,       /* a proxy callback said CPL_PROXY_PENDING: make the
+			    * attempt in cpl_result.proxy, then run again */
 };
 
 enum cpl_action_kind { CPL_ACT_LOG, CPL_ACT_MAIL, CPL_ACT_PROXY };
@@ -163,8 +170,12 @@ struct cpl_result {
 	/* CPL_ANSWERED, CPL_PROXY_SET, CPL_REDIRECT: the location set */
 	struct cpl_location locations[CPL_DEFAULT_MAX_LOCATIONS];
 	unsigned n_locations;
-	/* CPL_ANSWERED: the options of the proxy that succeeded */
+	/* CPL_ANSWERED: the options of the proxy that succeeded (locations
+	 * NULL). CPL_PENDING: the attempt to make; its locations point into
+	 * this result's locations[] (so a copy of the result must not be
+	 * used for them), ordering says how to try them. */
 	struct cpl_proxy_request proxy;
+	unsigned n_proxied;     /* proxy attempts the run made (replayed ones included) */
 	struct cpl_action actions[CPL_MAX_ACTIONS];
 	unsigned n_actions;     /* actions past CPL_MAX_ACTIONS are dropped */
 	unsigned steps;         /* nodes executed */
@@ -176,5 +187,33 @@ struct cpl_result {
  * returns 0, or -1 when the run was stopped (verdict CPL_ERROR). */
 int cpl_run(const struct cpl_script *s, const struct cpl_call *call,
 	    const struct cpl_outcome_src *src, struct cpl_result *out);
+
+/*
+ * Running a script across asynchronous proxy outcomes, by replay. A run is
+ * deterministic given the call (its time fixed at the call's start) and
+ * the outcomes of its proxy attempts so far, so a server that cannot wait
+ * inside a callback runs the script with the outcomes it has: the first
+ * attempt past them answers CPL_PROXY_PENDING, the run stops with
+ * CPL_PENDING and the request to make; when the attempt ends, its outcome
+ * is appended and the script runs again from the start. Lookups must be
+ * deterministic too (featured's are).
+ */
+struct cpl_outcome {
+	enum cpl_proxy_status status;   /* not CPL_PROXY_PENDING */
+	const char *const *urls;        /* CPL_PROXY_REDIRECTION: the contacts */
+	unsigned n;
+};
+
+struct cpl_replay {
+	const struct cpl_outcome *outcomes; /* the attempts' outcomes, in order */
+	unsigned n;
+	unsigned next;                      /* reset to 0 before each run */
+};
+
+/* A cpl_outcome_src.proxy callback (ctx: a struct cpl_replay) answering
+ * the n-th attempt with the n-th recorded outcome, and every attempt
+ * beyond them with CPL_PROXY_PENDING. */
+enum cpl_proxy_status cpl_replay_proxy(void *ctx, const struct cpl_proxy_request *req,
+				       const char *const **urls, unsigned *n);
 
 #endif

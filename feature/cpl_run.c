@@ -383,6 +383,13 @@ static int32_t run_proxy(struct run *r, const struct cpl_node *n, bool *done)
 	if (o->n_locations) {
 		if (r->src && r->src->proxy)
 			st = r->src->proxy(r->src->ctx, &req, &urls, &nurls);
+		if (st == CPL_PROXY_PENDING) {
+			o->verdict = CPL_PENDING;
+			o->proxy = req;
+			*done = true;
+			return CPL_NONE;
+		}
+		o->n_proxied++;
 		if (st > CPL_PROXY_FAILURE)
 			st = CPL_PROXY_FAILURE;
 		record(r, (struct cpl_action){.kind = CPL_ACT_PROXY, .proxy_status = st});
@@ -536,4 +543,17 @@ int cpl_run(const struct cpl_script *s, const struct cpl_call *call,
 error:
 	out->verdict = CPL_ERROR;
 	return -1;
+}
+
+enum cpl_proxy_status cpl_replay_proxy(void *ctx, const struct cpl_proxy_request *req,
+				       const char *const **urls, unsigned *n)
+{
+	struct cpl_replay *rp = ctx;
+	(void)req;
+	if (rp->next >= rp->n)
+		return CPL_PROXY_PENDING;
+	const struct cpl_outcome *o = &rp->outcomes[rp->next++];
+	*urls = o->urls;
+	*n = o->n;
+	return o->status == CPL_PROXY_PENDING ? CPL_PROXY_FAILURE : o->status;
 }

@@ -41,7 +41,7 @@ tier() { # tier NAME MAKE-ARGS...
 
 # the benchmark programs too, so that they cannot rot unnoticed
 tier build -j"$jobs" all build/tests/bench/bench_parse build/tests/bench/bench_txn \
-    build/tests/bench/bench_digest
+    build/tests/bench/bench_digest build/tests/bench/bench_featured_mem
 tier build-clang -j"$jobs" clang-build
 tier unit -j"$jobs" unit
 tier unit-asan -j"$jobs" unit-asan

@@ -24,6 +24,13 @@
 # PLATFORM_DIGEST_ALGS (default md5: SIPp and baresip answer nothing else),
 # PLATFORM_TIMER_C (the marshals' timer_c, default 20s) and
 # PLATFORM_EXTRA_<NAME> (extra config lines) tune the configs.
+#
+# With PLATFORM_FEATURES=1 the feature server runs too: featured on
+# FEATURE_PORT (udp), a server group "features" (kind feature, on_failure
+# $PLATFORM_FEATURE_ON_FAILURE, default fail) with it as member, and the
+# feature-hop secret shared with redirectd in FEATURE_SECRET (64 hex
+# digits); FEATURE_GROUP_ID is the group's id. PLATFORM_FEATURED_TRUST
+# adds featured trusted_peers (a test that plays a platform server).
 
 # shellcheck source=SCRIPTDIR/postgres.sh
 . "$(dirname "${BASH_SOURCE[0]}")/postgres.sh"
@@ -56,6 +63,10 @@ _platform_seed() {
         echo "INSERT INTO servers (group_id, host, port) SELECT id, '127.0.0.1', $UA_PORT FROM server_groups WHERE name = 'ua';"
         echo "INSERT INTO servers (group_id, host, port) SELECT id, '127.0.0.1', $GW_PORT FROM server_groups WHERE name = 'gw';"
         echo "INSERT INTO servers (group_id, host, port) SELECT id, '127.0.0.1', $REDIRECT_PORT FROM server_groups WHERE name = 'redirect';"
+        if [[ -n "${FEATURE_PORT:-}" ]]; then
+            echo "INSERT INTO server_groups (name, kind, on_failure) VALUES ('features', 'feature', '${PLATFORM_FEATURE_ON_FAILURE:-fail}');"
+            echo "INSERT INTO servers (group_id, host, port) SELECT id, '127.0.0.1', $FEATURE_PORT FROM server_groups WHERE name = 'features';"
+        fi
         for u in 1000 1001 1002 1003 1004 1005 1006 1007 1008 1009; do
             echo "INSERT INTO subscribers (domain_id, user_part, display_name, ha1_md5, ha1_sha256, ha1_sha512_256, marshal_group_id)
                   SELECT d.id, '$u', 'Test $u', '$(_platform_ha1 md5 "$u" vocal.test "pw$u")',
@@ -82,10 +93,25 @@ instance = redirect-a
 registrar.min_expires = 10
 sweep_interval = 5s
 startup_grace = 5s
+${FEATURE_SECRET:+features.secret = $FEATURE_SECRET}
 ${PLATFORM_EXTRA_REDIRECT:-}
 [db]
 conninfo = "$VOCAL_DB_URI"
 EOF
+    if [[ -n "${FEATURE_PORT:-}" ]]; then
+        cat >"$d/feature.conf" <<EOF
+listen = 127.0.0.1:$FEATURE_PORT
+redirect = 127.0.0.1:$REDIRECT_PORT
+features.secret = $FEATURE_SECRET
+features.voicemail = "${PLATFORM_VOICEMAIL:-}"
+trusted_peers = ${PLATFORM_FEATURED_TRUST:-}
+timer_c = ${PLATFORM_TIMER_C:-20s}
+log_level = debug
+${PLATFORM_EXTRA_FEATURE:-}
+[db]
+conninfo = "$VOCAL_DB_URI"
+EOF
+    fi
     cat >"$d/ua.conf" <<EOF
 kind = ua
 listen = 127.0.0.1:$UA_PORT
@@ -120,6 +146,7 @@ platform_start_daemon() {
     redirect) bin=redirectd port=$REDIRECT_PORT ;;
     ua) bin=marshald port=$UA_PORT ;;
     gw) bin=marshald port=$GW_PORT ;;
+    feature) bin=featured port=$FEATURE_PORT ;;
     *) echo "platform_start_daemon: unknown $name" >&2; return 2 ;;
     esac
     local log="$HARNESS_DIR/platform/$name.log"
@@ -184,7 +211,7 @@ _platform_stop_all() {
 platform_start() {
     _harness_ensure_init
     mkdir -p "$HARNESS_DIR/platform"
-    [[ -x "$PLATFORM_BIN/redirectd" && -x "$PLATFORM_BIN/marshald" && -x "$PLATFORM_ROOT/bin/vocal-migrate" ]] ||
+    [[ -x "$PLATFORM_BIN/redirectd" && -x "$PLATFORM_BIN/marshald" && -x "$PLATFORM_BIN/featured" && -x "$PLATFORM_ROOT/bin/vocal-migrate" ]] ||
         make --no-print-directory -s -C "$PLATFORM_ROOT" all >&2 || return 1
     if [[ -z "$_PLATFORM_CLEANUP_REGISTERED" ]]; then
         harness_on_exit _platform_stop_all
@@ -197,9 +224,21 @@ platform_start() {
     GW_PORT=$(harness_free_port udp)
     GATEWAY_PORT=$(harness_free_port udp)
     export REDIRECT_PORT UA_PORT GW_PORT GATEWAY_PORT
+    if [[ "${PLATFORM_FEATURES:-}" == 1 ]]; then
+        FEATURE_PORT=$(harness_free_port udp)
+        FEATURE_SECRET=$(openssl rand -hex 32)
+        export FEATURE_PORT FEATURE_SECRET
+    fi
     _platform_seed || return 1
+    if [[ -n "${FEATURE_PORT:-}" ]]; then
+        FEATURE_GROUP_ID=$(platform_sql -c "SELECT id FROM server_groups WHERE name = 'features'")
+        export FEATURE_GROUP_ID
+    fi
     _platform_write_configs
-    platform_start_daemon redirect && platform_start_daemon ua && platform_start_daemon gw
+    platform_start_daemon redirect && platform_start_daemon ua && platform_start_daemon gw || return 1
+    if [[ -n "${FEATURE_PORT:-}" ]]; then
+        platform_start_daemon feature || return 1
+    fi
 }
 
 # --- helpers for the end-to-end tests (with sipp.sh) ---

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command one: `make run` on this machine starts the private
 # PostgreSQL, applies the schema, seeds the demo subscribers (HA1s only),
-# starts redirectd and the two marshals, and prints what runs; a demo
+# starts redirectd, featured and the two marshals, and prints what runs
+# (the demo's features too); a demo
 # subscriber registers with the printed password; a second run is
 # harmless; `make stop` stops it all. Run in a private VOCAL_VAR on free
 # ports, so a developer's own var/ and a running platform are untouched.
@@ -16,7 +17,8 @@ VOCAL_UA_PORT=$(harness_free_port both)
 VOCAL_GW_PORT=$(harness_free_port udp)
 VOCAL_REDIRECT_PORT=$(harness_free_port both)
 VOCAL_PROVD_PORT=$(harness_free_port tcp)
-export VOCAL_PG_PORT VOCAL_UA_PORT VOCAL_GW_PORT VOCAL_REDIRECT_PORT VOCAL_PROVD_PORT
+VOCAL_FEATURE_PORT=$(harness_free_port udp)
+export VOCAL_PG_PORT VOCAL_UA_PORT VOCAL_GW_PORT VOCAL_REDIRECT_PORT VOCAL_PROVD_PORT VOCAL_FEATURE_PORT
 harness_on_exit make --no-print-directory stop
 
 out=$(make --no-print-directory run 2>&1) || fail "make run failed: $out"
@@ -24,11 +26,15 @@ COUNT=$(find provisioning/sql -name '[0-9]*.sql' | wc -l)
 LATEST=$(find provisioning/sql -name '[0-9]*.sql' -printf '%f\n' | sed 's/_.*//' | sort -n | tail -1 | sed 's/^0*//')
 assert_contains "$out" "schema version $LATEST ($COUNT applied now)" "first run applies the schema"
 assert_contains "$out" "sip:127.0.0.1:$VOCAL_UA_PORT (udp, tcp)" "the user-agent marshal's address printed"
-for name in provd redirect ua gw; do
+for name in provd redirect feature ua gw; do
     pid=$(cat "$VOCAL_VAR/run/$name.pid" 2>/dev/null) || fail "no pid file for $name"
     harness_pid_alive "$pid" || fail "$name is not running"
 done
-ok "provd, redirectd and both marshals run"
+ok "provd, redirectd, featured and both marshals run"
+assert_contains "$out" "sip:127.0.0.1:$VOCAL_FEATURE_PORT (udp)" "featured's address printed"
+assert_contains "$out" "sip:1001@vocal.test voicemail" "the demo's voicemail feature printed"
+assert_contains "$out" "sip:1002@vocal.test call_screening" "the demo's screening feature printed"
+assert_contains "$(cat "$VOCAL_VAR/log/feature.log")" "features loaded: 2 subscribers" "featured loaded the demo's features"
 assert_contains "$out" "http://127.0.0.1:$VOCAL_PROVD_PORT/api/v1" "the API's address printed"
 token=$(cat "$VOCAL_VAR/api-token")
 assert_eq 600 "$(stat -c %a "$VOCAL_VAR/api-token")" "the API token readable by root only"
@@ -94,7 +100,7 @@ sipp_run demo-reg "$reg" "127.0.0.1:$VOCAL_UA_PORT" x
 assert_eq 1 "$(q "select count(*) from location_bindings")" "the demo subscriber registered through make run's platform"
 
 make --no-print-directory stop >/dev/null
-for name in provd redirect ua gw; do
+for name in provd redirect feature ua gw; do
     [[ ! -e "$VOCAL_VAR/run/$name.pid" ]] || fail "$name pid file left"
 done
 ok "make stop stopped the daemons"

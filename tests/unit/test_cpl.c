@@ -492,6 +492,110 @@ static void fig30_complex(void **state)
 	cpl_free(s);
 }
 
+/* ---- replay: runs across asynchronous outcomes ---------------------- */
+
+/* Runs s with the recorded outcomes, as featured does after each attempt. */
+static enum cpl_verdict replay(const struct cpl_script *s, const struct cpl_call *c,
+			       const struct cpl_outcome *o, unsigned n)
+{
+	struct cpl_replay rp = {.outcomes = o, .n = n};
+	struct cpl_outcome_src src = {.ctx = &rp, .lookup = NULL, .proxy = cpl_replay_proxy};
+	int rc = cpl_run(s, c, &src, &result);
+	if (rc)
+		fail_msg("run failed: %s", result.error);
+	assert_int_equal(rp.next, result.n_proxied);
+	return result.verdict;
+}
+
+static void replay_complex(void **state)
+{
+	struct cpl_script *s = load("fig30-complex-example.cpl");
+	struct uris u;
+	struct cpl_call c = call_from(&u, "sip:boss@example.com", NULL);
+	/* nothing known: the first attempt is asked for */
+	assert_int_equal(replay(s, &c, NULL, 0), CPL_PENDING);
+	assert_int_equal(result.proxy.n, 1);
+	assert_string_equal(result.proxy.locations[0].url, "sip:jones@phone.example.com");
+	assert_int_equal(result.proxy.timeout, 8);
+	assert_true(result.proxy.timeout_given);
+	assert_int_equal(result.n_proxied, 0);
+	/* no answer, from the boss: the second attempt, to the mobile */
+	struct cpl_outcome o[3] = {{.status = CPL_PROXY_NOANSWER}};
+	assert_int_equal(replay(s, &c, o, 1), CPL_PENDING);
+	assert_int_equal(result.proxy.n, 1);
+	assert_string_equal(result.proxy.locations[0].url, "tel:+19175551212");
+	assert_int_equal(result.n_proxied, 1);
+	/* it failed too: nothing more to try, the best response */
+	o[1].status = CPL_PROXY_FAILURE;
+	assert_int_equal(replay(s, &c, o, 2), CPL_BEST_RESPONSE);
+	o[1].status = CPL_PROXY_ANSWERED;
+	assert_int_equal(replay(s, &c, o, 2), CPL_ANSWERED);
+	/* busy: voicemail by redirect */
+	o[0].status = CPL_PROXY_BUSY;
+	assert_int_equal(replay(s, &c, o, 1), CPL_REDIRECT);
+	assert_locations("sip:jones@voicemail.example.com", NULL);
+	/* the same outcomes give the same answer every time (determinism) */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(replay(s, &c, o, 1), CPL_REDIRECT);
+		assert_locations("sip:jones@voicemail.example.com", NULL);
+	}
+	/* outcomes past the attempts the script makes are not consumed */
+	o[1].status = CPL_PROXY_BUSY;
+	assert_int_equal(replay(s, &c, o, 2), CPL_REDIRECT);
+	assert_int_equal(result.n_proxied, 1);
+	cpl_free(s);
+}
+
+static void replay_matches_synchronous_run(void **state)
+{
+	/* fig20 driven by callbacks that know every outcome at once and by
+	 * replay, attempt by attempt, agree */
+	struct cpl_script *s = load("fig20-call-forward-busy-noanswer.cpl");
+	struct uris u;
+	struct cpl_call c = call_from(&u, "sip:a@b.example", NULL);
+	static const enum cpl_proxy_status first[] = {CPL_PROXY_BUSY, CPL_PROXY_NOANSWER,
+						      CPL_PROXY_FAILURE, CPL_PROXY_REDIRECTION};
+	for (int i = 0; i < 4; i++)
+		for (int second = CPL_PROXY_ANSWERED; second <= CPL_PROXY_FAILURE; second++) {
+			struct sim sim = {.proxy = {first[i], (enum cpl_proxy_status)second}};
+			enum cpl_verdict want = run(s, &c, &sim);
+			unsigned want_n = result.n_locations;
+			struct cpl_outcome o[2] = {{.status = first[i]},
+						   {.status = (enum cpl_proxy_status)second}};
+			unsigned k = 0;
+			enum cpl_verdict got;
+			while ((got = replay(s, &c, o, k)) == CPL_PENDING) {
+				assert_true(k < 2);
+				/* the attempt asked is the one the callbacks saw */
+				assert_int_equal(result.proxy.n, sim.asked_n[k]);
+				assert_string_equal(result.proxy.locations[0].url, sim.asked[k][0]);
+				assert_int_equal(result.proxy.timeout, sim.req[k].timeout);
+				k++;
+			}
+			assert_int_equal(got, want);
+			assert_int_equal(result.n_locations, want_n);
+			assert_int_equal((int)k, sim.nproxy);
+		}
+	cpl_free(s);
+}
+
+static void replay_redirection_contacts(void **state)
+{
+	/* fig21: a 3xx's contacts come back as the locations of the redirect */
+	struct cpl_script *s = load("fig21-call-forward-redirect-default.cpl");
+	struct uris u;
+	struct cpl_call c = call_from(&u, "sip:a@b.example", NULL);
+	static const char *const contacts[] = {"sip:x@one.example", "sip:y@two.example"};
+	struct cpl_outcome o[1] = {{.status = CPL_PROXY_REDIRECTION, .urls = contacts, .n = 2}};
+	assert_int_equal(replay(s, &c, NULL, 0), CPL_PENDING);
+	assert_int_equal(replay(s, &c, o, 1), CPL_REDIRECT);
+	assert_locations("sip:x@one.example", "sip:y@two.example");
+	o[0] = (struct cpl_outcome){.status = CPL_PROXY_BUSY};
+	assert_int_equal(replay(s, &c, o, 1), CPL_PENDING);
+	assert_string_equal(result.proxy.locations[0].url, "sip:jones@voicemail.example.com");
+	cpl_free(s);
+}
+
 /* ---- refusals and limits ------------------------------------------------ */
 
 #define HEAD "<?xml version=\"1.0\"?>\n<cpl xmlns=\"urn:ietf:params:xml:ns:cpl\">\n"
@@ -946,6 +1050,9 @@ int main(void)
 		cmocka_unit_test(fig27_non_signalling),
 		cmocka_unit_test(fig28_fig29_extensions_refused),
 		cmocka_unit_test(fig30_complex),
+		cmocka_unit_test(replay_complex),
+		cmocka_unit_test(replay_matches_synchronous_run),
+		cmocka_unit_test(replay_redirection_contacts),
 		cmocka_unit_test(refuses_bad_xml),
 		cmocka_unit_test(refuses_invalid_scripts),
 		cmocka_unit_test(refuses_recursion),

@@ -3,6 +3,8 @@
 #include "unit/testutil.h"
 
 #include "config.h"
+#include "feature/conf.h"
+#include "feature/cpl.h"
 #include "marshal/conf.h"
 #include "provisioning/conf.h"
 #include "redirect/conf.h"
@@ -72,12 +74,46 @@ static void test_provd(void **state)
 	assert_int_equal(config_load_buffer(provd_keys, &c, "threads = 0\n", 12, "t", err, sizeof(err)), -1);
 }
 
+static void test_featured(void **state)
+{
+	(void)state;
+	struct featured_conf c = {0};
+	check_table(featured_keys, &c, "");
+	/* what make run writes */
+	check_table(featured_keys, &c,
+		    "listen = 127.0.0.1:5080\nredirect = 127.0.0.1:5070\n[features]\n"
+		    "secret_file = \"/work/var/feature-secret\"\nvoicemail = \"sip:1003@vocal.test\"\n"
+		    "[db]\nconninfo = \"postgresql://vocal:vocal@127.0.0.1:5432/vocal\"\n");
+	char err[512];
+	const char *t = "features.call_return_code = \"*70\"\nfeatures.cache_size = 10\nlog_level = debug\n"
+			"trusted_peers = 10.0.0.1:0 127.0.0.1:5060\ncpl.max_steps = 500\n";
+	assert_int_equal(config_load_buffer(featured_keys, &c, t, strlen(t), "t", err, sizeof(err)), 0);
+	assert_string_equal(c.call_return_code, "*70");
+	assert_int_equal(c.cache_size, 10);
+	assert_int_equal(c.log_level, FEATURED_LOG_DEBUG);
+	assert_int_equal(c.trusted_peers.n, 2);
+	assert_int_equal(c.cpl_max_steps, 500);
+	config_free(featured_keys, &c);
+	assert_int_equal(config_load_buffer(featured_keys, &c, "", 0, "t", err, sizeof(err)), 0);
+	assert_string_equal(c.call_return_code, "*69");
+	assert_int_equal(c.listen.n, 1);
+	assert_int_equal(c.cpl_max_locations, CPL_DEFAULT_MAX_LOCATIONS);
+	config_free(featured_keys, &c);
+	assert_int_equal(config_load_buffer(featured_keys, &c, "features.cache_size = 0\n", 24, "t", err,
+					    sizeof(err)), -1);
+	assert_int_equal(config_load_buffer(featured_keys, &c, "cpl.max_locations = 33\n", 23, "t", err,
+					    sizeof(err)), -1);
+	assert_int_equal(config_load_buffer(featured_keys, &c, "log_level = loud\n", 17, "t", err, sizeof(err)),
+			 -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_marshal),
 		cmocka_unit_test(test_redirect),
 		cmocka_unit_test(test_provd),
+		cmocka_unit_test(test_featured),
 	};
 	return cmocka_run_group_tests_name("daemon_confs", tests, NULL, NULL);
 }
