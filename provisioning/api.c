@@ -15,6 +15,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "provisioning/features.h"
 #include "provisioning/session.h"
 #include "provisioning/validate.h"
 #include "sip/digest.h"
@@ -160,7 +161,8 @@ char *api_summary(const struct body_spec *spec, const void *in)
 		if (!(has & f->bit) || !f->bit || (f->flags & FIELD_SECRET))
 			continue;
 		const char *at = (const char *)in + f->off;
-		json_t *v = f->type == FIELD_STRING ? json_string(at)
+		json_t *v = f->type == FIELD_OBJECT   ? json_incref(*(json_t *const *)at)
+			    : f->type == FIELD_STRING ? json_string(at)
 			    : f->type == FIELD_BOOL ? json_boolean(*(const bool *)at)
 			    : f->type == FIELD_INT  ? json_integer(*(const int *)at)
 						    : json_integer(*(const int64_t *)at);
@@ -361,6 +363,9 @@ static int param_field(struct api_params *ps, const struct field_spec *f, const 
 		if (!*(const int64_t *)at)
 			return api_param(ps, NULL);
 		return api_param_num(ps, (long long)*(const int64_t *)at);
+	case FIELD_OBJECT:
+		/* no generic handler writes one (feature.c does its own) */
+		return api_param(ps, NULL);
 	case FIELD_STRING:
 		break;
 	}
@@ -373,6 +378,7 @@ static const char *sql_cast(const struct field_spec *f)
 	case FIELD_BOOL: return "::boolean";
 	case FIELD_INT: return "::integer";
 	case FIELD_ID: return "::bigint";
+	case FIELD_OBJECT: return "::jsonb";
 	case FIELD_STRING: break;
 	}
 	return "";
@@ -885,6 +891,18 @@ const struct api_route api_routes[] = {
 	{"GET", "/api/v1/subscribers/{id}/registrations", OP_LIST, &bindings, NULL, ACCESS_OWN, 0},
 	{"DELETE", "/api/v1/subscribers/{id}/registrations/{binding_id}", OP_REMOVE, &bindings, NULL,
 	 ACCESS_OWN, 0},
+	/* features: the carrier subscribes and deletes; the subscriber reads its
+	 * own, and of one the carrier offers and did not lock changes only
+	 * user_enabled and settings (features.c) */
+	{"GET", "/api/v1/feature-kinds", OP_CUSTOM, NULL, feature_kinds_list, ACCESS_ANY, 0},
+	{"GET", "/api/v1/subscribers/{id}/features", OP_CUSTOM, NULL, features_list, ACCESS_OWN, 0},
+	{"GET", "/api/v1/subscribers/{id}/features/{feature}", OP_CUSTOM, NULL, feature_get, ACCESS_OWN, 0},
+	{"PUT", "/api/v1/subscribers/{id}/features/{feature}", OP_CUSTOM, NULL, feature_put, ACCESS_OWN,
+	 IN_USER_ENABLED | IN_SETTINGS},
+	{"DELETE", "/api/v1/subscribers/{id}/features/{feature}", OP_CUSTOM, NULL, feature_delete,
+	 ACCESS_OWN_ADMIN, 0},
+	{"GET", "/api/v1/subscribers/{id}/features/{feature}/script", OP_CUSTOM, NULL, feature_script,
+	 ACCESS_OWN, 0},
 	CRUD("/api/v1/server-groups", server_groups),
 	{"GET", "/api/v1/server-groups/{id}/servers", OP_LIST, &servers, NULL, ACCESS_ADMIN, 0},
 	{"POST", "/api/v1/server-groups/{id}/servers", OP_CREATE, &servers, NULL, ACCESS_ADMIN, 0},
@@ -905,23 +923,34 @@ static void (*const op_handlers[])(struct api_call *) = {
 	[OP_PATCH] = patch_row,  [OP_DELETE] = delete_row, [OP_REMOVE] = remove_row,
 };
 
-/* Does path match pattern? Each {name} (at most two) takes a positive
- * decimal that fits, stored in ids[] in order. */
-static bool match(const char *pattern, const char *path, long long ids[2])
+/* Does path match pattern? Each integer placeholder ({id}, {alias_id}: at
+ * most two) takes a positive decimal that fits, stored in ids[] in order;
+ * a name placeholder ({feature}: at most one) takes 1 to API_NAME_MAX of
+ * a-z, 0-9 and '_', copied to name. */
+static bool match(const char *pattern, const char *path, long long ids[2], char *name)
 {
 	int nid = 0;
 	while (*pattern) {
 		const char *close;
-		if (*pattern == '{' && (close = strchr(pattern, '}')) && nid < 2) {
-			long long n = 0;
-			if (*path < '1' || *path > '9')
-				return false;
-			for (; *path >= '0' && *path <= '9'; path++) {
-				if (n > (INT64_MAX - 9) / 10)
+		if (*pattern == '{' && (close = strchr(pattern, '}'))) {
+			if (close - pattern >= 3 && close[-2] == 'i' && close[-1] == 'd') {
+				long long n = 0;
+				if (nid >= 2 || *path < '1' || *path > '9')
 					return false;
-				n = n * 10 + (*path - '0');
+				for (; *path >= '0' && *path <= '9'; path++) {
+					if (n > (INT64_MAX - 9) / 10)
+						return false;
+					n = n * 10 + (*path - '0');
+				}
+				ids[nid++] = n;
+			} else {
+				size_t n = strspn(path, "abcdefghijklmnopqrstuvwxyz0123456789_");
+				if (n == 0 || n > API_NAME_MAX)
+					return false;
+				memcpy(name, path, n);
+				name[n] = 0;
+				path += n;
 			}
-			ids[nid++] = n;
 			pattern = close + 1;
 			continue;
 		}
@@ -1000,12 +1029,14 @@ void api_handle(const struct http_req *req, struct http_resp *resp)
 		return;
 	for (const struct api_route *r = api_routes; r->method; r++) {
 		long long ids[2] = {0, 0};
-		if (!match(r->pattern, req->path, ids))
+		char name[API_NAME_MAX + 1] = "";
+		if (!match(r->pattern, req->path, ids, name))
 			continue;
 		if (strcmp(r->method, method) == 0) {
 			c.route = r;
 			c.id[0] = ids[0];
 			c.id[1] = ids[1];
+			memcpy(c.name, name, sizeof(c.name));
 			/* a login is nobody's until it succeeds, whatever cookie
 			 * the browser still holds */
 			if (r->access == ACCESS_LOGIN)

@@ -47,12 +47,18 @@ enum api_op {
 
 struct api_route;
 
+/* A {name} segment of a path (a placeholder whose name does not end in
+ * "id", e.g. {feature}): 1 to API_NAME_MAX of a-z, 0-9 and '_'. The handler
+ * says whether it names anything (404 when not). */
+#define API_NAME_MAX 64
+
 /* One request being answered. */
 struct api_call {
 	const struct http_req *req;
 	struct http_resp *resp;
 	const struct api_route *route;
 	long long id[2];              /* the path's {id}s, in order (0: none) */
+	char name[API_NAME_MAX + 1];  /* the path's {name} segment ("" when none) */
 	struct api_principal who;     /* who asks (api_handle authenticated them) */
 };
 
@@ -60,7 +66,9 @@ struct api_call {
  * column, and nowhere else: api_handle applies it before any handler). */
 struct api_route {
 	const char *method;
-	const char *pattern;          /* "/api/v1/domains/{id}": {id} is a positive integer */
+	/* "/api/v1/domains/{id}": a placeholder ending in "id" ({id},
+	 * {alias_id}) is a positive integer, any other ({feature}) a name */
+	const char *pattern;
 	enum api_op op;
 	const struct api_resource *res;
 	void (*fn)(struct api_call *c); /* OP_CUSTOM */
