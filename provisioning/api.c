@@ -16,6 +16,7 @@
 #include "db.h"
 #include "log.h"
 #include "provisioning/features.h"
+#include "provisioning/import.h"
 #include "provisioning/session.h"
 #include "provisioning/validate.h"
 #include "sip/digest.h"
@@ -854,67 +855,69 @@ static void openapi(struct api_call *c)
 }
 
 #define CRUD(path, res)                                                                        \
-	{"GET", path, OP_LIST, &res, NULL, ACCESS_ADMIN, 0}, {"POST", path, OP_CREATE, &res, NULL, ACCESS_ADMIN, 0},             \
-	{"GET", path "/{id}", OP_GET, &res, NULL, ACCESS_ADMIN, 0}, {"PATCH", path "/{id}", OP_PATCH, &res, NULL, ACCESS_ADMIN, 0}, \
-	{"DELETE", path "/{id}", OP_DELETE, &res, NULL, ACCESS_ADMIN, 0}
+	{"GET", path, OP_LIST, &res, NULL, ACCESS_ADMIN, 0, NULL}, {"POST", path, OP_CREATE, &res, NULL, ACCESS_ADMIN, 0, NULL},             \
+	{"GET", path "/{id}", OP_GET, &res, NULL, ACCESS_ADMIN, 0, NULL}, {"PATCH", path "/{id}", OP_PATCH, &res, NULL, ACCESS_ADMIN, 0, NULL}, \
+	{"DELETE", path "/{id}", OP_DELETE, &res, NULL, ACCESS_ADMIN, 0, NULL}
 
 /* The access column (auth.h) is the whole policy: administrators and the
  * token everywhere (ACCESS_ADMIN, the default); a subscriber's session
  * only on ACCESS_OWN rows of their own subscriber (another's id: 404),
  * the PATCH limited to own_fields, and on its own session. */
 const struct api_route api_routes[] = {
-	{"GET", "/api/v1/openapi.json", OP_CUSTOM, NULL, openapi, ACCESS_ANY, 0},
-	{"POST", "/api/v1/session", OP_CUSTOM, NULL, session_login, ACCESS_LOGIN, 0},
-	{"GET", "/api/v1/session", OP_CUSTOM, NULL, session_get, ACCESS_SESSION, 0},
-	{"DELETE", "/api/v1/session", OP_CUSTOM, NULL, session_logout, ACCESS_PUBLIC, 0},
-	{"PUT", "/api/v1/session/password", OP_CUSTOM, NULL, session_password, ACCESS_SESSION, 0},
-	{"GET", "/api/v1/accounts", OP_LIST, &api_accounts, NULL, ACCESS_ADMIN, 0},
-	{"POST", "/api/v1/accounts", OP_CUSTOM, NULL, account_create, ACCESS_ADMIN, 0},
-	{"GET", "/api/v1/accounts/{id}", OP_GET, &api_accounts, NULL, ACCESS_ADMIN, 0},
-	{"PATCH", "/api/v1/accounts/{id}", OP_PATCH, &api_accounts, NULL, ACCESS_ADMIN, 0},
-	{"DELETE", "/api/v1/accounts/{id}", OP_DELETE, &api_accounts, NULL, ACCESS_ADMIN, 0},
-	{"PUT", "/api/v1/accounts/{id}/password", OP_CUSTOM, NULL, account_password, ACCESS_ADMIN, 0},
-	{"GET", "/api/v1/audit", OP_LIST, &api_audit, NULL, ACCESS_ADMIN, 0},
+	{"GET", "/api/v1/openapi.json", OP_CUSTOM, NULL, openapi, ACCESS_ANY, 0, NULL},
+	{"POST", "/api/v1/session", OP_CUSTOM, NULL, session_login, ACCESS_LOGIN, 0, NULL},
+	{"GET", "/api/v1/session", OP_CUSTOM, NULL, session_get, ACCESS_SESSION, 0, NULL},
+	{"DELETE", "/api/v1/session", OP_CUSTOM, NULL, session_logout, ACCESS_PUBLIC, 0, NULL},
+	{"PUT", "/api/v1/session/password", OP_CUSTOM, NULL, session_password, ACCESS_SESSION, 0, NULL},
+	{"GET", "/api/v1/accounts", OP_LIST, &api_accounts, NULL, ACCESS_ADMIN, 0, NULL},
+	{"POST", "/api/v1/accounts", OP_CUSTOM, NULL, account_create, ACCESS_ADMIN, 0, NULL},
+	{"GET", "/api/v1/accounts/{id}", OP_GET, &api_accounts, NULL, ACCESS_ADMIN, 0, NULL},
+	{"PATCH", "/api/v1/accounts/{id}", OP_PATCH, &api_accounts, NULL, ACCESS_ADMIN, 0, NULL},
+	{"DELETE", "/api/v1/accounts/{id}", OP_DELETE, &api_accounts, NULL, ACCESS_ADMIN, 0, NULL},
+	{"PUT", "/api/v1/accounts/{id}/password", OP_CUSTOM, NULL, account_password, ACCESS_ADMIN, 0, NULL},
+	{"GET", "/api/v1/audit", OP_LIST, &api_audit, NULL, ACCESS_ADMIN, 0, NULL},
 	CRUD("/api/v1/domains", domains),
-	{"GET", "/api/v1/subscribers", OP_LIST, &subscribers, NULL, ACCESS_ADMIN, 0},
-	{"POST", "/api/v1/subscribers", OP_CREATE, &subscribers, NULL, ACCESS_ADMIN, 0},
-	{"GET", "/api/v1/subscribers/{id}", OP_GET, &subscribers, NULL, ACCESS_OWN, 0},
-	{"PATCH", "/api/v1/subscribers/{id}", OP_PATCH, &subscribers, NULL, ACCESS_OWN, IN_DISPLAY},
-	{"DELETE", "/api/v1/subscribers/{id}", OP_DELETE, &subscribers, NULL, ACCESS_ADMIN, 0},
-	{"PUT", "/api/v1/subscribers/{id}/password", OP_CUSTOM, NULL, subscriber_password, ACCESS_OWN, 0},
-	{"GET", "/api/v1/subscribers/{id}/aliases", OP_LIST, &aliases, NULL, ACCESS_OWN, 0},
-	{"POST", "/api/v1/subscribers/{id}/aliases", OP_CREATE, &aliases, NULL, ACCESS_ADMIN, 0},
-	{"DELETE", "/api/v1/subscribers/{id}/aliases/{alias_id}", OP_REMOVE, &aliases, NULL, ACCESS_ADMIN, 0},
-	{"GET", "/api/v1/subscribers/{id}/dids", OP_LIST, &dids, NULL, ACCESS_OWN, 0},
-	{"POST", "/api/v1/subscribers/{id}/dids", OP_CREATE, &dids, NULL, ACCESS_ADMIN, 0},
-	{"DELETE", "/api/v1/subscribers/{id}/dids/{did_id}", OP_REMOVE, &dids, NULL, ACCESS_ADMIN, 0},
-	{"GET", "/api/v1/subscribers/{id}/registrations", OP_LIST, &bindings, NULL, ACCESS_OWN, 0},
+	{"GET", "/api/v1/subscribers", OP_LIST, &subscribers, NULL, ACCESS_ADMIN, 0, NULL},
+	{"POST", "/api/v1/subscribers", OP_CREATE, &subscribers, NULL, ACCESS_ADMIN, 0, NULL},
+	{"POST", "/api/v1/subscribers/import", OP_CUSTOM, NULL, subscribers_import, ACCESS_ADMIN, 0,
+	 "text/csv"},
+	{"GET", "/api/v1/subscribers/{id}", OP_GET, &subscribers, NULL, ACCESS_OWN, 0, NULL},
+	{"PATCH", "/api/v1/subscribers/{id}", OP_PATCH, &subscribers, NULL, ACCESS_OWN, IN_DISPLAY, NULL},
+	{"DELETE", "/api/v1/subscribers/{id}", OP_DELETE, &subscribers, NULL, ACCESS_ADMIN, 0, NULL},
+	{"PUT", "/api/v1/subscribers/{id}/password", OP_CUSTOM, NULL, subscriber_password, ACCESS_OWN, 0, NULL},
+	{"GET", "/api/v1/subscribers/{id}/aliases", OP_LIST, &aliases, NULL, ACCESS_OWN, 0, NULL},
+	{"POST", "/api/v1/subscribers/{id}/aliases", OP_CREATE, &aliases, NULL, ACCESS_ADMIN, 0, NULL},
+	{"DELETE", "/api/v1/subscribers/{id}/aliases/{alias_id}", OP_REMOVE, &aliases, NULL, ACCESS_ADMIN, 0, NULL},
+	{"GET", "/api/v1/subscribers/{id}/dids", OP_LIST, &dids, NULL, ACCESS_OWN, 0, NULL},
+	{"POST", "/api/v1/subscribers/{id}/dids", OP_CREATE, &dids, NULL, ACCESS_ADMIN, 0, NULL},
+	{"DELETE", "/api/v1/subscribers/{id}/dids/{did_id}", OP_REMOVE, &dids, NULL, ACCESS_ADMIN, 0, NULL},
+	{"GET", "/api/v1/subscribers/{id}/registrations", OP_LIST, &bindings, NULL, ACCESS_OWN, 0, NULL},
 	{"DELETE", "/api/v1/subscribers/{id}/registrations/{binding_id}", OP_REMOVE, &bindings, NULL,
-	 ACCESS_OWN, 0},
+	 ACCESS_OWN, 0, NULL},
 	/* features: the carrier subscribes and deletes; the subscriber reads its
 	 * own, and of one the carrier offers and did not lock changes only
 	 * user_enabled and settings (features.c) */
-	{"GET", "/api/v1/feature-kinds", OP_CUSTOM, NULL, feature_kinds_list, ACCESS_ANY, 0},
-	{"GET", "/api/v1/subscribers/{id}/features", OP_CUSTOM, NULL, features_list, ACCESS_OWN, 0},
-	{"GET", "/api/v1/subscribers/{id}/features/{feature}", OP_CUSTOM, NULL, feature_get, ACCESS_OWN, 0},
+	{"GET", "/api/v1/feature-kinds", OP_CUSTOM, NULL, feature_kinds_list, ACCESS_ANY, 0, NULL},
+	{"GET", "/api/v1/subscribers/{id}/features", OP_CUSTOM, NULL, features_list, ACCESS_OWN, 0, NULL},
+	{"GET", "/api/v1/subscribers/{id}/features/{feature}", OP_CUSTOM, NULL, feature_get, ACCESS_OWN, 0, NULL},
 	{"PUT", "/api/v1/subscribers/{id}/features/{feature}", OP_CUSTOM, NULL, feature_put, ACCESS_OWN,
-	 IN_USER_ENABLED | IN_SETTINGS},
+	 IN_USER_ENABLED | IN_SETTINGS, NULL},
 	{"DELETE", "/api/v1/subscribers/{id}/features/{feature}", OP_CUSTOM, NULL, feature_delete,
-	 ACCESS_OWN_ADMIN, 0},
+	 ACCESS_OWN_ADMIN, 0, NULL},
 	{"GET", "/api/v1/subscribers/{id}/features/{feature}/script", OP_CUSTOM, NULL, feature_script,
-	 ACCESS_OWN, 0},
+	 ACCESS_OWN, 0, NULL},
 	CRUD("/api/v1/server-groups", server_groups),
-	{"GET", "/api/v1/server-groups/{id}/servers", OP_LIST, &servers, NULL, ACCESS_ADMIN, 0},
-	{"POST", "/api/v1/server-groups/{id}/servers", OP_CREATE, &servers, NULL, ACCESS_ADMIN, 0},
-	{"GET", "/api/v1/servers/{id}", OP_GET, &servers, NULL, ACCESS_ADMIN, 0},
-	{"PATCH", "/api/v1/servers/{id}", OP_PATCH, &servers, NULL, ACCESS_ADMIN, 0},
-	{"DELETE", "/api/v1/servers/{id}", OP_DELETE, &servers, NULL, ACCESS_ADMIN, 0},
+	{"GET", "/api/v1/server-groups/{id}/servers", OP_LIST, &servers, NULL, ACCESS_ADMIN, 0, NULL},
+	{"POST", "/api/v1/server-groups/{id}/servers", OP_CREATE, &servers, NULL, ACCESS_ADMIN, 0, NULL},
+	{"GET", "/api/v1/servers/{id}", OP_GET, &servers, NULL, ACCESS_ADMIN, 0, NULL},
+	{"PATCH", "/api/v1/servers/{id}", OP_PATCH, &servers, NULL, ACCESS_ADMIN, 0, NULL},
+	{"DELETE", "/api/v1/servers/{id}", OP_DELETE, &servers, NULL, ACCESS_ADMIN, 0, NULL},
 	CRUD("/api/v1/dial-plans", dial_plans),
-	{"GET", "/api/v1/dial-plans/{id}/entries", OP_LIST, &dial_entries, NULL, ACCESS_ADMIN, 0},
-	{"POST", "/api/v1/dial-plans/{id}/entries", OP_CREATE, &dial_entries, NULL, ACCESS_ADMIN, 0},
-	{"GET", "/api/v1/dial-plan-entries/{id}", OP_GET, &dial_entries, NULL, ACCESS_ADMIN, 0},
-	{"PATCH", "/api/v1/dial-plan-entries/{id}", OP_PATCH, &dial_entries, NULL, ACCESS_ADMIN, 0},
-	{"DELETE", "/api/v1/dial-plan-entries/{id}", OP_DELETE, &dial_entries, NULL, ACCESS_ADMIN, 0},
+	{"GET", "/api/v1/dial-plans/{id}/entries", OP_LIST, &dial_entries, NULL, ACCESS_ADMIN, 0, NULL},
+	{"POST", "/api/v1/dial-plans/{id}/entries", OP_CREATE, &dial_entries, NULL, ACCESS_ADMIN, 0, NULL},
+	{"GET", "/api/v1/dial-plan-entries/{id}", OP_GET, &dial_entries, NULL, ACCESS_ADMIN, 0, NULL},
+	{"PATCH", "/api/v1/dial-plan-entries/{id}", OP_PATCH, &dial_entries, NULL, ACCESS_ADMIN, 0, NULL},
+	{"DELETE", "/api/v1/dial-plan-entries/{id}", OP_DELETE, &dial_entries, NULL, ACCESS_ADMIN, 0, NULL},
 	{0},
 };
 
@@ -960,13 +963,14 @@ static bool match(const char *pattern, const char *path, long long ids[2], char 
 	return *path == 0;
 }
 
-/* Content-Type: application/json, with parameters or not. */
-static bool json_body(const struct http_req *req)
+/* Content-Type: type (application/json...), with parameters or not. */
+static bool body_of_type(const struct http_req *req, const char *type)
 {
 	const char *t = http_header(req, "Content-Type");
-	if (!t || strncasecmp(t, "application/json", 16) != 0)
+	size_t n = strlen(type);
+	if (!t || strncasecmp(t, type, n) != 0)
 		return false;
-	t += 16;
+	t += n;
 	while (*t == ' ')
 		t++;
 	return *t == 0 || *t == ';';
@@ -1043,9 +1047,11 @@ void api_handle(const struct http_req *req, struct http_resp *resp)
 				memset(&c.who, 0, sizeof(c.who));
 			if (forged(&c) < 0 || authorized(&c) < 0)
 				return;
-			if (strcmp(r->method, "GET") && strcmp(r->method, "DELETE") && !json_body(req)) {
+			const char *media = r->media ? r->media : "application/json";
+			if (strcmp(r->method, "GET") && strcmp(r->method, "DELETE") &&
+			    !body_of_type(req, media)) {
 				http_fail(resp, 415, "Unsupported media type",
-					  "send the body as Content-Type: application/json");
+					  "send the body as Content-Type: %s", media);
 				return;
 			}
 			if (r->op == OP_CUSTOM)

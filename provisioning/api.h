@@ -74,6 +74,7 @@ struct api_route {
 	void (*fn)(struct api_call *c); /* OP_CUSTOM */
 	enum api_access access;       /* ACCESS_ADMIN unless said otherwise */
 	unsigned own_fields;          /* OP_PATCH by a subscriber: the IN_* members they may set */
+	const char *media;            /* the body's Content-Type; NULL: application/json */
 };
 
 extern const struct api_route api_routes[];

@@ -305,6 +305,24 @@ fail:
 	return -1;
 }
 
+int body_field_text(const struct body_spec *spec, const char *name, const char *text, void *out,
+		    struct problem *p)
+{
+	const struct field_spec *f = spec->fields;
+	while (f->name && strcmp(f->name, name) != 0)
+		f++;
+	if (!f->name)
+		return problem_set(p, 422, "Unknown field", "%.64s: %s", name, spec->unknown);
+	json_t *v = json_string(text);
+	if (!v)
+		return problem_set(p, 422, "Invalid field", "%s: must be UTF-8 text", f->name);
+	int rc = field_get(f, v, out, p);
+	json_decref(v);
+	if (rc == 0)
+		*(unsigned *)out |= f->bit;
+	return rc;
+}
+
 void body_release(const struct body_spec *spec, void *out)
 {
 	for (const struct field_spec *f = spec->fields; f->name; f++) {

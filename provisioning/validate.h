@@ -161,6 +161,12 @@ int body_parse(const struct body_spec *spec, const char *text, size_t len, bool 
 	       struct problem *p);
 void body_release(const struct body_spec *spec, void *out);
 
+/* One member of spec given as text rather than JSON (a CSV cell), checked
+ * as body_parse checks it (type, length, check), into out. Returns 0, or
+ * -1 with p ("name: why"; text that is not UTF-8 is refused). */
+int body_field_text(const struct body_spec *spec, const char *name, const char *text, void *out,
+		    struct problem *p);
+
 /* ---- feature subscriptions ---- */
 
 struct json_t;
