@@ -669,8 +669,12 @@ static const struct api_resource domains = {
 };
 
 /* HA1s are a password's equivalent: never shown, only whether one is set.
- * The search (q) is strpos, not LIKE: matched as typed, with no wildcards
- * for a client to escape. */
+ * The search (q) is LIKE '%q%' on the lower-case columns, which the
+ * trigram indexes of 005_search.sql serve, with q's '\', '%' and '_'
+ * escaped: matched as typed, no wildcard for a client to escape. */
+#define SEARCH_LIKE(col)                                                                       \
+	"lower(" col ") LIKE '%' || replace(replace(replace(lower($?), '\\', '\\\\'), '%', "     \
+	"'\\%'), '_', '\\_') || '%' ESCAPE '\\'"
 static const struct api_resource subscribers = {
 	.table = "subscribers",
 	.noun = "subscriber",
@@ -683,7 +687,7 @@ static const struct api_resource subscribers = {
 	.filters = (const struct list_filter[]){
 		{"domain", FILTER_ID, "domain_id = $?", NULL, NULL},
 		{"q", FILTER_TEXT,
-		 "strpos(lower(user_part), lower($?)) > 0 OR strpos(lower(display_name), lower($?)) > 0",
+		 SEARCH_LIKE("user_part") " OR " SEARCH_LIKE("display_name"),
 		 valid_search, "at most 64 bytes"},
 		{0},
 	},
