@@ -76,13 +76,23 @@ struct import {
 	unsigned rows;                /* data records */
 	struct good *good;
 	size_t ngood, gcap;
+	/* Errors come in row order within each check (the cells, the
+	 * domains, duplicates in the file, in the table), so the first
+	 * IMPORT_ERRORS_MAX by row are among the first IMPORT_ERRORS_MAX of
+	 * each check: only those are kept (bounded memory for a 64 MiB file
+	 * of bad rows), every one is counted. */
 	struct import_error *errs;
 	size_t nerr, ecap;
+	size_t kept;                  /* of the current check */
+	size_t total;                 /* errors, kept or not */
+	unsigned bad;                 /* rows with an error */
 	bool oom;
 };
 
 static struct import_error *more_errors(struct import *im, size_t k)
 {
+	if (im->kept >= IMPORT_ERRORS_MAX)
+		return NULL;
 	if (im->nerr + k > im->ecap) {
 		size_t cap = im->ecap ? im->ecap * 2 : 64;
 		while (cap < im->nerr + k)
@@ -108,15 +118,21 @@ static int on_record(void *arg, unsigned record, char **fields, unsigned n)
 		return 0;
 	}
 	im->rows++;
+	struct import_error spare[COL_N + 1];
 	struct import_error *e = more_errors(im, COL_N + 1);
-	if (!e) {
+	if (!e && im->kept < IMPORT_ERRORS_MAX) {
 		im->oom = true;
 		return -1;
 	}
 	struct import_row row;
-	unsigned k = import_row_check(&im->h, record, fields, n, &row, e);
+	unsigned k = import_row_check(&im->h, record, fields, n, &row, e ? e : spare);
 	if (k) {
-		im->nerr += k;
+		im->total += k;
+		im->bad++;
+		if (e) {
+			im->nerr += k;
+			im->kept += k;
+		}
 		return 0;
 	}
 	if (im->ngood == im->gcap) {
@@ -135,16 +151,19 @@ static int on_record(void *arg, unsigned record, char **fields, unsigned n)
 
 static void refuse(struct import *im, struct good *g, const char *field, const char *detail)
 {
-	struct import_error *e = more_errors(im, 1);
 	g->refused = true;
+	im->total++;
+	im->bad++;
+	struct import_error *e = more_errors(im, 1);
 	if (!e) {
-		im->oom = true;
+		im->oom |= im->kept < IMPORT_ERRORS_MAX;
 		return;
 	}
 	e->row = g->record;
 	e->field = field;
 	snprintf(e->detail, sizeof(e->detail), "%s", detail);
 	im->nerr++;
+	im->kept++;
 }
 
 /* ---- PostgreSQL array literals ---------------------------------------------------- */
@@ -279,6 +298,7 @@ static int resolve_domains(struct api_call *c, struct import *im, struct dom **d
 		snprintf(doms[v].realm, sizeof(doms[v].realm), "%s", PQgetvalue(r, i, 2));
 	}
 	PQclear(r);
+	im->kept = 0;
 	for (size_t i = 0; i < im->ngood; i++) {
 		if (doms[im->good[i].dom].id)
 			continue;
@@ -309,6 +329,7 @@ static int find_duplicates(struct api_call *c, struct import *im, const struct d
 	int rc = -1;
 	if (pair_init(&m, im->ngood) < 0)
 		goto oom;
+	im->kept = 0;
 	for (size_t i = 0; i < im->ngood; i++) {
 		struct good *g = &im->good[i];
 		if (g->refused)
@@ -343,9 +364,10 @@ static int find_duplicates(struct api_call *c, struct import *im, const struct d
 	struct api_params ps = API_PARAMS(ids.s, users.s);
 	PGresult *r = api_query(c->resp,
 				"SELECT u.i FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS u(d, p, i) "
-				"JOIN subscribers s ON s.domain_id = u.d AND s.user_part = u.p",
+				"JOIN subscribers s ON s.domain_id = u.d AND s.user_part = u.p ORDER BY u.i",
 				&ps);
 	if (r) {
+		im->kept = 0;
 		for (int i = 0; i < PQntuples(r); i++) {
 			long long k = atoll(PQgetvalue(r, i, 0));
 			if (k >= 1 && (size_t)k <= ns)
@@ -503,17 +525,14 @@ void subscribers_import(struct api_call *c)
 		goto out;
 	}
 	qsort(im.errs, im.nerr, sizeof(*im.errs), by_row);
-	/* rows with an error (a row may have several) */
-	unsigned bad = 0;
-	for (size_t i = 0; i < im.nerr; i++)
-		bad += i == 0 || im.errs[i].row != im.errs[i - 1].row;
-	if (im.nerr && !partial) {
+	unsigned bad = im.bad;
+	if (im.total && !partial) {
 		char detail[256];
 		snprintf(detail, sizeof(detail),
 			 "%zu error%s in %u of %u rows; nothing was written (?partial=true writes the "
 			 "good rows)%s",
-			 im.nerr, im.nerr == 1 ? "" : "s", bad, im.rows,
-			 im.nerr > IMPORT_ERRORS_MAX ? "; errors lists the first 1000" : "");
+			 im.total, im.total == 1 ? "" : "s", bad, im.rows,
+			 im.total > IMPORT_ERRORS_MAX ? "; errors lists the first 1000" : "");
 		json_t *doc = json_pack("{s:s, s:s, s:i, s:s, s:o}", "type",
 					"urn:vocal:problem:invalid-rows", "title", "Invalid rows", "status",
 					422, "detail", detail, "errors", errors_json(&im));

@@ -150,6 +150,16 @@ echo "# 10,000 rows imported in $(echo "$t1 - $t0" | bc) s"
 csv "$F"
 expect_problem 422 "the same 10,000 rows again" "10000 errors"
 assert_eq 1000 "$(jf '.errors | length')" "at most 1000 errors are listed"
+{
+    echo "user_part,domain,auth_kind"
+    echo "z0,nowhere.example,digest"
+    for i in $(seq 1 1500); do echo "z$i,imp.example,magic"; done
+} >"$F"
+csv "$F"
+expect_problem 422 "1501 bad rows, by two checks" "1501 errors in 1501 of 1501 rows"
+assert_eq "1000 2 1001" "$(jf '"\(.errors | length) \(.errors[0].row) \(.errors[999].row)"')" \
+    "the first 1000 errors by row, whichever check found them"
+assert_eq "domain" "$(jf '.errors[0].field')" "...the domain of row 2 first"
 api POST /api/v1/subscribers/import '{}'
 expect_problem 415 "a JSON body on the import route"
 
