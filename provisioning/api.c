@@ -27,6 +27,8 @@
  * thread. A broken session is reset on the next request. */
 
 static const char *db_conninfo;
+/* Between api_begin and api_commit / api_rollback on this thread. */
+static __thread bool in_tx;
 static pthread_key_t db_key;
 static pthread_once_t db_once = PTHREAD_ONCE_INIT;
 
@@ -49,6 +51,15 @@ void api_init(const char *conninfo)
 static PGconn *db(struct http_resp *resp)
 {
 	PGconn *c = pthread_getspecific(db_key);
+	if (in_tx && (!c || PQstatus(c) != CONNECTION_OK || !PQconsumeInput(c) ||
+		      (PQtransactionStatus(c) != PQTRANS_INTRANS &&
+		       PQtransactionStatus(c) != PQTRANS_INERROR))) {
+		/* a reset would leave the transaction behind, silently */
+		http_log(LOG_WARNING, "database session lost inside a transaction");
+		http_fail(resp, 503, "Database unavailable", "the database session was lost; nothing "
+			  "was written, try again");
+		return NULL;
+	}
 	/* An idle session learns of a server restart only when it reads:
 	 * PQconsumeInput sees the closed socket now, so this request gets a
 	 * fresh session rather than a 503. */
@@ -85,7 +96,7 @@ static PGresult *query(struct http_resp *resp, const char *sql, int n, const cha
 	if (!c)
 		return NULL;
 	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	if (PQstatus(c) != CONNECTION_OK) {
+	if (PQstatus(c) != CONNECTION_OK && !in_tx) {
 		/* The session died (a server restart, a failover): once more on a
 		 * fresh one. A statement that reached a dying server did not
 		 * commit, unless the reply alone was lost; every statement here
@@ -124,6 +135,42 @@ static PGresult *query(struct http_resp *resp, const char *sql, int n, const cha
 struct pg_result *api_query(struct http_resp *resp, const char *sql, const struct api_params *ps)
 {
 	return query(resp, sql, ps->n, ps->v);
+}
+
+int api_begin(struct http_resp *resp)
+{
+	PGresult *r = query(resp, "BEGIN", 0, NULL);
+	if (!r)
+		return -1;
+	PQclear(r);
+	in_tx = true;
+	return 0;
+}
+
+int api_commit(struct http_resp *resp)
+{
+	PGresult *r = query(resp, "COMMIT", 0, NULL);
+	if (r && PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+		/* a failed transaction's COMMIT says ROLLBACK */
+		http_fail(resp, 409, "Conflict", "the change was rolled back; try again");
+		PQclear(r);
+		r = NULL;
+	}
+	in_tx = false;
+	if (!r) {
+		api_rollback();
+		return -1;
+	}
+	PQclear(r);
+	return 0;
+}
+
+void api_rollback(void)
+{
+	in_tx = false;
+	PGconn *c = pthread_getspecific(db_key);
+	if (c && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
+		PQclear(PQexec(c, "ROLLBACK"));
 }
 
 PGresult *api_change(struct api_call *c, const char *resource, const char *stmt,

@@ -109,6 +109,16 @@ int api_param_num(struct api_params *ps, long long v);
  * NULL with a problem in resp (409 duplicate, 422, 503...). */
 struct pg_result *api_query(struct http_resp *resp, const char *sql, const struct api_params *ps);
 
+/* A handler's own transaction on this thread's session: api_begin
+ * (BEGIN; 0, or -1 with resp set), then api_commit (0, or -1 with resp
+ * set: nothing was written) or api_rollback. In between, a session that
+ * dies is never reset and retried (the retry would run outside the
+ * transaction, and COMMIT on a fresh session would report a lost
+ * transaction as written): every statement, COMMIT included, is 503. */
+int api_begin(struct http_resp *resp);
+int api_commit(struct http_resp *resp);
+void api_rollback(void);
+
 /* api_query of stmt (a change RETURNING the changed row's id as "id",
  * among other columns) and its audit_log row in the same statement, hence
  * the same transaction: the row names c's principal, method and path,

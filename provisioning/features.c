@@ -152,18 +152,6 @@ static void refuse_bypass(struct http_resp *resp, int locked_kind, unsigned side
 		  side & FEATURE_CALLING ? "calling" : "called", feature_kinds[locked_kind].name);
 }
 
-/* Ends the transaction of a PUT: COMMIT when resp holds no answer yet,
- * else ROLLBACK (its own response: an error there changes no answer). */
-static void finish_tx(struct http_resp *resp, bool commit)
-{
-	struct api_params ps = {0};
-	struct http_resp scratch = {.status = 500};
-	PGresult *r = api_query(commit ? resp : &scratch, commit ? "COMMIT" : "ROLLBACK", &ps);
-	if (r)
-		PQclear(r);
-	free(scratch.body);
-}
-
 /* Checks and writes one subscription (inside the caller's transaction,
  * the subscriber's row locked). Returns the changed row's result (json,
  * etag, id), or NULL with the answer in resp. */
@@ -397,16 +385,18 @@ void feature_put(struct api_call *c)
 	bool has_match = http_header(c->req, "If-Match") != NULL;
 	if (has_match)
 		api_if_match(c->req, resp, tag, sizeof(tag));
-	struct api_params none = {0};
-	PGresult *r = api_query(resp, "BEGIN", &none);
-	if (r) {
-		PQclear(r);
+	if (api_begin(resp) == 0) {
 		int status = 0;
-		r = put_locked(c, kind, &in, given, tag, has_match);
+		PGresult *r = put_locked(c, kind, &in, given, tag, has_match);
 		if (r)
 			status = resp->status;
-		finish_tx(resp, r != NULL);
-		if (r && resp->status == status) {
+		if (!r)
+			api_rollback();
+		else if (api_commit(resp) < 0) {
+			PQclear(r);
+			r = NULL;
+		}
+		if (r) {
 			http_json(resp, status, PQgetvalue(r, 0, 0));
 			snprintf(resp->etag, sizeof(resp->etag), "\"%s\"", PQgetvalue(r, 0, 1));
 			if (status == 201)

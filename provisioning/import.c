@@ -392,12 +392,10 @@ out:
 static long long write_rows(struct api_call *c, struct import *im, const struct dom *doms)
 {
 	struct buf col[7] = {{0}};
-	struct api_params none = {0};
 	long long written = 0;
-	PGresult *r = api_query(c->resp, "BEGIN", &none);
-	if (!r)
+	PGresult *r;
+	if (api_begin(c->resp) < 0)
 		return -1;
-	PQclear(r);
 	size_t i = 0;
 	while (i < im->ngood) {
 		unsigned batch = 0;
@@ -470,20 +468,13 @@ static long long write_rows(struct api_call *c, struct import *im, const struct 
 	if (!r)
 		goto fail;
 	PQclear(r);
-	r = api_query(c->resp, "COMMIT", &none);
-	if (!r)
+	if (api_commit(c->resp) < 0)
 		goto fail_done;
-	PQclear(r);
 	for (int k = 0; k < 7; k++)
 		free(col[k].s);
 	return written;
-fail: {
-	struct http_resp scratch = {.status = 500};
-	r = api_query(&scratch, "ROLLBACK", &none);
-	if (r)
-		PQclear(r);
-	free(scratch.body);
-}
+fail:
+	api_rollback();
 fail_done:
 	for (int k = 0; k < 7; k++)
 		free(col[k].s);
