@@ -127,11 +127,13 @@ bin/%d: $(BUILD)/%/main.o $(BUILD)/lib%.a $(LIBVOCAL)
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-bin/provd: $(BUILD)/provisioning/main.o $(BUILD)/libprovisioning.a $(LIBVOCAL)
+# provd validates feature settings and shows generated scripts with feature/'s
+# library (settings.c, cpl_gen.c, cpl.c).
+bin/provd: $(BUILD)/provisioning/main.o $(BUILD)/libprovisioning.a $(BUILD)/libfeature.a $(LIBVOCAL)
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/bin/provd: $(BUILD)/provisioning/main.o $(BUILD)/libprovisioning.a $(LIBVOCAL)
+$(BUILD)/bin/provd: $(BUILD)/provisioning/main.o $(BUILD)/libprovisioning.a $(BUILD)/libfeature.a $(LIBVOCAL)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
@@ -182,6 +184,7 @@ integration-asan: all $(TEST_PROGRAMS)
 	@TESTPROXY=build/asan/tests/proxy/testproxy PLATFORM_BIN=$(CURDIR)/build/asan/bin \
 	  PROVD=$(CURDIR)/build/asan/bin/provd \
 	  bash tests/run-suite.sh integration-asan tests/integration/provd_api_test.sh tests/integration/provd_auth_test.sh \
+	  tests/integration/provd_features_test.sh tests/integration/provd_import_test.sh \
 	  tests/integration/torture_wire_test.sh tests/integration/proxy_sipp_test.sh \
 	  tests/integration/proxy_tls_test.sh $(wildcard tests/integration/platform_*_test.sh)
 

@@ -15,6 +15,8 @@
 
 #include "db.h"
 #include "log.h"
+#include "provisioning/features.h"
+#include "provisioning/import.h"
 #include "provisioning/session.h"
 #include "provisioning/validate.h"
 #include "sip/digest.h"
@@ -25,6 +27,8 @@
  * thread. A broken session is reset on the next request. */
 
 static const char *db_conninfo;
+/* Between api_begin and api_commit / api_rollback on this thread. */
+static __thread bool in_tx;
 static pthread_key_t db_key;
 static pthread_once_t db_once = PTHREAD_ONCE_INIT;
 
@@ -47,6 +51,15 @@ void api_init(const char *conninfo)
 static PGconn *db(struct http_resp *resp)
 {
 	PGconn *c = pthread_getspecific(db_key);
+	if (in_tx && (!c || PQstatus(c) != CONNECTION_OK || !PQconsumeInput(c) ||
+		      (PQtransactionStatus(c) != PQTRANS_INTRANS &&
+		       PQtransactionStatus(c) != PQTRANS_INERROR))) {
+		/* a reset would leave the transaction behind, silently */
+		http_log(LOG_WARNING, "database session lost inside a transaction");
+		http_fail(resp, 503, "Database unavailable", "the database session was lost; nothing "
+			  "was written, try again");
+		return NULL;
+	}
 	/* An idle session learns of a server restart only when it reads:
 	 * PQconsumeInput sees the closed socket now, so this request gets a
 	 * fresh session rather than a 503. */
@@ -83,7 +96,7 @@ static PGresult *query(struct http_resp *resp, const char *sql, int n, const cha
 	if (!c)
 		return NULL;
 	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	if (PQstatus(c) != CONNECTION_OK) {
+	if (PQstatus(c) != CONNECTION_OK && !in_tx) {
 		/* The session died (a server restart, a failover): once more on a
 		 * fresh one. A statement that reached a dying server did not
 		 * commit, unless the reply alone was lost; every statement here
@@ -124,6 +137,42 @@ struct pg_result *api_query(struct http_resp *resp, const char *sql, const struc
 	return query(resp, sql, ps->n, ps->v);
 }
 
+int api_begin(struct http_resp *resp)
+{
+	PGresult *r = query(resp, "BEGIN", 0, NULL);
+	if (!r)
+		return -1;
+	PQclear(r);
+	in_tx = true;
+	return 0;
+}
+
+int api_commit(struct http_resp *resp)
+{
+	PGresult *r = query(resp, "COMMIT", 0, NULL);
+	if (r && PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+		/* a failed transaction's COMMIT says ROLLBACK */
+		http_fail(resp, 409, "Conflict", "the change was rolled back; try again");
+		PQclear(r);
+		r = NULL;
+	}
+	in_tx = false;
+	if (!r) {
+		api_rollback();
+		return -1;
+	}
+	PQclear(r);
+	return 0;
+}
+
+void api_rollback(void)
+{
+	in_tx = false;
+	PGconn *c = pthread_getspecific(db_key);
+	if (c && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
+		PQclear(PQexec(c, "ROLLBACK"));
+}
+
 PGresult *api_change(struct api_call *c, const char *resource, const char *stmt,
 		     struct api_params *ps, const char *summary)
 {
@@ -160,7 +209,8 @@ char *api_summary(const struct body_spec *spec, const void *in)
 		if (!(has & f->bit) || !f->bit || (f->flags & FIELD_SECRET))
 			continue;
 		const char *at = (const char *)in + f->off;
-		json_t *v = f->type == FIELD_STRING ? json_string(at)
+		json_t *v = f->type == FIELD_OBJECT   ? json_incref(*(json_t *const *)at)
+			    : f->type == FIELD_STRING ? json_string(at)
 			    : f->type == FIELD_BOOL ? json_boolean(*(const bool *)at)
 			    : f->type == FIELD_INT  ? json_integer(*(const int *)at)
 						    : json_integer(*(const int64_t *)at);
@@ -361,6 +411,9 @@ static int param_field(struct api_params *ps, const struct field_spec *f, const 
 		if (!*(const int64_t *)at)
 			return api_param(ps, NULL);
 		return api_param_num(ps, (long long)*(const int64_t *)at);
+	case FIELD_OBJECT:
+		/* no generic handler writes one (feature.c does its own) */
+		return api_param(ps, NULL);
 	case FIELD_STRING:
 		break;
 	}
@@ -373,6 +426,7 @@ static const char *sql_cast(const struct field_spec *f)
 	case FIELD_BOOL: return "::boolean";
 	case FIELD_INT: return "::integer";
 	case FIELD_ID: return "::bigint";
+	case FIELD_OBJECT: return "::jsonb";
 	case FIELD_STRING: break;
 	}
 	return "";
@@ -662,8 +716,12 @@ static const struct api_resource domains = {
 };
 
 /* HA1s are a password's equivalent: never shown, only whether one is set.
- * The search (q) is strpos, not LIKE: matched as typed, with no wildcards
- * for a client to escape. */
+ * The search (q) is LIKE '%q%' on the lower-case columns, which the
+ * trigram indexes of 005_search.sql serve, with q's '\', '%' and '_'
+ * escaped: matched as typed, no wildcard for a client to escape. */
+#define SEARCH_LIKE(col)                                                                       \
+	"lower(" col ") LIKE '%' || replace(replace(replace(lower($?), '\\', '\\\\'), '%', "     \
+	"'\\%'), '_', '\\_') || '%' ESCAPE '\\'"
 static const struct api_resource subscribers = {
 	.table = "subscribers",
 	.noun = "subscriber",
@@ -676,7 +734,7 @@ static const struct api_resource subscribers = {
 	.filters = (const struct list_filter[]){
 		{"domain", FILTER_ID, "domain_id = $?", NULL, NULL},
 		{"q", FILTER_TEXT,
-		 "strpos(lower(user_part), lower($?)) > 0 OR strpos(lower(display_name), lower($?)) > 0",
+		 SEARCH_LIKE("user_part") " OR " SEARCH_LIKE("display_name"),
 		 valid_search, "at most 64 bytes"},
 		{0},
 	},
@@ -848,55 +906,69 @@ static void openapi(struct api_call *c)
 }
 
 #define CRUD(path, res)                                                                        \
-	{"GET", path, OP_LIST, &res, NULL, ACCESS_ADMIN, 0}, {"POST", path, OP_CREATE, &res, NULL, ACCESS_ADMIN, 0},             \
-	{"GET", path "/{id}", OP_GET, &res, NULL, ACCESS_ADMIN, 0}, {"PATCH", path "/{id}", OP_PATCH, &res, NULL, ACCESS_ADMIN, 0}, \
-	{"DELETE", path "/{id}", OP_DELETE, &res, NULL, ACCESS_ADMIN, 0}
+	{"GET", path, OP_LIST, &res, NULL, ACCESS_ADMIN, 0, NULL}, {"POST", path, OP_CREATE, &res, NULL, ACCESS_ADMIN, 0, NULL},             \
+	{"GET", path "/{id}", OP_GET, &res, NULL, ACCESS_ADMIN, 0, NULL}, {"PATCH", path "/{id}", OP_PATCH, &res, NULL, ACCESS_ADMIN, 0, NULL}, \
+	{"DELETE", path "/{id}", OP_DELETE, &res, NULL, ACCESS_ADMIN, 0, NULL}
 
 /* The access column (auth.h) is the whole policy: administrators and the
  * token everywhere (ACCESS_ADMIN, the default); a subscriber's session
  * only on ACCESS_OWN rows of their own subscriber (another's id: 404),
  * the PATCH limited to own_fields, and on its own session. */
 const struct api_route api_routes[] = {
-	{"GET", "/api/v1/openapi.json", OP_CUSTOM, NULL, openapi, ACCESS_ANY, 0},
-	{"POST", "/api/v1/session", OP_CUSTOM, NULL, session_login, ACCESS_LOGIN, 0},
-	{"GET", "/api/v1/session", OP_CUSTOM, NULL, session_get, ACCESS_SESSION, 0},
-	{"DELETE", "/api/v1/session", OP_CUSTOM, NULL, session_logout, ACCESS_PUBLIC, 0},
-	{"PUT", "/api/v1/session/password", OP_CUSTOM, NULL, session_password, ACCESS_SESSION, 0},
-	{"GET", "/api/v1/accounts", OP_LIST, &api_accounts, NULL, ACCESS_ADMIN, 0},
-	{"POST", "/api/v1/accounts", OP_CUSTOM, NULL, account_create, ACCESS_ADMIN, 0},
-	{"GET", "/api/v1/accounts/{id}", OP_GET, &api_accounts, NULL, ACCESS_ADMIN, 0},
-	{"PATCH", "/api/v1/accounts/{id}", OP_PATCH, &api_accounts, NULL, ACCESS_ADMIN, 0},
-	{"DELETE", "/api/v1/accounts/{id}", OP_DELETE, &api_accounts, NULL, ACCESS_ADMIN, 0},
-	{"PUT", "/api/v1/accounts/{id}/password", OP_CUSTOM, NULL, account_password, ACCESS_ADMIN, 0},
-	{"GET", "/api/v1/audit", OP_LIST, &api_audit, NULL, ACCESS_ADMIN, 0},
+	{"GET", "/api/v1/openapi.json", OP_CUSTOM, NULL, openapi, ACCESS_ANY, 0, NULL},
+	{"POST", "/api/v1/session", OP_CUSTOM, NULL, session_login, ACCESS_LOGIN, 0, NULL},
+	{"GET", "/api/v1/session", OP_CUSTOM, NULL, session_get, ACCESS_SESSION, 0, NULL},
+	{"DELETE", "/api/v1/session", OP_CUSTOM, NULL, session_logout, ACCESS_PUBLIC, 0, NULL},
+	{"PUT", "/api/v1/session/password", OP_CUSTOM, NULL, session_password, ACCESS_SESSION, 0, NULL},
+	{"GET", "/api/v1/accounts", OP_LIST, &api_accounts, NULL, ACCESS_ADMIN, 0, NULL},
+	{"POST", "/api/v1/accounts", OP_CUSTOM, NULL, account_create, ACCESS_ADMIN, 0, NULL},
+	{"GET", "/api/v1/accounts/{id}", OP_GET, &api_accounts, NULL, ACCESS_ADMIN, 0, NULL},
+	{"PATCH", "/api/v1/accounts/{id}", OP_PATCH, &api_accounts, NULL, ACCESS_ADMIN, 0, NULL},
+	{"DELETE", "/api/v1/accounts/{id}", OP_DELETE, &api_accounts, NULL, ACCESS_ADMIN, 0, NULL},
+	{"PUT", "/api/v1/accounts/{id}/password", OP_CUSTOM, NULL, account_password, ACCESS_ADMIN, 0, NULL},
+	{"GET", "/api/v1/audit", OP_LIST, &api_audit, NULL, ACCESS_ADMIN, 0, NULL},
 	CRUD("/api/v1/domains", domains),
-	{"GET", "/api/v1/subscribers", OP_LIST, &subscribers, NULL, ACCESS_ADMIN, 0},
-	{"POST", "/api/v1/subscribers", OP_CREATE, &subscribers, NULL, ACCESS_ADMIN, 0},
-	{"GET", "/api/v1/subscribers/{id}", OP_GET, &subscribers, NULL, ACCESS_OWN, 0},
-	{"PATCH", "/api/v1/subscribers/{id}", OP_PATCH, &subscribers, NULL, ACCESS_OWN, IN_DISPLAY},
-	{"DELETE", "/api/v1/subscribers/{id}", OP_DELETE, &subscribers, NULL, ACCESS_ADMIN, 0},
-	{"PUT", "/api/v1/subscribers/{id}/password", OP_CUSTOM, NULL, subscriber_password, ACCESS_OWN, 0},
-	{"GET", "/api/v1/subscribers/{id}/aliases", OP_LIST, &aliases, NULL, ACCESS_OWN, 0},
-	{"POST", "/api/v1/subscribers/{id}/aliases", OP_CREATE, &aliases, NULL, ACCESS_ADMIN, 0},
-	{"DELETE", "/api/v1/subscribers/{id}/aliases/{alias_id}", OP_REMOVE, &aliases, NULL, ACCESS_ADMIN, 0},
-	{"GET", "/api/v1/subscribers/{id}/dids", OP_LIST, &dids, NULL, ACCESS_OWN, 0},
-	{"POST", "/api/v1/subscribers/{id}/dids", OP_CREATE, &dids, NULL, ACCESS_ADMIN, 0},
-	{"DELETE", "/api/v1/subscribers/{id}/dids/{did_id}", OP_REMOVE, &dids, NULL, ACCESS_ADMIN, 0},
-	{"GET", "/api/v1/subscribers/{id}/registrations", OP_LIST, &bindings, NULL, ACCESS_OWN, 0},
+	{"GET", "/api/v1/subscribers", OP_LIST, &subscribers, NULL, ACCESS_ADMIN, 0, NULL},
+	{"POST", "/api/v1/subscribers", OP_CREATE, &subscribers, NULL, ACCESS_ADMIN, 0, NULL},
+	{"POST", "/api/v1/subscribers/import", OP_CUSTOM, NULL, subscribers_import, ACCESS_ADMIN, 0,
+	 "text/csv"},
+	{"GET", "/api/v1/subscribers/{id}", OP_GET, &subscribers, NULL, ACCESS_OWN, 0, NULL},
+	{"PATCH", "/api/v1/subscribers/{id}", OP_PATCH, &subscribers, NULL, ACCESS_OWN, IN_DISPLAY, NULL},
+	{"DELETE", "/api/v1/subscribers/{id}", OP_DELETE, &subscribers, NULL, ACCESS_ADMIN, 0, NULL},
+	{"PUT", "/api/v1/subscribers/{id}/password", OP_CUSTOM, NULL, subscriber_password, ACCESS_OWN, 0, NULL},
+	{"GET", "/api/v1/subscribers/{id}/aliases", OP_LIST, &aliases, NULL, ACCESS_OWN, 0, NULL},
+	{"POST", "/api/v1/subscribers/{id}/aliases", OP_CREATE, &aliases, NULL, ACCESS_ADMIN, 0, NULL},
+	{"DELETE", "/api/v1/subscribers/{id}/aliases/{alias_id}", OP_REMOVE, &aliases, NULL, ACCESS_ADMIN, 0, NULL},
+	{"GET", "/api/v1/subscribers/{id}/dids", OP_LIST, &dids, NULL, ACCESS_OWN, 0, NULL},
+	{"POST", "/api/v1/subscribers/{id}/dids", OP_CREATE, &dids, NULL, ACCESS_ADMIN, 0, NULL},
+	{"DELETE", "/api/v1/subscribers/{id}/dids/{did_id}", OP_REMOVE, &dids, NULL, ACCESS_ADMIN, 0, NULL},
+	{"GET", "/api/v1/subscribers/{id}/registrations", OP_LIST, &bindings, NULL, ACCESS_OWN, 0, NULL},
 	{"DELETE", "/api/v1/subscribers/{id}/registrations/{binding_id}", OP_REMOVE, &bindings, NULL,
-	 ACCESS_OWN, 0},
+	 ACCESS_OWN, 0, NULL},
+	/* features: the carrier subscribes and deletes; the subscriber reads its
+	 * own, and of one the carrier offers and did not lock changes only
+	 * user_enabled and settings (features.c) */
+	{"GET", "/api/v1/feature-kinds", OP_CUSTOM, NULL, feature_kinds_list, ACCESS_ANY, 0, NULL},
+	{"GET", "/api/v1/subscribers/{id}/features", OP_CUSTOM, NULL, features_list, ACCESS_OWN, 0, NULL},
+	{"GET", "/api/v1/subscribers/{id}/features/{feature}", OP_CUSTOM, NULL, feature_get, ACCESS_OWN, 0, NULL},
+	{"PUT", "/api/v1/subscribers/{id}/features/{feature}", OP_CUSTOM, NULL, feature_put, ACCESS_OWN,
+	 IN_USER_ENABLED | IN_SETTINGS, NULL},
+	{"DELETE", "/api/v1/subscribers/{id}/features/{feature}", OP_CUSTOM, NULL, feature_delete,
+	 ACCESS_OWN_ADMIN, 0, NULL},
+	{"GET", "/api/v1/subscribers/{id}/features/{feature}/script", OP_CUSTOM, NULL, feature_script,
+	 ACCESS_OWN, 0, NULL},
 	CRUD("/api/v1/server-groups", server_groups),
-	{"GET", "/api/v1/server-groups/{id}/servers", OP_LIST, &servers, NULL, ACCESS_ADMIN, 0},
-	{"POST", "/api/v1/server-groups/{id}/servers", OP_CREATE, &servers, NULL, ACCESS_ADMIN, 0},
-	{"GET", "/api/v1/servers/{id}", OP_GET, &servers, NULL, ACCESS_ADMIN, 0},
-	{"PATCH", "/api/v1/servers/{id}", OP_PATCH, &servers, NULL, ACCESS_ADMIN, 0},
-	{"DELETE", "/api/v1/servers/{id}", OP_DELETE, &servers, NULL, ACCESS_ADMIN, 0},
+	{"GET", "/api/v1/server-groups/{id}/servers", OP_LIST, &servers, NULL, ACCESS_ADMIN, 0, NULL},
+	{"POST", "/api/v1/server-groups/{id}/servers", OP_CREATE, &servers, NULL, ACCESS_ADMIN, 0, NULL},
+	{"GET", "/api/v1/servers/{id}", OP_GET, &servers, NULL, ACCESS_ADMIN, 0, NULL},
+	{"PATCH", "/api/v1/servers/{id}", OP_PATCH, &servers, NULL, ACCESS_ADMIN, 0, NULL},
+	{"DELETE", "/api/v1/servers/{id}", OP_DELETE, &servers, NULL, ACCESS_ADMIN, 0, NULL},
 	CRUD("/api/v1/dial-plans", dial_plans),
-	{"GET", "/api/v1/dial-plans/{id}/entries", OP_LIST, &dial_entries, NULL, ACCESS_ADMIN, 0},
-	{"POST", "/api/v1/dial-plans/{id}/entries", OP_CREATE, &dial_entries, NULL, ACCESS_ADMIN, 0},
-	{"GET", "/api/v1/dial-plan-entries/{id}", OP_GET, &dial_entries, NULL, ACCESS_ADMIN, 0},
-	{"PATCH", "/api/v1/dial-plan-entries/{id}", OP_PATCH, &dial_entries, NULL, ACCESS_ADMIN, 0},
-	{"DELETE", "/api/v1/dial-plan-entries/{id}", OP_DELETE, &dial_entries, NULL, ACCESS_ADMIN, 0},
+	{"GET", "/api/v1/dial-plans/{id}/entries", OP_LIST, &dial_entries, NULL, ACCESS_ADMIN, 0, NULL},
+	{"POST", "/api/v1/dial-plans/{id}/entries", OP_CREATE, &dial_entries, NULL, ACCESS_ADMIN, 0, NULL},
+	{"GET", "/api/v1/dial-plan-entries/{id}", OP_GET, &dial_entries, NULL, ACCESS_ADMIN, 0, NULL},
+	{"PATCH", "/api/v1/dial-plan-entries/{id}", OP_PATCH, &dial_entries, NULL, ACCESS_ADMIN, 0, NULL},
+	{"DELETE", "/api/v1/dial-plan-entries/{id}", OP_DELETE, &dial_entries, NULL, ACCESS_ADMIN, 0, NULL},
 	{0},
 };
 
@@ -905,23 +977,34 @@ static void (*const op_handlers[])(struct api_call *) = {
 	[OP_PATCH] = patch_row,  [OP_DELETE] = delete_row, [OP_REMOVE] = remove_row,
 };
 
-/* Does path match pattern? Each {name} (at most two) takes a positive
- * decimal that fits, stored in ids[] in order. */
-static bool match(const char *pattern, const char *path, long long ids[2])
+/* Does path match pattern? Each integer placeholder ({id}, {alias_id}: at
+ * most two) takes a positive decimal that fits, stored in ids[] in order;
+ * a name placeholder ({feature}: at most one) takes 1 to API_NAME_MAX of
+ * a-z, 0-9 and '_', copied to name. */
+static bool match(const char *pattern, const char *path, long long ids[2], char *name)
 {
 	int nid = 0;
 	while (*pattern) {
 		const char *close;
-		if (*pattern == '{' && (close = strchr(pattern, '}')) && nid < 2) {
-			long long n = 0;
-			if (*path < '1' || *path > '9')
-				return false;
-			for (; *path >= '0' && *path <= '9'; path++) {
-				if (n > (INT64_MAX - 9) / 10)
+		if (*pattern == '{' && (close = strchr(pattern, '}'))) {
+			if (close - pattern >= 3 && close[-2] == 'i' && close[-1] == 'd') {
+				long long n = 0;
+				if (nid >= 2 || *path < '1' || *path > '9')
 					return false;
-				n = n * 10 + (*path - '0');
+				for (; *path >= '0' && *path <= '9'; path++) {
+					if (n > (INT64_MAX - 9) / 10)
+						return false;
+					n = n * 10 + (*path - '0');
+				}
+				ids[nid++] = n;
+			} else {
+				size_t n = strspn(path, "abcdefghijklmnopqrstuvwxyz0123456789_");
+				if (n == 0 || n > API_NAME_MAX)
+					return false;
+				memcpy(name, path, n);
+				name[n] = 0;
+				path += n;
 			}
-			ids[nid++] = n;
 			pattern = close + 1;
 			continue;
 		}
@@ -931,13 +1014,14 @@ static bool match(const char *pattern, const char *path, long long ids[2])
 	return *path == 0;
 }
 
-/* Content-Type: application/json, with parameters or not. */
-static bool json_body(const struct http_req *req)
+/* Content-Type: type (application/json...), with parameters or not. */
+static bool body_of_type(const struct http_req *req, const char *type)
 {
 	const char *t = http_header(req, "Content-Type");
-	if (!t || strncasecmp(t, "application/json", 16) != 0)
+	size_t n = strlen(type);
+	if (!t || strncasecmp(t, type, n) != 0)
 		return false;
-	t += 16;
+	t += n;
 	while (*t == ' ')
 		t++;
 	return *t == 0 || *t == ';';
@@ -1000,21 +1084,25 @@ void api_handle(const struct http_req *req, struct http_resp *resp)
 		return;
 	for (const struct api_route *r = api_routes; r->method; r++) {
 		long long ids[2] = {0, 0};
-		if (!match(r->pattern, req->path, ids))
+		char name[API_NAME_MAX + 1] = "";
+		if (!match(r->pattern, req->path, ids, name))
 			continue;
 		if (strcmp(r->method, method) == 0) {
 			c.route = r;
 			c.id[0] = ids[0];
 			c.id[1] = ids[1];
+			memcpy(c.name, name, sizeof(c.name));
 			/* a login is nobody's until it succeeds, whatever cookie
 			 * the browser still holds */
 			if (r->access == ACCESS_LOGIN)
 				memset(&c.who, 0, sizeof(c.who));
 			if (forged(&c) < 0 || authorized(&c) < 0)
 				return;
-			if (strcmp(r->method, "GET") && strcmp(r->method, "DELETE") && !json_body(req)) {
+			const char *media = r->media ? r->media : "application/json";
+			if (strcmp(r->method, "GET") && strcmp(r->method, "DELETE") &&
+			    !body_of_type(req, media)) {
 				http_fail(resp, 415, "Unsupported media type",
-					  "send the body as Content-Type: application/json");
+					  "send the body as Content-Type: %s", media);
 				return;
 			}
 			if (r->op == OP_CUSTOM)

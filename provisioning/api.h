@@ -47,12 +47,18 @@ enum api_op {
 
 struct api_route;
 
+/* A {name} segment of a path (a placeholder whose name does not end in
+ * "id", e.g. {feature}): 1 to API_NAME_MAX of a-z, 0-9 and '_'. The handler
+ * says whether it names anything (404 when not). */
+#define API_NAME_MAX 64
+
 /* One request being answered. */
 struct api_call {
 	const struct http_req *req;
 	struct http_resp *resp;
 	const struct api_route *route;
 	long long id[2];              /* the path's {id}s, in order (0: none) */
+	char name[API_NAME_MAX + 1];  /* the path's {name} segment ("" when none) */
 	struct api_principal who;     /* who asks (api_handle authenticated them) */
 };
 
@@ -60,12 +66,15 @@ struct api_call {
  * column, and nowhere else: api_handle applies it before any handler). */
 struct api_route {
 	const char *method;
-	const char *pattern;          /* "/api/v1/domains/{id}": {id} is a positive integer */
+	/* "/api/v1/domains/{id}": a placeholder ending in "id" ({id},
+	 * {alias_id}) is a positive integer, any other ({feature}) a name */
+	const char *pattern;
 	enum api_op op;
 	const struct api_resource *res;
 	void (*fn)(struct api_call *c); /* OP_CUSTOM */
 	enum api_access access;       /* ACCESS_ADMIN unless said otherwise */
 	unsigned own_fields;          /* OP_PATCH by a subscriber: the IN_* members they may set */
+	const char *media;            /* the body's Content-Type; NULL: application/json */
 };
 
 extern const struct api_route api_routes[];
@@ -99,6 +108,16 @@ int api_param_num(struct api_params *ps, long long v);
 /* Runs sql on this thread's session. Returns the result (PQclear it), or
  * NULL with a problem in resp (409 duplicate, 422, 503...). */
 struct pg_result *api_query(struct http_resp *resp, const char *sql, const struct api_params *ps);
+
+/* A handler's own transaction on this thread's session: api_begin
+ * (BEGIN; 0, or -1 with resp set), then api_commit (0, or -1 with resp
+ * set: nothing was written) or api_rollback. In between, a session that
+ * dies is never reset and retried (the retry would run outside the
+ * transaction, and COMMIT on a fresh session would report a lost
+ * transaction as written): every statement, COMMIT included, is 503. */
+int api_begin(struct http_resp *resp);
+int api_commit(struct http_resp *resp);
+void api_rollback(void);
 
 /* api_query of stmt (a change RETURNING the changed row's id as "id",
  * among other columns) and its audit_log row in the same statement, hence

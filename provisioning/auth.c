@@ -25,6 +25,10 @@ int api_authorize(enum api_access access, const struct api_principal *who, long 
 		if (who->role != ROLE_SUBSCRIBER)
 			return 0;
 		return path_id == who->subscriber_id ? 0 : 404;
+	case ACCESS_OWN_ADMIN:
+		if (who->role != ROLE_SUBSCRIBER)
+			return 0;
+		return path_id == who->subscriber_id ? 403 : 404;
 	case ACCESS_ADMIN:
 		break;
 	}

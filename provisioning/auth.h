@@ -44,6 +44,10 @@ enum api_access {
 	ACCESS_OWN,            /* an administrator, or the subscriber whom the path's
 	                          first id names: another subscriber's id is 404, as
 	                          if it did not exist, so ids do not leak */
+	ACCESS_OWN_ADMIN,      /* an administrator; the subscriber whom the path's
+	                          first id names is refused (403: the row is theirs
+	                          but the carrier's to change), another subscriber's
+	                          id is 404 as for ACCESS_OWN */
 };
 
 /* 0 when who may use a route of that access with path_id (the path's

@@ -45,6 +45,9 @@ const struct config_key provd_keys[] = {
 	{.name = "login.lock_time", CONFIG_DURATION_AT(C, lock_time), .def = "1m", .min = 1000,
 	 .max = 86400000,
 	 .desc = "the first lockout of an account; each next one lasts twice as long, at most a day"},
+	{.name = "import.max_bytes", CONFIG_INT_AT(C, import_max_bytes), .def = "67108864",
+	 .min = 65536, .max = 1073741824LL,
+	 .desc = "the largest CSV body of POST /api/v1/subscribers/import (other requests: 64 KiB)"},
 	{0},
 };
 #undef C

@@ -23,6 +23,7 @@ struct provd_conf {
 	long long account_failures;       /* failed logins of an account ... */
 	uint64_t account_window;          /* ... in this window (ms) lock it */
 	uint64_t lock_time;               /* for this long (ms), doubled at each lockout, at most 1 day */
+	long long import_max_bytes;       /* body of POST /subscribers/import */
 };
 
 extern const struct config_key provd_keys[];

@@ -26,10 +26,21 @@ struct http_server {
 	uint8_t token[SHA256_DIGEST_LENGTH];
 };
 
+/* The one path with a larger body limit (http_body_limit). */
+static const char *large_path;
+static size_t large_max;
+
+void http_body_limit(const char *path, size_t max)
+{
+	large_path = path;
+	large_max = max;
+}
+
 /* One request while its body arrives. */
 struct pending {
 	char *body;
-	size_t len;
+	size_t len, cap;
+	size_t max;       /* API_BODY_MAX, or large_max for large_path */
 	bool too_big;
 	bool bearer;      /* checked on the headers, before any body is kept */
 	bool keep_body;   /* the token, a cookie, or a login: else no body is kept */
@@ -167,18 +178,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		p->bearer = token_ok(s, http_header(&hdrs, "Authorization"));
 		p->keep_body = p->bearer || http_header(&hdrs, "Cookie") ||
 			       strcmp(url, "/api/v1/session") == 0;
+		p->max = large_path && strcmp(url, large_path) == 0 ? large_max : API_BODY_MAX;
 		return MHD_YES;
 	}
 	if (*upload_size) {
 		/* keep reading a body that is too big (or from nobody), so
 		 * the 413 (401) is an answer and not a reset connection, but
 		 * keep none of it */
-		if (p->keep_body && !p->too_big && p->len + *upload_size <= API_BODY_MAX) {
-			char *b = realloc(p->body, p->len + *upload_size + 1);
-			if (!b)
-				return MHD_NO;
-			memcpy(b + p->len, upload, *upload_size);
-			p->body = b;
+		if (p->keep_body && !p->too_big && p->len + *upload_size <= p->max) {
+			if (p->len + *upload_size + 1 > p->cap) {
+				/* doubling: a 64 MB import arrives in many small pieces */
+				size_t cap = p->cap ? p->cap : 4096;
+				while (cap < p->len + *upload_size + 1)
+					cap *= 2;
+				char *b = realloc(p->body, cap);
+				if (!b)
+					return MHD_NO;
+				p->body = b;
+				p->cap = cap;
+			}
+			memcpy(p->body + p->len, upload, *upload_size);
 			p->len += *upload_size;
 			p->body[p->len] = 0;
 		} else {
@@ -205,8 +224,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		http_fail(&resp, 401, "Unauthorized",
 			  "send Authorization: Bearer followed by the API token, or log in");
 	else if (p->too_big)
-		http_fail(&resp, 413, "Request body too large", "at most %d bytes are accepted",
-			  API_BODY_MAX);
+		http_fail(&resp, 413, "Request body too large", "at most %zu bytes are accepted", p->max);
 	else
 		s->handler(&req, &resp);
 	http_log(LOG_DEBUG, "%s %s %d", method, url, resp.status);

@@ -74,6 +74,10 @@ struct http_server *http_start(const struct config_addr *listen, unsigned thread
 			       const uint8_t *token_sha256, http_handler handler, uint16_t *port,
 			       char *err, size_t errlen);
 
+/* Before http_start: requests to path (exact) may send bodies of up to
+ * max bytes instead of API_BODY_MAX (the bulk import). path is kept. */
+void http_body_limit(const char *path, size_t max);
+
 /* Stops accepting, waits for the requests in flight, frees everything. */
 void http_stop(struct http_server *s);
 

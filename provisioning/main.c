@@ -181,6 +181,7 @@ int main(int argc, char **argv)
 	};
 	if (session_init(&sc, err, sizeof(err)) < 0)
 		fatalx("sessions: %s", err);
+	http_body_limit("/api/v1/subscribers/import", (size_t)c->import_max_bytes);
 	uint16_t port;
 	struct http_server *http = http_start(&c->listen, (unsigned)c->threads,
 					      has_token ? token : NULL, api_handle, &port, err, sizeof(err));

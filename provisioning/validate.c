@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "feature/settings.h"
 #include "regex_guard.h"
 
 int problem_set(struct problem *p, int status, const char *title, const char *fmt, ...)
@@ -216,6 +217,11 @@ static int field_get(const struct field_spec *f, json_t *v, void *out, struct pr
 			return problem_set(p, 422, "Invalid field", "%s: must be a positive integer", f->name);
 		*(int64_t *)at = json_integer_value(v);
 		return 0;
+	case FIELD_OBJECT:
+		if (!json_is_object(v))
+			return problem_set(p, 422, "Invalid field", "%s: must be a JSON object", f->name);
+		*(json_t **)at = json_incref(v);
+		return 0;
 	case FIELD_STRING:
 		break;
 	}
@@ -275,22 +281,57 @@ int body_parse(const struct body_spec *spec, const char *text, size_t len, bool 
 	}
 	json_decref(root);
 	if (rc < 0)
-		return -1;
+		goto fail;
 	if (create)
 		for (const struct field_spec *f = spec->fields; f->name; f++)
-			if ((f->flags & FIELD_REQUIRED) && !(*has & f->bit))
-				return problem_set(p, 422, "Missing field", "%s: required", f->name);
+			if ((f->flags & FIELD_REQUIRED) && !(*has & f->bit)) {
+				problem_set(p, 422, "Missing field", "%s: required", f->name);
+				goto fail;
+			}
 	if (spec->finish && spec->finish(out, create, p) < 0)
-		return -1;
+		goto fail;
 	if (!create && !*has) {
 		char list[160] = "";
 		size_t o = 0;
 		for (const struct field_spec *f = spec->fields; f->name; f++)
 			if (!(f->flags & (FIELD_FIXED | FIELD_PATH)) && o < sizeof(list))
 				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", f->name);
-		return problem_set(p, 422, "Nothing to change", "give at least one of %s", list);
+		problem_set(p, 422, "Nothing to change", "give at least one of %s", list);
+		goto fail;
 	}
 	return 0;
+fail:
+	body_release(spec, out);
+	return -1;
+}
+
+int body_field_text(const struct body_spec *spec, const char *name, const char *text, void *out,
+		    struct problem *p)
+{
+	const struct field_spec *f = spec->fields;
+	while (f->name && strcmp(f->name, name) != 0)
+		f++;
+	if (!f->name)
+		return problem_set(p, 422, "Unknown field", "%.64s: %s", name, spec->unknown);
+	json_t *v = json_string(text);
+	if (!v)
+		return problem_set(p, 422, "Invalid field", "%s: must be UTF-8 text", f->name);
+	int rc = field_get(f, v, out, p);
+	json_decref(v);
+	if (rc == 0)
+		*(unsigned *)out |= f->bit;
+	return rc;
+}
+
+void body_release(const struct body_spec *spec, void *out)
+{
+	for (const struct field_spec *f = spec->fields; f->name; f++) {
+		if (f->type != FIELD_OBJECT)
+			continue;
+		json_t **o = (json_t **)((char *)out + f->off);
+		json_decref(*o);
+		*o = NULL;
+	}
 }
 
 /* ---- the checks of string members --------------------------------------------- */
@@ -501,6 +542,40 @@ static const struct field_spec dial_entry_fields[] = {
 #undef T
 const struct body_spec body_dial_entry = {"not a field of a dial plan entry",
 					  sizeof(struct dial_entry_in), dial_entry_fields, true, NULL};
+
+/* ---- feature subscriptions ------------------------------------------------------- */
+
+#define T struct feature_in
+static const struct field_spec feature_fields[] = {
+	{"admin_enabled", BOOL(T, admin_enabled, 1), .bit = IN_ADMIN_ENABLED},
+	{"user_enabled", BOOL(T, user_enabled, 0), .bit = IN_USER_ENABLED},
+	{"locked", BOOL(T, locked, 0), .bit = IN_LOCKED},
+	{"group_id", ID(T, group_id), .bit = IN_GROUP_ID},
+	{"settings", .type = FIELD_OBJECT, .off = offsetof(T, settings), .bit = IN_SETTINGS},
+	{"subscriber_id", .type = FIELD_ID, .flags = FIELD_PATH, .why = "given by the path"},
+	{"feature", .type = FIELD_STRING, .flags = FIELD_PATH, .why = "given by the path"},
+	{0},
+};
+#undef T
+const struct body_spec body_feature = {"not a field of a feature subscription",
+				       sizeof(struct feature_in), feature_fields, false, NULL};
+
+int api_parse_feature(const char *text, size_t len, int kind, struct feature_in *out,
+		      struct feature_settings **settings, struct problem *p)
+{
+	*settings = NULL;
+	if (body_parse(&body_feature, text, len, true, out, p) < 0)
+		return -1;
+	if (!out->settings)
+		return 0;
+	char err[sizeof(p->detail)];
+	*settings = feature_settings_from_json((enum feature_kind)kind, out->settings, err, sizeof(err));
+	if (!*settings) {
+		body_release(&body_feature, out);
+		return problem_set(p, 422, "Invalid settings", "%s", err);
+	}
+	return 0;
+}
 
 /* ---- web logins ------------------------------------------------------------------ */
 

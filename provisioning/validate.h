@@ -22,7 +22,7 @@
 struct problem {
 	int status;
 	char title[64];
-	char detail[256];
+	char detail[512];
 };
 
 /* Fills p and returns -1: "return problem_set(p, 422, ...)". */
@@ -55,6 +55,11 @@ enum {
 	IN_SUBSCRIBER_ID = 1u << 21,
 	IN_CURRENT_PASSWORD = 1u << 22,
 	IN_NEW_PASSWORD = 1u << 23,
+	IN_ADMIN_ENABLED = 1u << 24,
+	IN_USER_ENABLED = 1u << 25,
+	IN_LOCKED = 1u << 26,
+	IN_GROUP_ID = 1u << 27,
+	IN_SETTINGS = 1u << 28,
 };
 
 /*
@@ -69,6 +74,7 @@ enum field_type {
 	FIELD_BOOL,                   /* bool */
 	FIELD_INT,                    /* int from min to max */
 	FIELD_ID,                     /* int64_t, a positive row id */
+	FIELD_OBJECT,                 /* json_t *, a JSON object (a reference: body_release) */
 };
 
 enum {
@@ -148,9 +154,47 @@ extern const struct body_spec body_domain, body_subscriber, body_password, body_
 	body_server_group, body_server, body_dial_plan, body_dial_entry;
 
 /* Parses len bytes of text by spec into out (a struct of spec->size).
- * Returns 0, or -1 with p set (400 not a JSON object, 413, 422). */
+ * Returns 0, or -1 with p set (400 not a JSON object, 413, 422). After 0,
+ * body_release(spec, out) drops the FIELD_OBJECT members' references
+ * (nothing to do for a spec without one); after -1 there are none. */
 int body_parse(const struct body_spec *spec, const char *text, size_t len, bool create, void *out,
 	       struct problem *p);
+void body_release(const struct body_spec *spec, void *out);
+
+/* One member of spec given as text rather than JSON (a CSV cell), checked
+ * as body_parse checks it (type, length, check), into out. Returns 0, or
+ * -1 with p ("name: why"; text that is not UTF-8 is refused). */
+int body_field_text(const struct body_spec *spec, const char *name, const char *text, void *out,
+		    struct problem *p);
+
+/* ---- feature subscriptions ---- */
+
+struct json_t;
+struct feature_settings;
+
+/* PUT /subscribers/{id}/features/{feature}: every member optional (a new
+ * subscription takes the defaults, an existing one keeps what a member
+ * leaves out). settings is a reference into the parsed body. */
+struct feature_in {
+	unsigned has;
+	bool admin_enabled;           /* the carrier offers it (VOCAL's adminSet), default true */
+	bool user_enabled;            /* the subscriber switched it on (userSet), default false */
+	bool locked;                  /* the carrier's settings: the subscriber may not change it */
+	int64_t group_id;             /* a server group of kind feature; 0: not given */
+	struct json_t *settings;      /* a JSON object; NULL: not given */
+};
+
+extern const struct body_spec body_feature;
+
+/* Parses a feature subscription body for a feature of kind (enum
+ * feature_kind, feature/settings.h); given settings are validated with
+ * feature_settings_from_json() into *settings (free with
+ * feature_settings_free; NULL when the body has none), a refusal being 422
+ * with its one-line message as the detail (a raw cpl script is compiled:
+ * the message says where). Returns 0 (then body_release(&body_feature,
+ * out)), or -1 with p set. */
+int api_parse_feature(const char *text, size_t len, int kind, struct feature_in *out,
+		      struct feature_settings **settings, struct problem *p);
 
 struct domain_in {
 	unsigned has;                 /* IN_* */

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # provd's benchmark (issue 5): requests per second and CPU per request for
 # a subscriber read and a subscriber create (wrk on loopback, the bearer
-# token), and the server time of subscriber list pages with 1,000,000
-# subscribers in the table (first page, a page deep in the table by its
-# keyset cursor, a search).
+# token), the time of a bulk import of 100,000 subscribers with passwords
+# (POST /subscribers/import, one CSV), and the server time of subscriber
+# list pages with 1,000,000 subscribers in the table (first page, a page
+# deep in the table by its keyset cursor, searches).
 #
 #   provd_bench.sh        (make bench; figures in build/bench/provd.txt)
 #
@@ -12,7 +13,8 @@
 # 2-core machine wrk shares the CPUs, so read the CPU per request more
 # than the rates. A benchmark, never a test: nothing here fails on a figure.
 # Knobs: DURATION (s per wrk run, 10), CONNS (wrk connections, 8),
-# N_LIST (subscribers for the list pages, 1000000).
+# N_LIST (subscribers for the list pages, 1000000), N_IMPORT (rows of the
+# bulk import, 100000).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -21,6 +23,7 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 : "${DURATION:=10}"
 : "${CONNS:=8}"
 : "${N_LIST:=1000000}"
+: "${N_IMPORT:=100000}"
 PROVD="$ROOT/bin/provd"
 OUT="$ROOT/build/bench/provd.txt"
 for c in wrk curl jq; do command -v "$c" >/dev/null || { echo "provd_bench: $c missing (make deps)" >&2; exit 1; }; done
@@ -107,6 +110,18 @@ LUA
 wrk_run create "$HARNESS_DIR/create.lua"
 CREATED=$(app_sql -c "SELECT count(*) FROM subscribers WHERE user_part LIKE 'c%'")
 
+# ---- bulk import: one CSV of N_IMPORT subscribers with passwords (HA1s) ----
+awk -v n="$N_IMPORT" 'BEGIN { print "user_part,domain,display_name,password";
+    for (i = 1; i <= n; i++) printf "i%d,bench.test,Imported %d,pw-%d-secret\n", i, i, i }' >"$HARNESS_DIR/import.csv"
+IMPORT_BYTES=$(stat -c %s "$HARNESS_DIR/import.csv")
+t0=$(date +%s.%N)
+IMPORT_OUT=$(curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: text/csv' \
+    --data-binary "@$HARNESS_DIR/import.csv" "$BASE/api/v1/subscribers/import")
+IMPORT_S=$(echo "$(date +%s.%N) - $t0" | bc)
+IMPORTED=$(jq -r .created <<<"$IMPORT_OUT")
+[[ "$IMPORTED" == "$N_IMPORT" ]] || echo "provd_bench: import: $IMPORT_OUT" >&2
+IMPORT_RATE=$(echo "$IMPORTED / $IMPORT_S" | bc)
+
 # ---- list pages with N_LIST subscribers ----
 t0=$(date +%s.%N)
 app_sql -c "INSERT INTO subscribers (domain_id, user_part, display_name)
@@ -137,6 +152,8 @@ SEARCH_NONE=$(page_ms "limit=100&q=nobody-has-this")
     printf '%-46s | %8s | %12s\n' "GET /subscribers/{id} (10,000 rows)" "${RATE[read]}" "${CPU_US[read]}"
     printf '%-46s | %8s | %12s\n' "POST /subscribers (a commit each)" "${RATE[create]}" "${CPU_US[create]}"
     printf '# %s subscribers created in %ss\n' "$CREATED" "$DURATION"
+    printf '%-46s | %8.2f s  | %8s rows/s\n' "bulk import, $IMPORTED rows with passwords" "$IMPORT_S" "$IMPORT_RATE"
+    printf '# one CSV of %s bytes, POST /subscribers/import (HA1s computed, INSERTs of 1000 rows, one transaction)\n' "$IMPORT_BYTES"
     printf '# list pages, %s subscribers in the table (filled in %.1f s by SQL); median of 21 requests, time to first byte\n' "$TOTAL" "$FILL_S"
     printf '%-46s | %8s ms\n' "first page (limit=100)" "$FIRST"
     printf '%-46s | %8s ms\n' "a page 90 % deep (keyset after=)" "$DEEP_MS"

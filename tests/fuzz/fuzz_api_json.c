@@ -2,14 +2,17 @@
  * libFuzzer target: provd's request-body validation (api_parse_domain,
  * api_parse_subscriber, api_parse_password, api_parse_alias, api_parse_did,
  * api_parse_server_group, api_parse_server, api_parse_dial_plan,
- * api_parse_dial_entry; and the web-login bodies of body_login,
+ * api_parse_dial_entry, api_parse_feature with its settings; and the web-login bodies of body_login,
  * body_account, body_web_password, body_own_password; provisioning/validate.h),
  * the code that sees untrusted JSON first (a login's body comes from
  * anyone, before any authentication).
  *
  * Input: 1 selector byte (low 2 bits: 0 domain, 1 subscriber, 2 password,
  * 3 one of the later bodies, chosen by bits 3-5: 0 alias, 1 DID, 2 server
- * group, 3 server, 4 dial plan, 5 and up dial plan entry; with bit 7 set,
+ * group, 3 server, 4 dial plan, 5 and 6 dial plan entry, 7 a feature
+ * subscription (api_parse_feature: the next byte modulo the number of
+ * kinds is the feature kind, whose settings feature/settings.c validates,
+ * a raw cpl script being compiled); with bit 7 set,
  * a web-login body instead, by bits 3-4: 0 login, 1 account, 2 an
  * account's password, 3 one's own password change; bit 2: a create
  * rather than a patch), then the body. Properties
@@ -19,6 +22,9 @@
  *    title and a one-line detail;
  *  - an accepted body holds only valid values: NUL-terminated strings
  *    that pass the field checks, and at least the required members;
+ *  - an accepted feature subscription has parsed settings of its kind
+ *    exactly when the body has a settings member, a group_id > 0 when
+ *    it has one, and a summary that is a JSON object;
  *  - an accepted web password meets the policy (10 characters, 1024
  *    bytes), an accepted account's role and subscriber_id agree, and the
  *    summary of an accepted body (what the audit log keeps) has no
@@ -33,6 +39,7 @@
 #include <jansson.h>
 
 #include "check.h"
+#include "feature/settings.h"
 #include "provisioning/api.h"
 #include "provisioning/validate.h"
 
@@ -203,9 +210,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		}
-		case 5:
-		case 6:
 		case 7: {
+			if (len < 1)
+				break;
+			int kind = (int)((unsigned char)text[0] % FEATURE_KINDS);
+			struct feature_in f;
+			struct feature_settings *set = NULL;
+			int rc = api_parse_feature(text + 1, len - 1, kind, &f, &set, &p);
+			check_problem(rc, &p);
+			if (rc == 0) {
+				CHECK(!!set == !!(f.has & IN_SETTINGS) && !!f.settings == !!set);
+				CHECK(!set || (int)set->kind == kind);
+				CHECK(!(f.has & IN_GROUP_ID) || f.group_id > 0);
+				check_summary(&body_feature, &f);
+				feature_settings_free(set);
+				body_release(&body_feature, &f);
+			} else {
+				CHECK(!set);
+			}
+			break;
+		}
+		case 5:
+		case 6: {
 			struct dial_entry_in e;
 			int rc = api_parse_dial_entry(text, len, create, &e, &p);
 			check_problem(rc, &p);

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "feature/settings.h"
 #include "provisioning/api.h"
 #include "provisioning/validate.h"
 
@@ -305,6 +306,44 @@ static void test_dial_plan_bodies(void **state)
 	assert_false(valid_contact_template("sipx:a"));
 }
 
+static void test_feature_bodies(void **state)
+{
+	(void)state;
+	struct feature_in f;
+	struct feature_settings *set;
+	struct problem p;
+	const char *t = "{\"user_enabled\":true,\"group_id\":4,\"settings\":{\"target\":\"4000\"}}";
+	assert_int_equal(api_parse_feature(t, strlen(t), FEATURE_FORWARD_ALL, &f, &set, &p), 0);
+	assert_int_equal(f.has, IN_USER_ENABLED | IN_GROUP_ID | IN_SETTINGS);
+	assert_non_null(set);
+	assert_string_equal(set->u.forward.target.text, "4000");
+	char *sum = api_summary(&body_feature, &f);
+	assert_non_null(strstr(sum, "\"settings\":{\"target\":\"4000\"}"));
+	free(sum);
+	feature_settings_free(set);
+	body_release(&body_feature, &f);
+	assert_null(f.settings);
+	t = "{\"locked\":true}";
+	assert_int_equal(api_parse_feature(t, strlen(t), FEATURE_CALL_BLOCKING, &f, &set, &p), 0);
+	assert_null(set);
+	assert_true(f.admin_enabled);
+	assert_false(f.user_enabled);
+	t = "{\"settings\":{\"ring_time\":1,\"target\":\"4000\"}}";
+	expect_problem(api_parse_feature(t, strlen(t), FEATURE_FORWARD_NO_ANSWER, &f, &set, &p), &p, 422,
+		       "forward_no_answer.ring_time");
+	assert_null(set);
+	t = "{\"settings\":\"x\"}";
+	expect_problem(api_parse_feature(t, strlen(t), FEATURE_FORWARD_ALL, &f, &set, &p), &p, 422,
+		       "settings: must be a JSON object");
+	/* an object stored before a later member fails is released (ASan) */
+	t = "{\"settings\":{},\"group_id\":0}";
+	expect_problem(api_parse_feature(t, strlen(t), FEATURE_CALL_RETURN, &f, &set, &p), &p, 422, "group_id:");
+	t = "{\"settings\":{\"script\":\"<cpl/>\"}}";
+	expect_problem(api_parse_feature(t, strlen(t), FEATURE_CPL, &f, &set, &p), &p, 422, "cpl.script");
+	t = "{\"feature\":\"cpl\"}";
+	expect_problem(api_parse_feature(t, strlen(t), FEATURE_CPL, &f, &set, &p), &p, 422, "given by the path");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_alias_did_bodies),
 		cmocka_unit_test(test_server_bodies),
 		cmocka_unit_test(test_dial_plan_bodies),
+		cmocka_unit_test(test_feature_bodies),
 	};
 	return cmocka_run_group_tests_name("provd_api", tests, NULL, NULL);
 }

@@ -40,6 +40,13 @@ static void test_authorize(void **state)
 	assert_int_equal(api_authorize(ACCESS_OWN, &alice, 0), 404);
 	assert_int_equal(api_authorize(ACCESS_OWN, &admin, 8), 0);
 	assert_int_equal(api_authorize(ACCESS_OWN, &token, 8), 0);
+	/* the carrier's row of a subscriber: theirs to see elsewhere, not to
+	 * change here (403), another's still 404 */
+	assert_int_equal(api_authorize(ACCESS_OWN_ADMIN, &nobody, 7), 401);
+	assert_int_equal(api_authorize(ACCESS_OWN_ADMIN, &alice, 7), 403);
+	assert_int_equal(api_authorize(ACCESS_OWN_ADMIN, &alice, 8), 404);
+	assert_int_equal(api_authorize(ACCESS_OWN_ADMIN, &admin, 8), 0);
+	assert_int_equal(api_authorize(ACCESS_OWN_ADMIN, &token, 8), 0);
 	/* a session's own account: the token has none */
 	assert_int_equal(api_authorize(ACCESS_SESSION, &alice, 0), 0);
 	assert_int_equal(api_authorize(ACCESS_SESSION, &admin, 0), 0);
@@ -74,6 +81,13 @@ static void test_route_policy(void **state)
 		{"GET", "/api/v1/subscribers/{id}/dids", ACCESS_OWN, 0},
 		{"GET", "/api/v1/subscribers/{id}/registrations", ACCESS_OWN, 0},
 		{"DELETE", "/api/v1/subscribers/{id}/registrations/{binding_id}", ACCESS_OWN, 0},
+		{"GET", "/api/v1/feature-kinds", ACCESS_ANY, 0},
+		{"GET", "/api/v1/subscribers/{id}/features", ACCESS_OWN, 0},
+		{"GET", "/api/v1/subscribers/{id}/features/{feature}", ACCESS_OWN, 0},
+		{"PUT", "/api/v1/subscribers/{id}/features/{feature}", ACCESS_OWN,
+		 IN_USER_ENABLED | IN_SETTINGS},
+		{"DELETE", "/api/v1/subscribers/{id}/features/{feature}", ACCESS_OWN_ADMIN, 0},
+		{"GET", "/api/v1/subscribers/{id}/features/{feature}/script", ACCESS_OWN, 0},
 	};
 	size_t found = 0, routes = 0;
 	for (const struct api_route *r = api_routes; r->method; r++, routes++) {
@@ -92,7 +106,7 @@ static void test_route_policy(void **state)
 			fail_msg("%s %s: access %d, own_fields %#x", r->method, r->pattern, r->access,
 				 r->own_fields);
 		/* ACCESS_OWN routes all name a subscriber by their first id */
-		if (r->access == ACCESS_OWN)
+		if (r->access == ACCESS_OWN || r->access == ACCESS_OWN_ADMIN)
 			assert_true(strncmp(r->pattern, "/api/v1/subscribers/{id}", 24) == 0);
 	}
 	assert_int_equal(found, sizeof(open) / sizeof(open[0]));
