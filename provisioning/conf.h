@@ -10,6 +10,7 @@ struct provd_conf {
 	char *migrations;                 /* directory of NNN_name.sql */
 	char *db_conninfo;
 	char *api_token_sha256;           /* hex SHA-256 of the bearer token; "" = no access */
+	char *web_root;                   /* the GUI's files; "" = found next to the program */
 };
 
 extern const struct config_key provd_keys[];
