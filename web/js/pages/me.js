@@ -1,0 +1,52 @@
+// The subscriber's own pages: profile (display name), registered devices,
+// features, and the two passwords (SIP and web).
+import {api} from '../api.js';
+import {h, replace} from '../dom.js';
+import {field, form} from '../form.js';
+import {domainMap, aor} from '../common.js';
+import {featuresSection, numbersSection, registrationsSection, sipPasswordSection, webPasswordSection} from '../sections.js';
+import {session} from '../app.js';
+
+function sid() {
+	return Number(session.account.subscriber_id);
+}
+
+export async function renderProfile(main, params, query, current) {
+	const {data: sub, etag} = await api('GET', `/subscribers/${sid()}`);
+	// a subscriber may not be allowed to list domains: then no domain names
+	let domains = null;
+	try {
+		domains = await domainMap();
+	} catch {
+		domains = null;
+	}
+	if (!current()) return;
+	let tag = etag;
+	const address = domains ? aor(sub, domains) : sub.user_part;
+	const heading = h('p.muted', {}, sub.display_name);
+	replace(main, h('h1', {}, address), heading,
+		h('section.card', {id: 'profile'}, h('h2', {}, 'Display name'),
+			h('p.muted', {}, 'The name people you call see, when their phone shows one.'),
+			form({
+				fields: [field({name: 'display_name', label: 'Display name', value: sub.display_name, maxlength: 128})],
+				onsubmit: async (v) => {
+					const r = await api('PATCH', `/subscribers/${sid()}`, {etag: tag, body: {display_name: v.display_name}});
+					tag = r.etag;
+					replace(heading, r.data.display_name);
+					return 'Saved.';
+				},
+			})),
+		numbersSection(sid(), {editable: false, domains}));
+}
+
+export async function renderDevices(main) {
+	replace(main, h('h1', {}, 'Devices'), registrationsSection(sid(), {title: 'Registered devices', own: true}));
+}
+
+export async function renderFeatures(main) {
+	replace(main, h('h1', {}, 'Features'), featuresSection(sid()));
+}
+
+export async function renderPasswords(main) {
+	replace(main, h('h1', {}, 'Passwords'), h('div.grid', {}, sipPasswordSection(sid()), webPasswordSection()));
+}
