@@ -30,6 +30,7 @@ echo "    ${SCHEMA_LINE}, migrations in provisioning/sql (bin/vocal-migrate --st
 echo "    connect: psql 'postgresql://vocal:vocal@127.0.0.1:${VOCAL_PG_PORT}/vocal'"
 echo "  provd (provisioning)  JSON API http://127.0.0.1:${VOCAL_PROVD_PORT}/api/v1 (OpenAPI: .../openapi.json),"
 echo "    bearer token in $VOCAL_VAR/api-token:  curl -H \"Authorization: Bearer \$(cat $VOCAL_VAR/api-token)\" http://127.0.0.1:${VOCAL_PROVD_PORT}/api/v1/subscribers"
+echo "    web GUI http://127.0.0.1:${VOCAL_PROVD_PORT}/ (files from web/; its logins come with provd's accounts)"
 echo "  redirectd (registrar, location, routing)  sip:${VOCAL_SIP_HOST}:${VOCAL_REDIRECT_PORT}"
 echo "  marshald, user agents (phones register and call here)  sip:${VOCAL_SIP_HOST}:${VOCAL_UA_PORT} (udp, tcp)"
 echo "  marshald, PSTN gateway ${VOCAL_GATEWAY}  sip:${VOCAL_SIP_HOST}:${VOCAL_GW_PORT} (udp)"

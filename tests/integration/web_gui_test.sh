@@ -149,6 +149,12 @@ get /api/v1/domains -H "Authorization: Bearer $TOKEN"
 assert_eq 200 "$CODE" "/api/v1 with the token: 200"
 security_headers "an API 200"
 
+# --- the GUI's code builds no markup from strings ---
+if grep -rEn '\.(inner|outer)HTML *[+]?=|insertAdjacentHTML|document\.write|[^.a-z]eval\(|new Function' "$ROOT/web/js"; then
+    fail "web/js builds markup or code from strings (see above)"
+fi
+ok "web/js assigns no innerHTML/outerHTML, has no insertAdjacentHTML, document.write or eval"
+
 # --- the GUI in headless chromium ---
 # A subscriber with a registered phone, and another one, for the
 # subscriber's own view (made here: the GUI test creates its own too).

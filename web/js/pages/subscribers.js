@@ -27,7 +27,8 @@ export async function renderList(main, params, query, current) {
 	const search = h('form.search', {role: 'search'},
 		h('label', {for: 'sub-q', class: 'sr-only'}, 'Search'),
 		h('input', {id: 'sub-q', name: 'q', type: 'search', placeholder: 'Number or name', value: q, maxlength: 64}),
-		h('button', {type: 'submit'}, 'Search'));
+		h('button', {type: 'submit'}, 'Search'),
+		q ? h('a.button', {href: '#/subscribers'}, 'Clear') : null);
 	search.addEventListener('submit', (ev) => {
 		ev.preventDefault();
 		location.hash = hash({q: search.elements.q.value.trim()});
@@ -42,14 +43,14 @@ export async function renderList(main, params, query, current) {
 	replace(main,
 		h('div.heading', {}, h('h1', {}, 'Subscribers'), h('a.button.primary', {href: '#/subscribers/new'}, 'New subscriber')),
 		search,
-		table([
+		h('section.card', {}, table([
 			['Address', (s) => link(aor(s, domains), 'subscribers', s.id)],
 			['Name', (s) => s.display_name],
 			['Authentication', (s) => s.auth_kind],
 			['Password', (s) => yesNo(s.has_password)],
 			['Enabled', (s) => yesNo(s.enabled)],
 		], items, {empty: q ? 'No subscriber matches.' : 'No subscribers yet.', rowAttrs: (s) => ({'data-id': s.id})}),
-		pager);
+		pager));
 }
 
 export async function renderCreate(main, params, query, current) {
