@@ -13,7 +13,7 @@
 
 #include "ev.h"
 #include "log.h"
-#include "marshal/guard.h"
+#include "guard.h"
 #include "marshal/marshal.h"
 #include "store.h"
 

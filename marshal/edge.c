@@ -16,7 +16,7 @@
 
 #include "ev.h"
 #include "log.h"
-#include "marshal/guard.h"
+#include "guard.h"
 #include "marshal/marshal.h"
 #include "sip/build.h"
 #include "store.h"

@@ -9,7 +9,7 @@
 #include "daemon.h"
 #include "ev.h"
 #include "log.h"
-#include "marshal/guard.h"
+#include "guard.h"
 #include "marshal/marshal.h"
 #include "sip/transport.h"
 #include "sipd.h"

@@ -4,7 +4,7 @@
 
 #include "ev.h"
 #include "log.h"
-#include "marshal/guard.h"
+#include "guard.h"
 #include "marshal/marshal.h"
 
 /* conf.c's algorithm names, in this order */

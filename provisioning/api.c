@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,27 +249,6 @@ static int paging(const struct http_req *req, struct http_resp *resp, char *limi
 	return 0;
 }
 
-/* ---- domains ------------------------------------------------------------------ */
-
-#define DOMAIN_JSON                                                                            \
-	"json_build_object('id', id, 'name', name, 'realm', realm, 'enabled', enabled, "       \
-	"'created_at', created_at, 'updated_at', updated_at)"
-
-static void domains_list(const struct http_req *req, struct http_resp *resp, long long unused)
-{
-	char limit[24], after[24];
-	if (paging(req, resp, limit, after) < 0)
-		return;
-	PGresult *r = query(resp,
-			    "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text, count(*), max(id) FROM "
-			    "(SELECT id, " DOMAIN_JSON " AS j FROM domains WHERE id > $1 "
-			    "ORDER BY id LIMIT $2) x",
-			    2, (const char *[]){after, limit});
-	if (!r)
-		return;
-	list_reply(resp, r, atoll(limit));
-	PQclear(r);
-}
 
 /* GET of one resource: 304 without a body when If-None-Match names its
  * current ETag (or is *), so a client polling for changes moves no data. */
@@ -291,212 +271,455 @@ match:
 	resp->status = 304;
 }
 
-static void domain_get(const struct http_req *req, struct http_resp *resp, long long id)
+
+/* The q of a subscriber search. */
+static bool valid_search(const char *s)
 {
-	char ids[24];
-	snprintf(ids, sizeof(ids), "%lld", id);
-	PGresult *r = query(resp, "SELECT " DOMAIN_JSON "::text, " ETAG_SQL " FROM domains WHERE id = $1",
-			    1, (const char *[]){ids});
+	return strlen(s) <= 64;
+}
+
+/* ---- resources: one descriptor each, one set of handlers for all ----------------- */
+
+/* A statement's parameters: text values (NULL: SQL NULL) and room for the
+ * numbers among them. */
+struct params {
+	int n;
+	const char *v[16];
+	char num[16][24];
+};
+
+static int param_add(struct params *ps, const char *v)
+{
+	ps->v[ps->n] = v;
+	return ++ps->n;
+}
+
+static int param_num(struct params *ps, long long v)
+{
+	snprintf(ps->num[ps->n], sizeof(ps->num[0]), "%lld", v);
+	return param_add(ps, ps->num[ps->n]);
+}
+
+/* A body member's value as a parameter; an absent FIELD_PARENT_DEFAULT id
+ * is NULL. */
+static int param_field(struct params *ps, const struct field_spec *f, const void *in)
+{
+	const char *at = (const char *)in + f->off;
+	switch (f->type) {
+	case FIELD_BOOL:
+		return param_add(ps, *(const bool *)at ? "t" : "f");
+	case FIELD_INT:
+		return param_num(ps, *(const int *)at);
+	case FIELD_ID:
+		if (!*(const int64_t *)at)
+			return param_add(ps, NULL);
+		return param_num(ps, (long long)*(const int64_t *)at);
+	case FIELD_STRING:
+		break;
+	}
+	return param_add(ps, at);
+}
+
+static const char *sql_cast(const struct field_spec *f)
+{
+	switch (f->type) {
+	case FIELD_BOOL: return "::boolean";
+	case FIELD_INT: return "::integer";
+	case FIELD_ID: return "::bigint";
+	case FIELD_STRING: break;
+	}
+	return "";
+}
+
+/* Appends to a statement being built; the text is static (the descriptors'
+ * names and SQL), never a request's, which only ever travels as a
+ * parameter. */
+struct sql {
+	char text[4096];
+	size_t len;
+};
+
+static void sql_add(struct sql *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sql_add(struct sql *q, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (q->len < sizeof(q->text))
+		q->len += (size_t)vsnprintf(q->text + q->len, sizeof(q->text) - q->len, fmt, ap);
+	va_end(ap);
+}
+
+/* cond with every "$?" as parameter k. */
+static void sql_cond(struct sql *q, const char *cond, int k)
+{
+	for (const char *c = cond; *c; c++) {
+		if (c[0] == '$' && c[1] == '?') {
+			sql_add(q, "$%d", k);
+			c++;
+		} else {
+			sql_add(q, "%c", *c);
+		}
+	}
+}
+
+static bool body_stored(const struct field_spec *f)
+{
+	return !(f->flags & FIELD_PATH);
+}
+
+/* The path's first id names the parent of a row under it. */
+static void list_rows(struct api_call *c)
+{
+	const struct api_resource *res = c->route->res;
+	char limit[24], after[24];
+	if (paging(c->req, c->resp, limit, after) < 0)
+		return;
+	struct params ps = {0};
+	param_add(&ps, after);
+	param_add(&ps, limit);
+	struct sql q = {.len = 0};
+	sql_add(&q, "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text, count(*), max(id)");
+	if (res->parent)
+		sql_add(&q, ", EXISTS (SELECT 1 FROM %s WHERE id = $3)", res->parent);
+	sql_add(&q, " FROM (SELECT id, %s AS j FROM %s WHERE id > $1", res->json, res->table);
+	if (res->parent) {
+		param_num(&ps, c->id[0]);
+		sql_add(&q, " AND %s = $3", res->fk);
+	}
+	for (const struct list_filter *f = res->filters; f && f->param; f++) {
+		const char *v = http_query(c->req, f->param);
+		int k;
+		if (f->kind == FILTER_ID) {
+			if (query_id(c->req, c->resp, f->param, 1, INT64_MAX, ps.num[ps.n], sizeof(ps.num[0])) < 0)
+				return;
+			k = param_add(&ps, ps.num[ps.n][0] ? ps.num[ps.n] : NULL);
+		} else if (v && f->valid && !f->valid(v)) {
+			http_fail(c->resp, 400, "Invalid query parameter", "%s: %s", f->param, f->invalid);
+			return;
+		} else {
+			k = param_add(&ps, v && *v ? v : NULL);
+		}
+		sql_add(&q, " AND ($%d::%s IS NULL OR ", k, f->kind == FILTER_ID ? "bigint" : "text");
+		sql_cond(&q, f->cond, k);
+		sql_add(&q, ")");
+	}
+	sql_add(&q, " ORDER BY id LIMIT $2) x");
+	PGresult *r = query(c->resp, q.text, ps.n, ps.v);
 	if (!r)
 		return;
-	row_reply(resp, r, 200, "domain", ids);
-	not_modified(req, resp);
+	if (res->parent && strcmp(PQgetvalue(r, 0, 3), "t") != 0)
+		http_fail(c->resp, 404, "Not found", "no %s with id %lld", res->parent_noun, c->id[0]);
+	else
+		list_reply(c->resp, r, atoll(limit));
 	PQclear(r);
 }
 
-static void domain_create(const struct http_req *req, struct http_resp *resp, long long unused)
+static void get_row(struct api_call *c)
 {
-	struct domain_in in;
-	struct problem p;
-	if (api_parse_domain(req->body, req->len, true, &in, &p) < 0) {
-		http_problem(resp, &p);
-		return;
-	}
-	PGresult *r = query(resp,
-			    "INSERT INTO domains (name, realm, enabled) VALUES ($1, $2, $3) "
-			    "RETURNING " DOMAIN_JSON "::text, " ETAG_SQL ", id",
-			    3, (const char *[]){in.name, in.realm, in.enabled ? "t" : "f"});
+	const struct api_resource *res = c->route->res;
+	struct params ps = {0};
+	struct sql q = {.len = 0};
+	param_num(&ps, c->id[0]);
+	sql_add(&q, "SELECT %s::text, " ETAG_SQL " FROM %s WHERE id = $1", res->json, res->table);
+	PGresult *r = query(c->resp, q.text, ps.n, ps.v);
 	if (!r)
 		return;
-	row_reply(resp, r, 201, "domain", "");
-	snprintf(resp->location, sizeof(resp->location), "/api/v1/domains/%s", PQgetvalue(r, 0, 2));
+	row_reply(c->resp, r, 200, res->noun, ps.v[0]);
+	not_modified(c->req, c->resp);
 	PQclear(r);
 }
 
-static void domain_patch(const struct http_req *req, struct http_resp *resp, long long id)
+/* The body by the resource's spec into in, or a problem; in is as large
+ * as any *_in struct. */
+union body_in {
+	struct domain_in domain;
+	struct subscriber_in subscriber;
+	struct alias_in alias;
+	struct did_in did;
+	struct server_group_in group;
+	struct server_in server;
+	struct dial_plan_in plan;
+	struct dial_entry_in entry;
+};
+
+static int parse_body(struct api_call *c, bool create, union body_in *in)
 {
-	struct domain_in in;
 	struct problem p;
-	char tag[512], ids[24];
-	if (if_match(req, resp, tag, sizeof(tag)) < 0)
-		return;
-	if (api_parse_domain(req->body, req->len, false, &in, &p) < 0) {
-		http_problem(resp, &p);
-		return;
+	if (body_parse(c->route->res->body, c->req->body, c->req->len, create, in, &p) < 0) {
+		http_problem(c->resp, &p);
+		return -1;
 	}
-	snprintf(ids, sizeof(ids), "%lld", id);
-	PGresult *r = query(
-		resp,
-		"UPDATE domains SET realm = coalesce($2, realm), enabled = coalesce($3::boolean, enabled) "
-		"WHERE id = $1 AND ($4 = '*' OR " ETAG_SQL " = ANY(string_to_array($4, ','))) RETURNING " DOMAIN_JSON "::text, " ETAG_SQL,
-		4,
-		(const char *[]){ids, in.has & IN_REALM ? in.realm : NULL,
-				 in.has & IN_ENABLED ? (in.enabled ? "t" : "f") : NULL, tag});
+	return 0;
+}
+
+/* INSERT of every member (defaults included); under a parent, INSERT ...
+ * SELECT from the parent's row, so a missing parent is no row: 404. */
+static void create_row(struct api_call *c)
+{
+	const struct api_resource *res = c->route->res;
+	union body_in in;
+	if (parse_body(c, true, &in) < 0)
+		return;
+	struct params ps = {0};
+	struct sql q = {.len = 0};
+	sql_add(&q, "INSERT INTO %s (", res->table);
+	if (res->parent) {
+		param_num(&ps, c->id[0]);
+		sql_add(&q, "%s", res->fk);
+	}
+	for (const struct field_spec *f = res->body->fields; f->name; f++)
+		if (body_stored(f))
+			sql_add(&q, "%s%s", q.text[q.len - 1] == '(' ? "" : ", ", f->name);
+	sql_add(&q, res->parent ? ") SELECT id" : ") VALUES (");
+	for (const struct field_spec *f = res->body->fields; f->name; f++) {
+		if (!body_stored(f))
+			continue;
+		int k = param_field(&ps, f, &in);
+		const char *sep = ps.n == 1 ? "" : ", ";
+		if (f->flags & FIELD_PARENT_DEFAULT)
+			sql_add(&q, "%scoalesce($%d%s, %s)", sep, k, sql_cast(f), f->name);
+		else
+			sql_add(&q, "%s$%d%s", sep, k, sql_cast(f));
+	}
+	if (res->parent)
+		sql_add(&q, " FROM %s WHERE id = $1", res->parent);
+	else
+		sql_add(&q, ")");
+	sql_add(&q, " RETURNING %s::text, " ETAG_SQL ", id", res->json);
+	PGresult *r = query(c->resp, q.text, ps.n, ps.v);
+	if (!r)
+		return;
+	if (PQntuples(r) == 0) {
+		http_fail(c->resp, 404, "Not found", "no %s with id %lld", res->parent_noun, c->id[0]);
+	} else {
+		row_reply(c->resp, r, 201, res->noun, "");
+		/* the Location: res->self, "{id}" being the parent's */
+		const char *brace = strstr(res->self, "{id}");
+		if (brace)
+			snprintf(c->resp->location, sizeof(c->resp->location), "%.*s%lld%s%s",
+				 (int)(brace - res->self), res->self, c->id[0], brace + 4,
+				 PQgetvalue(r, 0, 2));
+		else
+			snprintf(c->resp->location, sizeof(c->resp->location), "%s%s", res->self,
+				 PQgetvalue(r, 0, 2));
+	}
+	PQclear(r);
+}
+
+/* UPDATE of the members given (coalesce keeps the others), if the row's
+ * ETag is one If-Match names. */
+static void patch_row(struct api_call *c)
+{
+	const struct api_resource *res = c->route->res;
+	union body_in in;
+	char tag[512];
+	if (if_match(c->req, c->resp, tag, sizeof(tag)) < 0 || parse_body(c, false, &in) < 0)
+		return;
+	struct params ps = {0};
+	struct sql q = {.len = 0};
+	param_num(&ps, c->id[0]);
+	sql_add(&q, "UPDATE %s SET ", res->table);
+	for (const struct field_spec *f = res->body->fields; f->name; f++) {
+		if (f->flags & (FIELD_PATH | FIELD_FIXED))
+			continue;
+		int k = in.domain.has & f->bit ? param_field(&ps, f, &in) : param_add(&ps, NULL);
+		sql_add(&q, "%s%s = coalesce($%d%s, %s)", k == 2 ? "" : ", ", f->name, k, sql_cast(f),
+			f->name);
+	}
+	int t = param_add(&ps, tag);
+	sql_add(&q,
+		" WHERE id = $1 AND ($%d = '*' OR " ETAG_SQL " = ANY(string_to_array($%d, ','))) "
+		"RETURNING %s::text, " ETAG_SQL,
+		t, t, res->json);
+	PGresult *r = query(c->resp, q.text, ps.n, ps.v);
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "domains", "domain", ids);
+		missing_or_stale(c->resp, res->table, res->noun, ps.v[0]);
 	else
-		row_reply(resp, r, 200, "domain", ids);
+		row_reply(c->resp, r, 200, res->noun, ps.v[0]);
 	PQclear(r);
 }
 
-static void domain_delete(const struct http_req *req, struct http_resp *resp, long long id)
+static void delete_row(struct api_call *c)
 {
-	char tag[512], ids[24];
-	if (if_match(req, resp, tag, sizeof(tag)) < 0)
+	const struct api_resource *res = c->route->res;
+	char tag[512];
+	if (if_match(c->req, c->resp, tag, sizeof(tag)) < 0)
 		return;
-	snprintf(ids, sizeof(ids), "%lld", id);
-	PGresult *r = query(resp,
-			    "DELETE FROM domains WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL
-			    " = ANY(string_to_array($2, ','))) RETURNING id",
-			    2, (const char *[]){ids, tag});
+	struct params ps = {0};
+	struct sql q = {.len = 0};
+	param_num(&ps, c->id[0]);
+	param_add(&ps, tag);
+	sql_add(&q,
+		"DELETE FROM %s WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL
+		" = ANY(string_to_array($2, ','))) RETURNING id",
+		res->table);
+	PGresult *r = query(c->resp, q.text, ps.n, ps.v);
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "domains", "domain", ids);
+		missing_or_stale(c->resp, res->table, res->noun, ps.v[0]);
 	else
-		resp->status = 204;
+		c->resp->status = 204;
 	PQclear(r);
 }
 
-/* ---- subscribers ---------------------------------------------------------------- */
-
-/* HA1s are a password's equivalent: never shown, only whether one is set. */
-#define SUBSCRIBER_JSON                                                                        \
-	"json_build_object('id', id, 'domain_id', domain_id, 'user_part', user_part, "         \
-	"'display_name', display_name, 'auth_kind', auth_kind, 'enabled', enabled, "           \
-	"'has_password', ha1_md5 IS NOT NULL, 'created_at', created_at, 'updated_at', updated_at)"
-
-static void subscribers_list(const struct http_req *req, struct http_resp *resp, long long unused)
+/* Deletes one row of a parent (/subscribers/{id}/aliases/{alias_id}): 404
+ * when either is missing or the row is another parent's. These rows cannot
+ * be changed through the API (aliases, DIDs) or are the registrar's
+ * (bindings, which a REGISTER refreshes at any time), so no If-Match. */
+static void remove_row(struct api_call *c)
 {
-	char limit[24], after[24], domain[24];
-	if (paging(req, resp, limit, after) < 0 ||
-	    query_id(req, resp, "domain", 1, INT64_MAX, domain, sizeof(domain)) < 0)
-		return;
-	const char *q = http_query(req, "q");
-	if (q && strlen(q) > 64) {
-		http_fail(resp, 400, "Invalid query parameter", "q: at most 64 bytes");
-		return;
-	}
-	/* strpos, not LIKE: the search text is matched as typed, with no
-	 * wildcards for a client to escape */
-	PGresult *r = query(
-		resp,
-		"SELECT coalesce(json_agg(j ORDER BY id), '[]')::text, count(*), max(id) FROM "
-		"(SELECT id, " SUBSCRIBER_JSON " AS j FROM subscribers WHERE id > $1 "
-		"AND ($3::bigint IS NULL OR domain_id = $3) AND ($4::text IS NULL OR "
-		"strpos(lower(user_part), lower($4)) > 0 OR strpos(lower(display_name), lower($4)) > 0) "
-		"ORDER BY id LIMIT $2) x",
-		4, (const char *[]){after, limit, domain[0] ? domain : NULL, q && *q ? q : NULL});
-	if (!r)
-		return;
-	list_reply(resp, r, atoll(limit));
-	PQclear(r);
-}
-
-static void subscriber_get(const struct http_req *req, struct http_resp *resp, long long id)
-{
-	char ids[24];
-	snprintf(ids, sizeof(ids), "%lld", id);
-	PGresult *r = query(resp,
-			    "SELECT " SUBSCRIBER_JSON "::text, " ETAG_SQL " FROM subscribers WHERE id = $1",
-			    1, (const char *[]){ids});
-	if (!r)
-		return;
-	row_reply(resp, r, 200, "subscriber", ids);
-	not_modified(req, resp);
-	PQclear(r);
-}
-
-static void subscriber_create(const struct http_req *req, struct http_resp *resp, long long unused)
-{
-	struct subscriber_in in;
-	struct problem p;
-	if (api_parse_subscriber(req->body, req->len, true, &in, &p) < 0) {
-		http_problem(resp, &p);
-		return;
-	}
-	char dom[24];
-	snprintf(dom, sizeof(dom), "%lld", (long long)in.domain_id);
-	PGresult *r = query(resp,
-			    "INSERT INTO subscribers (domain_id, user_part, display_name, auth_kind, enabled) "
-			    "VALUES ($1, $2, $3, $4, $5) RETURNING " SUBSCRIBER_JSON "::text, " ETAG_SQL ", id",
-			    5,
-			    (const char *[]){dom, in.user_part, in.display_name, in.auth_kind,
-					     in.enabled ? "t" : "f"});
-	if (!r)
-		return;
-	row_reply(resp, r, 201, "subscriber", "");
-	snprintf(resp->location, sizeof(resp->location), "/api/v1/subscribers/%s", PQgetvalue(r, 0, 2));
-	PQclear(r);
-}
-
-static void subscriber_patch(const struct http_req *req, struct http_resp *resp, long long id)
-{
-	struct subscriber_in in;
-	struct problem p;
-	char tag[512], ids[24];
-	if (if_match(req, resp, tag, sizeof(tag)) < 0)
-		return;
-	if (api_parse_subscriber(req->body, req->len, false, &in, &p) < 0) {
-		http_problem(resp, &p);
-		return;
-	}
-	snprintf(ids, sizeof(ids), "%lld", id);
-	PGresult *r = query(
-		resp,
-		"UPDATE subscribers SET display_name = coalesce($2, display_name), "
-		"auth_kind = coalesce($3, auth_kind), enabled = coalesce($4::boolean, enabled) "
-		"WHERE id = $1 AND ($5 = '*' OR " ETAG_SQL " = ANY(string_to_array($5, ','))) RETURNING " SUBSCRIBER_JSON "::text, " ETAG_SQL,
-		5,
-		(const char *[]){ids, in.has & IN_DISPLAY ? in.display_name : NULL,
-				 in.has & IN_AUTH_KIND ? in.auth_kind : NULL,
-				 in.has & IN_ENABLED ? (in.enabled ? "t" : "f") : NULL, tag});
+	const struct api_resource *res = c->route->res;
+	struct params ps = {0};
+	struct sql q = {.len = 0};
+	param_num(&ps, c->id[0]);
+	param_num(&ps, c->id[1]);
+	sql_add(&q, "DELETE FROM %s WHERE id = $2 AND %s = $1 RETURNING id", res->table, res->fk);
+	PGresult *r = query(c->resp, q.text, ps.n, ps.v);
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "subscribers", "subscriber", ids);
+		http_fail(c->resp, 404, "Not found", "%s %s has no %s with id %s", res->parent_noun,
+			  ps.v[0], res->noun, ps.v[1]);
 	else
-		row_reply(resp, r, 200, "subscriber", ids);
+		c->resp->status = 204;
 	PQclear(r);
 }
 
-static void subscriber_delete(const struct http_req *req, struct http_resp *resp, long long id)
-{
-	char tag[512], ids[24];
-	if (if_match(req, resp, tag, sizeof(tag)) < 0)
-		return;
-	snprintf(ids, sizeof(ids), "%lld", id);
-	PGresult *r = query(resp,
-			    "DELETE FROM subscribers WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL
-			    " = ANY(string_to_array($2, ','))) RETURNING id",
-			    2, (const char *[]){ids, tag});
-	if (!r)
-		return;
-	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "subscribers", "subscriber", ids);
-	else
-		resp->status = 204;
-	PQclear(r);
-}
+/* ---- the resources ------------------------------------------------------------- */
+
+static const struct api_resource domains = {
+	.table = "domains",
+	.noun = "domain",
+	.json = "json_build_object('id', id, 'name', name, 'realm', realm, 'enabled', enabled, "
+		"'created_at', created_at, 'updated_at', updated_at)",
+	.body = &body_domain,
+	.self = "/api/v1/domains/",
+};
+
+/* HA1s are a password's equivalent: never shown, only whether one is set.
+ * The search (q) is strpos, not LIKE: matched as typed, with no wildcards
+ * for a client to escape. */
+static const struct api_resource subscribers = {
+	.table = "subscribers",
+	.noun = "subscriber",
+	.json = "json_build_object('id', id, 'domain_id', domain_id, 'user_part', user_part, "
+		"'display_name', display_name, 'auth_kind', auth_kind, 'enabled', enabled, "
+		"'has_password', ha1_md5 IS NOT NULL, 'created_at', created_at, "
+		"'updated_at', updated_at)",
+	.body = &body_subscriber,
+	.self = "/api/v1/subscribers/",
+	.filters = (const struct list_filter[]){
+		{"domain", FILTER_ID, "domain_id = $?", NULL, NULL},
+		{"q", FILTER_TEXT,
+		 "strpos(lower(user_part), lower($?)) > 0 OR strpos(lower(display_name), lower($?)) > 0",
+		 valid_search, "at most 64 bytes"},
+		{0},
+	},
+};
+
+/* Another user part in a hosted domain (the subscriber's own unless
+ * domain_id says otherwise). */
+static const struct api_resource aliases = {
+	.table = "aliases",
+	.noun = "alias",
+	.json = "json_build_object('id', id, 'subscriber_id', subscriber_id, 'domain_id', domain_id, "
+		"'user_part', user_part, 'created_at', created_at)",
+	.body = &body_alias,
+	.self = "/api/v1/subscribers/{id}/aliases/",
+	.parent = "subscribers",
+	.fk = "subscriber_id",
+	.parent_noun = "subscriber",
+};
+
+static const struct api_resource dids = {
+	.table = "dids",
+	.noun = "DID",
+	.json = "json_build_object('id', id, 'subscriber_id', subscriber_id, 'number', number, "
+		"'created_at', created_at)",
+	.body = &body_did,
+	.self = "/api/v1/subscribers/{id}/dids/",
+	.parent = "subscribers",
+	.fk = "subscriber_id",
+	.parent_noun = "subscriber",
+};
+
+/* The registrar's bindings of a subscriber, read-only: redirectd writes
+ * them. Removing one is deleting the row; the schema's trigger tells every
+ * redirectd on channel vocal_bindings, and each drops it from memory. */
+static const struct api_resource bindings = {
+	.table = "location_bindings",
+	.noun = "registration",
+	.json = "json_build_object('id', id, 'contact', contact, 'q', q, 'expires_at', expires_at, "
+		"'user_agent', user_agent, 'received', received, 'path', path, "
+		"'instance_id', instance_id, 'reg_id', reg_id, 'updated_at', updated_at)",
+	.parent = "subscribers",
+	.fk = "subscriber_id",
+	.parent_noun = "subscriber",
+};
+
+/* A group that servers or subscribers (marshal_group_id) refer to cannot
+ * be deleted: 409. */
+static const struct api_resource server_groups = {
+	.table = "server_groups",
+	.noun = "server group",
+	.json = "json_build_object('id', id, 'name', name, 'kind', kind, 'description', description, "
+		"'created_at', created_at, 'updated_at', updated_at)",
+	.body = &body_server_group,
+	.self = "/api/v1/server-groups/",
+	.filters = (const struct list_filter[]){
+		{"kind", FILTER_TEXT, "kind = $?", valid_server_kind, "not a server kind"},
+		{0},
+	},
+};
+
+static const struct api_resource servers = {
+	.table = "servers",
+	.noun = "server",
+	.json = "json_build_object('id', id, 'group_id', group_id, 'host', host, 'port', port, "
+		"'transport', transport, 'priority', priority, 'weight', weight, 'enabled', enabled, "
+		"'created_at', created_at, 'updated_at', updated_at)",
+	.body = &body_server,
+	.self = "/api/v1/servers/",
+	.parent = "server_groups",
+	.fk = "group_id",
+	.parent_noun = "server group",
+};
+
+/* Its entries go with it (ON DELETE CASCADE). */
+static const struct api_resource dial_plans = {
+	.table = "dial_plans",
+	.noun = "dial plan",
+	.json = "json_build_object('id', id, 'name', name, 'description', description, "
+		"'created_at', created_at, 'updated_at', updated_at)",
+	.body = &body_dial_plan,
+	.self = "/api/v1/dial-plans/",
+};
+
+static const struct api_resource dial_entries = {
+	.table = "dial_plan_entries",
+	.noun = "dial plan entry",
+	.json = "json_build_object('id', id, 'dial_plan_id', dial_plan_id, 'position', position, "
+		"'pattern', pattern, 'contact_template', contact_template, "
+		"'created_at', created_at, 'updated_at', updated_at)",
+	.body = &body_dial_entry,
+	.self = "/api/v1/dial-plan-entries/",
+	.parent = "dial_plans",
+	.fk = "dial_plan_id",
+	.parent_noun = "dial plan",
+};
 
 /* Stores the three HA1s (MD5, SHA-256, SHA-512/256; RFC 8760) of the
  * password for the subscriber's user and its domain's realm, never the
  * password. One statement reads user and realm and writes the digests, so
  * a concurrent change of the realm cannot leave digests of the old one. */
-static void subscriber_password(const struct http_req *req, struct http_resp *resp, long long id)
+static void subscriber_password(struct api_call *c)
 {
+	const struct http_req *req = c->req;
+	struct http_resp *resp = c->resp;
+	long long id = c->id[0];
 	struct password_in in;
 	struct problem p;
 	char ids[24];
@@ -553,634 +776,50 @@ static void subscriber_password(const struct http_req *req, struct http_resp *re
 	explicit_bzero(&in, sizeof(in));
 }
 
-/* ---- rows that belong to a subscriber: aliases, DIDs, registrations ------------- */
-
-/* A page of the rows of a parent (a subscriber's, a group's). sql takes
- * $1 after, $2 limit, $3 the parent and returns the list_reply row plus
- * whether the parent exists: a missing parent is 404, not an empty list. */
-static void owned_list(const struct http_req *req, struct http_resp *resp, long long sid,
-		       const char *sql, const char *parent)
-{
-	char limit[24], after[24], sids[24];
-	if (paging(req, resp, limit, after) < 0)
-		return;
-	snprintf(sids, sizeof(sids), "%lld", sid);
-	PGresult *r = query(resp, sql, 3, (const char *[]){after, limit, sids});
-	if (!r)
-		return;
-	if (strcmp(PQgetvalue(r, 0, 3), "t") != 0)
-		http_fail(resp, 404, "Not found", "no %s with id %s", parent, sids);
-	else
-		list_reply(resp, r, atoll(limit));
-	PQclear(r);
-}
-
-#define OWNED_LIST_SQL(json, table, fk, parent)                                                \
-	"SELECT coalesce(json_agg(j ORDER BY id), '[]')::text, count(*), max(id), "            \
-	"EXISTS (SELECT 1 FROM " parent " WHERE id = $3) FROM "                                \
-	"(SELECT id, " json " AS j FROM " table " WHERE " fk " = $3 AND id > $1 "              \
-	"ORDER BY id LIMIT $2) x"
-#define CHILD_LIST_SQL(json, table) OWNED_LIST_SQL(json, table, "subscriber_id", "subscribers")
-#define child_list(req, resp, sid, sql) owned_list(req, resp, sid, sql, "subscriber")
-
-/* Deletes one row of a subscriber: 404 when either is missing or the row
- * belongs to another subscriber. These rows cannot be changed through the
- * API (aliases, DIDs) or are the registrar's (bindings, which a REGISTER
- * refreshes at any time), so DELETE takes no If-Match. */
-static void child_delete(struct http_resp *resp, const char *table, const char *what,
-			 long long sid, long long id)
-{
-	char sids[24], ids[24], sql[128];
-	snprintf(sids, sizeof(sids), "%lld", sid);
-	snprintf(ids, sizeof(ids), "%lld", id);
-	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id = $2 AND subscriber_id = $1 RETURNING id",
-		 table);
-	PGresult *r = query(resp, sql, 2, (const char *[]){sids, ids});
-	if (!r)
-		return;
-	if (PQntuples(r) == 0)
-		http_fail(resp, 404, "Not found", "subscriber %s has no %s with id %s", sids, what, ids);
-	else
-		resp->status = 204;
-	PQclear(r);
-}
-
-/* The 201 of a create under /subscribers/{id}/NAME: 404 when the INSERT ...
- * SELECT found no subscriber. */
-static void child_created(struct http_resp *resp, PGresult *r, long long sid, const char *name)
-{
-	if (PQntuples(r) == 0) {
-		http_fail(resp, 404, "Not found", "no subscriber with id %lld", sid);
-		return;
-	}
-	row_reply(resp, r, 201, name, "");
-	snprintf(resp->location, sizeof(resp->location), "/api/v1/subscribers/%lld/%s/%s", sid, name,
-		 PQgetvalue(r, 0, 2));
-}
-
-#define ALIAS_JSON                                                                             \
-	"json_build_object('id', id, 'subscriber_id', subscriber_id, 'domain_id', domain_id, " \
-	"'user_part', user_part, 'created_at', created_at)"
-
-static void aliases_list(const struct http_req *req, struct http_resp *resp, long long sid)
-{
-	child_list(req, resp, sid, CHILD_LIST_SQL(ALIAS_JSON, "aliases"));
-}
-
-static void alias_create(const struct http_req *req, struct http_resp *resp, long long sid)
-{
-	struct alias_in in;
-	struct problem p;
-	if (api_parse_alias(req->body, req->len, &in, &p) < 0) {
-		http_problem(resp, &p);
-		return;
-	}
-	char sids[24], dom[24];
-	snprintf(sids, sizeof(sids), "%lld", sid);
-	snprintf(dom, sizeof(dom), "%lld", (long long)in.domain_id);
-	/* the domain defaults to the subscriber's own */
-	PGresult *r = query(resp,
-			    "INSERT INTO aliases (subscriber_id, domain_id, user_part) "
-			    "SELECT id, coalesce($2::bigint, domain_id), $3 FROM subscribers WHERE id = $1 "
-			    "RETURNING " ALIAS_JSON "::text, " ETAG_SQL ", id",
-			    3, (const char *[]){sids, in.domain_id ? dom : NULL, in.user_part});
-	if (!r)
-		return;
-	child_created(resp, r, sid, "aliases");
-	PQclear(r);
-}
-
-static void alias_delete(const struct http_req *req, struct http_resp *resp, long long sid,
-			 long long id)
-{
-	child_delete(resp, "aliases", "alias", sid, id);
-}
-
-#define DID_JSON                                                                               \
-	"json_build_object('id', id, 'subscriber_id', subscriber_id, 'number', number, "       \
-	"'created_at', created_at)"
-
-static void dids_list(const struct http_req *req, struct http_resp *resp, long long sid)
-{
-	child_list(req, resp, sid, CHILD_LIST_SQL(DID_JSON, "dids"));
-}
-
-static void did_create(const struct http_req *req, struct http_resp *resp, long long sid)
-{
-	struct did_in in;
-	struct problem p;
-	if (api_parse_did(req->body, req->len, &in, &p) < 0) {
-		http_problem(resp, &p);
-		return;
-	}
-	char sids[24];
-	snprintf(sids, sizeof(sids), "%lld", sid);
-	PGresult *r = query(resp,
-			    "INSERT INTO dids (subscriber_id, number) SELECT id, $2 FROM subscribers "
-			    "WHERE id = $1 RETURNING " DID_JSON "::text, " ETAG_SQL ", id",
-			    2, (const char *[]){sids, in.number});
-	if (!r)
-		return;
-	child_created(resp, r, sid, "dids");
-	PQclear(r);
-}
-
-static void did_delete(const struct http_req *req, struct http_resp *resp, long long sid,
-		       long long id)
-{
-	child_delete(resp, "dids", "DID", sid, id);
-}
-
-/* The registrar's bindings of a subscriber, read-only: redirectd writes
- * them. Removing one is deleting the row; the schema's trigger tells every
- * redirectd on channel vocal_bindings, and each drops it from memory. */
-#define BINDING_JSON                                                                           \
-	"json_build_object('id', id, 'contact', contact, 'q', q, 'expires_at', expires_at, "   \
-	"'user_agent', user_agent, 'received', received, 'path', path, "                       \
-	"'instance_id', instance_id, 'reg_id', reg_id, 'updated_at', updated_at)"
-
-static void registrations_list(const struct http_req *req, struct http_resp *resp, long long sid)
-{
-	child_list(req, resp, sid, CHILD_LIST_SQL(BINDING_JSON, "location_bindings"));
-}
-
-static void registration_delete(const struct http_req *req, struct http_resp *resp, long long sid,
-				long long id)
-{
-	child_delete(resp, "location_bindings", "registration", sid, id);
-}
-
-/* ---- server groups and servers ------------------------------------------------------ */
-
-#define GROUP_JSON                                                                             \
-	"json_build_object('id', id, 'name', name, 'kind', kind, 'description', description, " \
-	"'created_at', created_at, 'updated_at', updated_at)"
-
-static void groups_list(const struct http_req *req, struct http_resp *resp, long long unused)
-{
-	char limit[24], after[24];
-	if (paging(req, resp, limit, after) < 0)
-		return;
-	const char *kind = http_query(req, "kind");
-	if (kind && !valid_server_kind(kind)) {
-		http_fail(resp, 400, "Invalid query parameter", "kind: not a server kind");
-		return;
-	}
-	PGresult *r = query(resp,
-			    "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text, count(*), max(id) FROM "
-			    "(SELECT id, " GROUP_JSON " AS j FROM server_groups WHERE id > $1 "
-			    "AND ($3::text IS NULL OR kind = $3) ORDER BY id LIMIT $2) x",
-			    3, (const char *[]){after, limit, kind});
-	if (!r)
-		return;
-	list_reply(resp, r, atoll(limit));
-	PQclear(r);
-}
-
-static void group_get(const struct http_req *req, struct http_resp *resp, long long id)
-{
-	char ids[24];
-	snprintf(ids, sizeof(ids), "%lld", id);
-	PGresult *r = query(resp, "SELECT " GROUP_JSON "::text, " ETAG_SQL " FROM server_groups WHERE id = $1",
-			    1, (const char *[]){ids});
-	if (!r)
-		return;
-	row_reply(resp, r, 200, "server group", ids);
-	not_modified(req, resp);
-	PQclear(r);
-}
-
-static void group_create(const struct http_req *req, struct http_resp *resp, long long unused)
-{
-	struct server_group_in in;
-	struct problem p;
-	if (api_parse_server_group(req->body, req->len, true, &in, &p) < 0) {
-		http_problem(resp, &p);
-		return;
-	}
-	PGresult *r = query(resp,
-			    "INSERT INTO server_groups (name, kind, description) VALUES ($1, $2, $3) "
-			    "RETURNING " GROUP_JSON "::text, " ETAG_SQL ", id",
-			    3, (const char *[]){in.name, in.kind, in.description});
-	if (!r)
-		return;
-	row_reply(resp, r, 201, "server group", "");
-	snprintf(resp->location, sizeof(resp->location), "/api/v1/server-groups/%s", PQgetvalue(r, 0, 2));
-	PQclear(r);
-}
-
-static void group_patch(const struct http_req *req, struct http_resp *resp, long long id)
-{
-	struct server_group_in in;
-	struct problem p;
-	char tag[512], ids[24];
-	if (if_match(req, resp, tag, sizeof(tag)) < 0)
-		return;
-	if (api_parse_server_group(req->body, req->len, false, &in, &p) < 0) {
-		http_problem(resp, &p);
-		return;
-	}
-	snprintf(ids, sizeof(ids), "%lld", id);
-	PGresult *r = query(
-		resp,
-		"UPDATE server_groups SET name = coalesce($2, name), description = coalesce($3, description) "
-		"WHERE id = $1 AND ($4 = '*' OR " ETAG_SQL " = ANY(string_to_array($4, ','))) RETURNING " GROUP_JSON "::text, " ETAG_SQL,
-		4,
-		(const char *[]){ids, in.has & IN_NAME ? in.name : NULL,
-				 in.has & IN_DESCRIPTION ? in.description : NULL, tag});
-	if (!r)
-		return;
-	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "server_groups", "server group", ids);
-	else
-		row_reply(resp, r, 200, "server group", ids);
-	PQclear(r);
-}
-
-/* 409 while servers or subscribers (marshal_group_id) refer to it. */
-static void group_delete(const struct http_req *req, struct http_resp *resp, long long id)
-{
-	char tag[512], ids[24];
-	if (if_match(req, resp, tag, sizeof(tag)) < 0)
-		return;
-	snprintf(ids, sizeof(ids), "%lld", id);
-	PGresult *r = query(resp,
-			    "DELETE FROM server_groups WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL
-			    " = ANY(string_to_array($2, ','))) RETURNING id",
-			    2, (const char *[]){ids, tag});
-	if (!r)
-		return;
-	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "server_groups", "server group", ids);
-	else
-		resp->status = 204;
-	PQclear(r);
-}
-
-#define SERVER_JSON                                                                            \
-	"json_build_object('id', id, 'group_id', group_id, 'host', host, 'port', port, "       \
-	"'transport', transport, 'priority', priority, 'weight', weight, 'enabled', enabled, " \
-	"'created_at', created_at, 'updated_at', updated_at)"
-
-static void servers_list(const struct http_req *req, struct http_resp *resp, long long gid)
-{
-	owned_list(req, resp, gid, OWNED_LIST_SQL(SERVER_JSON, "servers", "group_id", "server_groups"),
-		   "server group");
-}
-
-static void server_create(const struct http_req *req, struct http_resp *resp, long long gid)
-{
-	struct server_in in;
-	struct problem p;
-	if (api_parse_server(req->body, req->len, true, &in, &p) < 0) {
-		http_problem(resp, &p);
-		return;
-	}
-	char gids[24], port[12], prio[12], weight[12];
-	snprintf(gids, sizeof(gids), "%lld", gid);
-	snprintf(port, sizeof(port), "%d", in.port);
-	snprintf(prio, sizeof(prio), "%d", in.priority);
-	snprintf(weight, sizeof(weight), "%d", in.weight);
-	PGresult *r = query(resp,
-			    "INSERT INTO servers (group_id, host, port, transport, priority, weight, enabled) "
-			    "SELECT id, $2, $3, $4, $5, $6, $7 FROM server_groups WHERE id = $1 "
-			    "RETURNING " SERVER_JSON "::text, " ETAG_SQL ", id",
-			    7,
-			    (const char *[]){gids, in.host, port, in.transport, prio, weight,
-					     in.enabled ? "t" : "f"});
-	if (!r)
-		return;
-	if (PQntuples(r) == 0) {
-		http_fail(resp, 404, "Not found", "no server group with id %s", gids);
-	} else {
-		row_reply(resp, r, 201, "server", "");
-		snprintf(resp->location, sizeof(resp->location), "/api/v1/servers/%s", PQgetvalue(r, 0, 2));
-	}
-	PQclear(r);
-}
-
-static void server_get(const struct http_req *req, struct http_resp *resp, long long id)
-{
-	char ids[24];
-	snprintf(ids, sizeof(ids), "%lld", id);
-	PGresult *r = query(resp, "SELECT " SERVER_JSON "::text, " ETAG_SQL " FROM servers WHERE id = $1",
-			    1, (const char *[]){ids});
-	if (!r)
-		return;
-	row_reply(resp, r, 200, "server", ids);
-	not_modified(req, resp);
-	PQclear(r);
-}
-
-static void server_patch(const struct http_req *req, struct http_resp *resp, long long id)
-{
-	struct server_in in;
-	struct problem p;
-	char tag[512], ids[24], port[12], prio[12], weight[12];
-	if (if_match(req, resp, tag, sizeof(tag)) < 0)
-		return;
-	if (api_parse_server(req->body, req->len, false, &in, &p) < 0) {
-		http_problem(resp, &p);
-		return;
-	}
-	snprintf(ids, sizeof(ids), "%lld", id);
-	snprintf(port, sizeof(port), "%d", in.port);
-	snprintf(prio, sizeof(prio), "%d", in.priority);
-	snprintf(weight, sizeof(weight), "%d", in.weight);
-	PGresult *r = query(
-		resp,
-		"UPDATE servers SET host = coalesce($2, host), port = coalesce($3::integer, port), "
-		"transport = coalesce($4, transport), priority = coalesce($5::integer, priority), "
-		"weight = coalesce($6::integer, weight), enabled = coalesce($7::boolean, enabled) "
-		"WHERE id = $1 AND ($8 = '*' OR " ETAG_SQL " = ANY(string_to_array($8, ','))) RETURNING " SERVER_JSON "::text, " ETAG_SQL,
-		8,
-		(const char *[]){ids, in.has & IN_HOST ? in.host : NULL, in.has & IN_PORT ? port : NULL,
-				 in.has & IN_TRANSPORT ? in.transport : NULL,
-				 in.has & IN_PRIORITY ? prio : NULL, in.has & IN_WEIGHT ? weight : NULL,
-				 in.has & IN_ENABLED ? (in.enabled ? "t" : "f") : NULL, tag});
-	if (!r)
-		return;
-	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "servers", "server", ids);
-	else
-		row_reply(resp, r, 200, "server", ids);
-	PQclear(r);
-}
-
-static void server_delete(const struct http_req *req, struct http_resp *resp, long long id)
-{
-	char tag[512], ids[24];
-	if (if_match(req, resp, tag, sizeof(tag)) < 0)
-		return;
-	snprintf(ids, sizeof(ids), "%lld", id);
-	PGresult *r = query(resp,
-			    "DELETE FROM servers WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL
-			    " = ANY(string_to_array($2, ','))) RETURNING id",
-			    2, (const char *[]){ids, tag});
-	if (!r)
-		return;
-	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "servers", "server", ids);
-	else
-		resp->status = 204;
-	PQclear(r);
-}
-
-/* ---- dial plans and their entries ----------------------------------------------------- */
-
-#define PLAN_JSON                                                                              \
-	"json_build_object('id', id, 'name', name, 'description', description, "               \
-	"'created_at', created_at, 'updated_at', updated_at)"
-
-static void plans_list(const struct http_req *req, struct http_resp *resp, long long unused)
-{
-	char limit[24], after[24];
-	if (paging(req, resp, limit, after) < 0)
-		return;
-	PGresult *r = query(resp,
-			    "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text, count(*), max(id) FROM "
-			    "(SELECT id, " PLAN_JSON " AS j FROM dial_plans WHERE id > $1 "
-			    "ORDER BY id LIMIT $2) x",
-			    2, (const char *[]){after, limit});
-	if (!r)
-		return;
-	list_reply(resp, r, atoll(limit));
-	PQclear(r);
-}
-
-static void plan_get(const struct http_req *req, struct http_resp *resp, long long id)
-{
-	char ids[24];
-	snprintf(ids, sizeof(ids), "%lld", id);
-	PGresult *r = query(resp, "SELECT " PLAN_JSON "::text, " ETAG_SQL " FROM dial_plans WHERE id = $1",
-			    1, (const char *[]){ids});
-	if (!r)
-		return;
-	row_reply(resp, r, 200, "dial plan", ids);
-	not_modified(req, resp);
-	PQclear(r);
-}
-
-static void plan_create(const struct http_req *req, struct http_resp *resp, long long unused)
-{
-	struct dial_plan_in in;
-	struct problem p;
-	if (api_parse_dial_plan(req->body, req->len, true, &in, &p) < 0) {
-		http_problem(resp, &p);
-		return;
-	}
-	PGresult *r = query(resp,
-			    "INSERT INTO dial_plans (name, description) VALUES ($1, $2) "
-			    "RETURNING " PLAN_JSON "::text, " ETAG_SQL ", id",
-			    2, (const char *[]){in.name, in.description});
-	if (!r)
-		return;
-	row_reply(resp, r, 201, "dial plan", "");
-	snprintf(resp->location, sizeof(resp->location), "/api/v1/dial-plans/%s", PQgetvalue(r, 0, 2));
-	PQclear(r);
-}
-
-static void plan_patch(const struct http_req *req, struct http_resp *resp, long long id)
-{
-	struct dial_plan_in in;
-	struct problem p;
-	char tag[512], ids[24];
-	if (if_match(req, resp, tag, sizeof(tag)) < 0)
-		return;
-	if (api_parse_dial_plan(req->body, req->len, false, &in, &p) < 0) {
-		http_problem(resp, &p);
-		return;
-	}
-	snprintf(ids, sizeof(ids), "%lld", id);
-	PGresult *r = query(
-		resp,
-		"UPDATE dial_plans SET name = coalesce($2, name), description = coalesce($3, description) "
-		"WHERE id = $1 AND ($4 = '*' OR " ETAG_SQL " = ANY(string_to_array($4, ','))) RETURNING " PLAN_JSON "::text, " ETAG_SQL,
-		4,
-		(const char *[]){ids, in.has & IN_NAME ? in.name : NULL,
-				 in.has & IN_DESCRIPTION ? in.description : NULL, tag});
-	if (!r)
-		return;
-	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "dial_plans", "dial plan", ids);
-	else
-		row_reply(resp, r, 200, "dial plan", ids);
-	PQclear(r);
-}
-
-/* Its entries go with it (ON DELETE CASCADE). */
-static void plan_delete(const struct http_req *req, struct http_resp *resp, long long id)
-{
-	char tag[512], ids[24];
-	if (if_match(req, resp, tag, sizeof(tag)) < 0)
-		return;
-	snprintf(ids, sizeof(ids), "%lld", id);
-	PGresult *r = query(resp,
-			    "DELETE FROM dial_plans WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL
-			    " = ANY(string_to_array($2, ','))) RETURNING id",
-			    2, (const char *[]){ids, tag});
-	if (!r)
-		return;
-	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "dial_plans", "dial plan", ids);
-	else
-		resp->status = 204;
-	PQclear(r);
-}
-
-#define ENTRY_JSON                                                                             \
-	"json_build_object('id', id, 'dial_plan_id', dial_plan_id, 'position', position, "     \
-	"'pattern', pattern, 'contact_template', contact_template, "                           \
-	"'created_at', created_at, 'updated_at', updated_at)"
-
-static void entries_list(const struct http_req *req, struct http_resp *resp, long long pid)
-{
-	owned_list(req, resp, pid,
-		   OWNED_LIST_SQL(ENTRY_JSON, "dial_plan_entries", "dial_plan_id", "dial_plans"),
-		   "dial plan");
-}
-
-static void entry_create(const struct http_req *req, struct http_resp *resp, long long pid)
-{
-	struct dial_entry_in in;
-	struct problem p;
-	if (api_parse_dial_entry(req->body, req->len, true, &in, &p) < 0) {
-		http_problem(resp, &p);
-		return;
-	}
-	char pids[24], pos[12];
-	snprintf(pids, sizeof(pids), "%lld", pid);
-	snprintf(pos, sizeof(pos), "%d", in.position);
-	PGresult *r = query(resp,
-			    "INSERT INTO dial_plan_entries (dial_plan_id, position, pattern, contact_template) "
-			    "SELECT id, $2, $3, $4 FROM dial_plans WHERE id = $1 "
-			    "RETURNING " ENTRY_JSON "::text, " ETAG_SQL ", id",
-			    4, (const char *[]){pids, pos, in.pattern, in.contact_template});
-	if (!r)
-		return;
-	if (PQntuples(r) == 0) {
-		http_fail(resp, 404, "Not found", "no dial plan with id %s", pids);
-	} else {
-		row_reply(resp, r, 201, "dial plan entry", "");
-		snprintf(resp->location, sizeof(resp->location), "/api/v1/dial-plan-entries/%s",
-			 PQgetvalue(r, 0, 2));
-	}
-	PQclear(r);
-}
-
-static void entry_get(const struct http_req *req, struct http_resp *resp, long long id)
-{
-	char ids[24];
-	snprintf(ids, sizeof(ids), "%lld", id);
-	PGresult *r = query(resp,
-			    "SELECT " ENTRY_JSON "::text, " ETAG_SQL " FROM dial_plan_entries WHERE id = $1",
-			    1, (const char *[]){ids});
-	if (!r)
-		return;
-	row_reply(resp, r, 200, "dial plan entry", ids);
-	not_modified(req, resp);
-	PQclear(r);
-}
-
-static void entry_patch(const struct http_req *req, struct http_resp *resp, long long id)
-{
-	struct dial_entry_in in;
-	struct problem p;
-	char tag[512], ids[24], pos[12];
-	if (if_match(req, resp, tag, sizeof(tag)) < 0)
-		return;
-	if (api_parse_dial_entry(req->body, req->len, false, &in, &p) < 0) {
-		http_problem(resp, &p);
-		return;
-	}
-	snprintf(ids, sizeof(ids), "%lld", id);
-	snprintf(pos, sizeof(pos), "%d", in.position);
-	PGresult *r = query(
-		resp,
-		"UPDATE dial_plan_entries SET position = coalesce($2::integer, position), "
-		"pattern = coalesce($3, pattern), contact_template = coalesce($4, contact_template) "
-		"WHERE id = $1 AND ($5 = '*' OR " ETAG_SQL " = ANY(string_to_array($5, ','))) RETURNING " ENTRY_JSON "::text, " ETAG_SQL,
-		5,
-		(const char *[]){ids, in.has & IN_POSITION ? pos : NULL,
-				 in.has & IN_PATTERN ? in.pattern : NULL,
-				 in.has & IN_TEMPLATE ? in.contact_template : NULL, tag});
-	if (!r)
-		return;
-	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "dial_plan_entries", "dial plan entry", ids);
-	else
-		row_reply(resp, r, 200, "dial plan entry", ids);
-	PQclear(r);
-}
-
-static void entry_delete(const struct http_req *req, struct http_resp *resp, long long id)
-{
-	char tag[512], ids[24];
-	if (if_match(req, resp, tag, sizeof(tag)) < 0)
-		return;
-	snprintf(ids, sizeof(ids), "%lld", id);
-	PGresult *r = query(resp,
-			    "DELETE FROM dial_plan_entries WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL
-			    " = ANY(string_to_array($2, ','))) RETURNING id",
-			    2, (const char *[]){ids, tag});
-	if (!r)
-		return;
-	if (PQntuples(r) == 0)
-		missing_or_stale(resp, "dial_plan_entries", "dial plan entry", ids);
-	else
-		resp->status = 204;
-	PQclear(r);
-}
 
 /* ---- the document and the table -------------------------------------------------- */
 
-static void openapi(const struct http_req *req, struct http_resp *resp, long long unused)
+static void openapi(struct api_call *c)
 {
-	http_json(resp, 200, api_openapi_json);
+	http_json(c->resp, 200, api_openapi_json);
 }
 
+#define CRUD(path, res)                                                                        \
+	{"GET", path, OP_LIST, &res, NULL}, {"POST", path, OP_CREATE, &res, NULL},             \
+	{"GET", path "/{id}", OP_GET, &res, NULL}, {"PATCH", path "/{id}", OP_PATCH, &res, NULL}, \
+	{"DELETE", path "/{id}", OP_DELETE, &res, NULL}
+
 const struct api_route api_routes[] = {
-	{"GET", "/api/v1/openapi.json", openapi, NULL},
-	{"GET", "/api/v1/domains", domains_list, NULL},
-	{"POST", "/api/v1/domains", domain_create, NULL},
-	{"GET", "/api/v1/domains/{id}", domain_get, NULL},
-	{"PATCH", "/api/v1/domains/{id}", domain_patch, NULL},
-	{"DELETE", "/api/v1/domains/{id}", domain_delete, NULL},
-	{"GET", "/api/v1/subscribers", subscribers_list, NULL},
-	{"POST", "/api/v1/subscribers", subscriber_create, NULL},
-	{"GET", "/api/v1/subscribers/{id}", subscriber_get, NULL},
-	{"PATCH", "/api/v1/subscribers/{id}", subscriber_patch, NULL},
-	{"DELETE", "/api/v1/subscribers/{id}", subscriber_delete, NULL},
-	{"PUT", "/api/v1/subscribers/{id}/password", subscriber_password, NULL},
-	{"GET", "/api/v1/subscribers/{id}/aliases", aliases_list, NULL},
-	{"POST", "/api/v1/subscribers/{id}/aliases", alias_create, NULL},
-	{"DELETE", "/api/v1/subscribers/{id}/aliases/{alias_id}", NULL, alias_delete},
-	{"GET", "/api/v1/subscribers/{id}/dids", dids_list, NULL},
-	{"POST", "/api/v1/subscribers/{id}/dids", did_create, NULL},
-	{"DELETE", "/api/v1/subscribers/{id}/dids/{did_id}", NULL, did_delete},
-	{"GET", "/api/v1/subscribers/{id}/registrations", registrations_list, NULL},
-	{"DELETE", "/api/v1/subscribers/{id}/registrations/{binding_id}", NULL, registration_delete},
-	{"GET", "/api/v1/server-groups", groups_list, NULL},
-	{"POST", "/api/v1/server-groups", group_create, NULL},
-	{"GET", "/api/v1/server-groups/{id}", group_get, NULL},
-	{"PATCH", "/api/v1/server-groups/{id}", group_patch, NULL},
-	{"DELETE", "/api/v1/server-groups/{id}", group_delete, NULL},
-	{"GET", "/api/v1/server-groups/{id}/servers", servers_list, NULL},
-	{"POST", "/api/v1/server-groups/{id}/servers", server_create, NULL},
-	{"GET", "/api/v1/servers/{id}", server_get, NULL},
-	{"PATCH", "/api/v1/servers/{id}", server_patch, NULL},
-	{"DELETE", "/api/v1/servers/{id}", server_delete, NULL},
-	{"GET", "/api/v1/dial-plans", plans_list, NULL},
-	{"POST", "/api/v1/dial-plans", plan_create, NULL},
-	{"GET", "/api/v1/dial-plans/{id}", plan_get, NULL},
-	{"PATCH", "/api/v1/dial-plans/{id}", plan_patch, NULL},
-	{"DELETE", "/api/v1/dial-plans/{id}", plan_delete, NULL},
-	{"GET", "/api/v1/dial-plans/{id}/entries", entries_list, NULL},
-	{"POST", "/api/v1/dial-plans/{id}/entries", entry_create, NULL},
-	{"GET", "/api/v1/dial-plan-entries/{id}", entry_get, NULL},
-	{"PATCH", "/api/v1/dial-plan-entries/{id}", entry_patch, NULL},
-	{"DELETE", "/api/v1/dial-plan-entries/{id}", entry_delete, NULL},
+	{"GET", "/api/v1/openapi.json", OP_CUSTOM, NULL, openapi},
+	CRUD("/api/v1/domains", domains),
+	CRUD("/api/v1/subscribers", subscribers),
+	{"PUT", "/api/v1/subscribers/{id}/password", OP_CUSTOM, NULL, subscriber_password},
+	{"GET", "/api/v1/subscribers/{id}/aliases", OP_LIST, &aliases, NULL},
+	{"POST", "/api/v1/subscribers/{id}/aliases", OP_CREATE, &aliases, NULL},
+	{"DELETE", "/api/v1/subscribers/{id}/aliases/{alias_id}", OP_REMOVE, &aliases, NULL},
+	{"GET", "/api/v1/subscribers/{id}/dids", OP_LIST, &dids, NULL},
+	{"POST", "/api/v1/subscribers/{id}/dids", OP_CREATE, &dids, NULL},
+	{"DELETE", "/api/v1/subscribers/{id}/dids/{did_id}", OP_REMOVE, &dids, NULL},
+	{"GET", "/api/v1/subscribers/{id}/registrations", OP_LIST, &bindings, NULL},
+	{"DELETE", "/api/v1/subscribers/{id}/registrations/{binding_id}", OP_REMOVE, &bindings, NULL},
+	CRUD("/api/v1/server-groups", server_groups),
+	{"GET", "/api/v1/server-groups/{id}/servers", OP_LIST, &servers, NULL},
+	{"POST", "/api/v1/server-groups/{id}/servers", OP_CREATE, &servers, NULL},
+	{"GET", "/api/v1/servers/{id}", OP_GET, &servers, NULL},
+	{"PATCH", "/api/v1/servers/{id}", OP_PATCH, &servers, NULL},
+	{"DELETE", "/api/v1/servers/{id}", OP_DELETE, &servers, NULL},
+	CRUD("/api/v1/dial-plans", dial_plans),
+	{"GET", "/api/v1/dial-plans/{id}/entries", OP_LIST, &dial_entries, NULL},
+	{"POST", "/api/v1/dial-plans/{id}/entries", OP_CREATE, &dial_entries, NULL},
+	{"GET", "/api/v1/dial-plan-entries/{id}", OP_GET, &dial_entries, NULL},
+	{"PATCH", "/api/v1/dial-plan-entries/{id}", OP_PATCH, &dial_entries, NULL},
+	{"DELETE", "/api/v1/dial-plan-entries/{id}", OP_DELETE, &dial_entries, NULL},
 	{0},
+};
+
+static void (*const op_handlers[])(struct api_call *) = {
+	[OP_LIST] = list_rows,   [OP_GET] = get_row,       [OP_CREATE] = create_row,
+	[OP_PATCH] = patch_row,  [OP_DELETE] = delete_row, [OP_REMOVE] = remove_row,
 };
 
 /* Does path match pattern? Each {name} (at most two) takes a positive
@@ -1236,10 +875,11 @@ void api_handle(const struct http_req *req, struct http_resp *resp)
 					  "send the body as Content-Type: application/json");
 				return;
 			}
-			if (r->fn2)
-				r->fn2(req, resp, ids[0], ids[1]);
+			struct api_call c = {.req = req, .resp = resp, .route = r, .id = {ids[0], ids[1]}};
+			if (r->op == OP_CUSTOM)
+				r->fn(&c);
 			else
-				r->fn(req, resp, ids[0]);
+				op_handlers[r->op](&c);
 			if (resp->status == 500 && !resp->body)
 				http_fail(resp, 500, "Internal error", "no answer");
 			return;

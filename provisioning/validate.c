@@ -3,6 +3,7 @@
 
 #include <regex.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,426 +178,6 @@ static json_t *load_object(const char *text, size_t len, struct problem *p)
 	return root;
 }
 
-/* A string member without NUL bytes into buf (at most max bytes). */
-static int get_string(json_t *v, const char *field, char *buf, size_t max, struct problem *p)
-{
-	if (!json_is_string(v))
-		return problem_set(p, 422, "Invalid field", "%s: must be a string", field);
-	size_t n = json_string_length(v);
-	const char *s = json_string_value(v);
-	if (memchr(s, 0, n))
-		return problem_set(p, 422, "Invalid field", "%s: must not contain NUL", field);
-	if (n > max)
-		return problem_set(p, 422, "Invalid field", "%s: too long (at most %zu bytes)", field, max);
-	memcpy(buf, s, n);
-	buf[n] = 0;
-	return 0;
-}
-
-static int get_bool(json_t *v, const char *field, bool *out, struct problem *p)
-{
-	if (!json_is_boolean(v))
-		return problem_set(p, 422, "Invalid field", "%s: must be true or false", field);
-	*out = json_is_true(v);
-	return 0;
-}
-
-static int get_int(json_t *v, const char *field, int min, int max, int *out, struct problem *p)
-{
-	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-		return problem_set(p, 422, "Invalid field", "%s: must be an integer from %d to %d", field,
-				   min, max);
-	*out = (int)json_integer_value(v);
-	return 0;
-}
-
-int api_parse_domain(const char *text, size_t len, bool create, struct domain_in *out,
-		     struct problem *p)
-{
-	memset(out, 0, sizeof(*out));
-	out->enabled = true;
-	json_t *root = load_object(text, len, p);
-	if (!root)
-		return -1;
-	const char *key;
-	json_t *v;
-	int rc = 0;
-	json_object_foreach(root, key, v) {
-		if (strcmp(key, "name") == 0) {
-			if (!create) {
-				rc = problem_set(p, 422, "Read-only field",
-						 "name: cannot change; create a new domain instead");
-				break;
-			}
-			if ((rc = get_string(v, "name", out->name, sizeof(out->name) - 1, p)) < 0)
-				break;
-			if (!valid_domain_name(out->name)) {
-				rc = problem_set(p, 422, "Invalid field",
-						 "name: must be a lower-case DNS name (labels of a-z, 0-9 and '-')");
-				break;
-			}
-			out->has |= IN_NAME;
-		} else if (strcmp(key, "realm") == 0) {
-			if ((rc = get_string(v, "realm", out->realm, sizeof(out->realm) - 1, p)) < 0)
-				break;
-			if (!valid_realm(out->realm)) {
-				rc = problem_set(p, 422, "Invalid field",
-						 "realm: 1 to 128 printable ASCII characters, no '\"' or '\\', no blank at either end");
-				break;
-			}
-			out->has |= IN_REALM;
-		} else if (strcmp(key, "enabled") == 0) {
-			if ((rc = get_bool(v, "enabled", &out->enabled, p)) < 0)
-				break;
-			out->has |= IN_ENABLED;
-		} else {
-			rc = problem_set(p, 422, "Unknown field", "%.200s: not a field of a domain", key);
-			break;
-		}
-	}
-	json_decref(root);
-	if (rc < 0)
-		return -1;
-	if (create && !(out->has & IN_NAME))
-		return problem_set(p, 422, "Missing field", "name: required");
-	if (create && !(out->has & IN_REALM)) {
-		if (!valid_realm(out->name))
-			return problem_set(p, 422, "Invalid field", "realm: required");
-		memcpy(out->realm, out->name, sizeof(out->realm) - 1);
-		out->has |= IN_REALM;
-	}
-	if (!create && !out->has)
-		return problem_set(p, 422, "Nothing to change", "give at least one of realm, enabled");
-	return 0;
-}
-
-int api_parse_subscriber(const char *text, size_t len, bool create, struct subscriber_in *out,
-			 struct problem *p)
-{
-	memset(out, 0, sizeof(*out));
-	out->enabled = true;
-	strcpy(out->auth_kind, "digest");
-	json_t *root = load_object(text, len, p);
-	if (!root)
-		return -1;
-	const char *key;
-	json_t *v;
-	int rc = 0;
-	json_object_foreach(root, key, v) {
-		if (strcmp(key, "domain_id") == 0 || strcmp(key, "user_part") == 0) {
-			if (!create) {
-				/* the HA1s are computed over user and realm */
-				rc = problem_set(p, 422, "Read-only field",
-						 "%s: cannot change (the stored digests depend on it)", key);
-				break;
-			}
-			if (key[0] == 'd') {
-				if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-					rc = problem_set(p, 422, "Invalid field",
-							 "domain_id: must be a positive integer");
-					break;
-				}
-				out->domain_id = json_integer_value(v);
-				out->has |= IN_DOMAIN_ID;
-			} else {
-				if ((rc = get_string(v, "user_part", out->user_part,
-						     sizeof(out->user_part) - 1, p)) < 0)
-					break;
-				if (!valid_user_part(out->user_part)) {
-					rc = problem_set(p, 422, "Invalid field",
-							 "user_part: 1 to 64 characters of an RFC 3261 user part");
-					break;
-				}
-				out->has |= IN_USER;
-			}
-		} else if (strcmp(key, "display_name") == 0) {
-			if ((rc = get_string(v, "display_name", out->display_name,
-					     sizeof(out->display_name) - 1, p)) < 0)
-				break;
-			if (utf8_chars(out->display_name) > 128) {
-				rc = problem_set(p, 422, "Invalid field",
-						 "display_name: too long (at most 128 characters)");
-				break;
-			}
-			for (const char *c = out->display_name; *c; c++)
-				if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-					rc = problem_set(p, 422, "Invalid field",
-							 "display_name: must not contain control characters");
-					break;
-				}
-			if (rc < 0)
-				break;
-			out->has |= IN_DISPLAY;
-		} else if (strcmp(key, "auth_kind") == 0) {
-			if ((rc = get_string(v, "auth_kind", out->auth_kind, sizeof(out->auth_kind) - 1,
-					     p)) < 0) {
-				rc = problem_set(p, 422, "Invalid field",
-						 "auth_kind: must be one of none, ip, digest");
-				break;
-			}
-			if (strcmp(out->auth_kind, "none") && strcmp(out->auth_kind, "ip") &&
-			    strcmp(out->auth_kind, "digest")) {
-				rc = problem_set(p, 422, "Invalid field",
-						 "auth_kind: must be one of none, ip, digest");
-				break;
-			}
-			out->has |= IN_AUTH_KIND;
-		} else if (strcmp(key, "enabled") == 0) {
-			if ((rc = get_bool(v, "enabled", &out->enabled, p)) < 0)
-				break;
-			out->has |= IN_ENABLED;
-		} else {
-			rc = problem_set(p, 422, "Unknown field", "%.200s: not a field of a subscriber",
-					 key);
-			break;
-		}
-	}
-	json_decref(root);
-	if (rc < 0)
-		return -1;
-	if (create && !(out->has & IN_DOMAIN_ID))
-		return problem_set(p, 422, "Missing field", "domain_id: required");
-	if (create && !(out->has & IN_USER))
-		return problem_set(p, 422, "Missing field", "user_part: required");
-	if (!create && !out->has)
-		return problem_set(p, 422, "Nothing to change",
-				   "give at least one of display_name, auth_kind, enabled");
-	return 0;
-}
-
-int api_parse_password(const char *text, size_t len, struct password_in *out, struct problem *p)
-{
-	memset(out, 0, sizeof(*out));
-	json_t *root = load_object(text, len, p);
-	if (!root)
-		return -1;
-	const char *key;
-	json_t *v;
-	int rc = 0;
-	bool has = false;
-	json_object_foreach(root, key, v) {
-		if (strcmp(key, "password") != 0) {
-			rc = problem_set(p, 422, "Unknown field", "%.200s: only password is accepted", key);
-			break;
-		}
-		if ((rc = get_string(v, "password", out->password, sizeof(out->password) - 1, p)) < 0)
-			break;
-		if (!out->password[0]) {
-			rc = problem_set(p, 422, "Invalid field", "password: must not be empty");
-			break;
-		}
-		has = true;
-	}
-	json_decref(root);
-	if (rc < 0)
-		return -1;
-	if (!has)
-		return problem_set(p, 422, "Missing field", "password: required");
-	return 0;
-}
-
-int api_parse_alias(const char *text, size_t len, struct alias_in *out, struct problem *p)
-{
-	memset(out, 0, sizeof(*out));
-	json_t *root = load_object(text, len, p);
-	if (!root)
-		return -1;
-	const char *key;
-	json_t *v;
-	int rc = 0;
-	bool has_user = false;
-	json_object_foreach(root, key, v) {
-		if (strcmp(key, "domain_id") == 0) {
-			if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-				rc = problem_set(p, 422, "Invalid field", "domain_id: must be a positive integer");
-				break;
-			}
-			out->domain_id = json_integer_value(v);
-		} else if (strcmp(key, "user_part") == 0) {
-			if ((rc = get_string(v, "user_part", out->user_part, sizeof(out->user_part) - 1,
-					     p)) < 0)
-				break;
-			if (!valid_user_part(out->user_part)) {
-				rc = problem_set(p, 422, "Invalid field",
-						 "user_part: 1 to 64 characters of an RFC 3261 user part");
-				break;
-			}
-			has_user = true;
-		} else {
-			rc = problem_set(p, 422, "Unknown field", "%.200s: not a field of an alias", key);
-			break;
-		}
-	}
-	json_decref(root);
-	if (rc < 0)
-		return -1;
-	if (!has_user)
-		return problem_set(p, 422, "Missing field", "user_part: required");
-	return 0;
-}
-
-int api_parse_did(const char *text, size_t len, struct did_in *out, struct problem *p)
-{
-	memset(out, 0, sizeof(*out));
-	json_t *root = load_object(text, len, p);
-	if (!root)
-		return -1;
-	const char *key;
-	json_t *v;
-	int rc = 0;
-	bool has = false;
-	json_object_foreach(root, key, v) {
-		if (strcmp(key, "number") != 0) {
-			rc = problem_set(p, 422, "Unknown field", "%.200s: not a field of a DID", key);
-			break;
-		}
-		if ((rc = get_string(v, "number", out->number, sizeof(out->number) - 1, p)) < 0)
-			break;
-		if (!valid_e164(out->number)) {
-			rc = problem_set(p, 422, "Invalid field",
-					 "number: an E.164 number: '+', a digit 1-9, 1 to 14 more digits");
-			break;
-		}
-		has = true;
-	}
-	json_decref(root);
-	if (rc < 0)
-		return -1;
-	if (!has)
-		return problem_set(p, 422, "Missing field", "number: required");
-	return 0;
-}
-
-int api_parse_server_group(const char *text, size_t len, bool create, struct server_group_in *out,
-			   struct problem *p)
-{
-	memset(out, 0, sizeof(*out));
-	json_t *root = load_object(text, len, p);
-	if (!root)
-		return -1;
-	const char *key;
-	json_t *v;
-	int rc = 0;
-	json_object_foreach(root, key, v) {
-		if (strcmp(key, "name") == 0) {
-			if ((rc = get_string(v, "name", out->name, sizeof(out->name) - 1, p)) < 0)
-				break;
-			if (!valid_group_name(out->name)) {
-				rc = problem_set(p, 422, "Invalid field",
-						 "name: 1 to 63 of A-Z, a-z, 0-9, '_', '.', '-', starting with a letter or digit");
-				break;
-			}
-			out->has |= IN_NAME;
-		} else if (strcmp(key, "kind") == 0) {
-			if (!create) {
-				rc = problem_set(p, 422, "Read-only field",
-						 "kind: cannot change; create a new group instead");
-				break;
-			}
-			if (get_string(v, "kind", out->kind, sizeof(out->kind) - 1, p) < 0 ||
-			    !valid_server_kind(out->kind)) {
-				rc = problem_set(p, 422, "Invalid field",
-						 "kind: must be one of marshal_ua, marshal_gateway, redirect, "
-						 "feature, cdr, provisioning, heartbeat, voicemail");
-				break;
-			}
-			out->has |= IN_KIND;
-		} else if (strcmp(key, "description") == 0) {
-			if ((rc = get_string(v, "description", out->description,
-					     sizeof(out->description) - 1, p)) < 0)
-				break;
-			if (utf8_chars(out->description) > 1024) {
-				rc = problem_set(p, 422, "Invalid field",
-						 "description: too long (at most 1024 characters)");
-				break;
-			}
-			out->has |= IN_DESCRIPTION;
-		} else {
-			rc = problem_set(p, 422, "Unknown field", "%.200s: not a field of a server group",
-					 key);
-			break;
-		}
-	}
-	json_decref(root);
-	if (rc < 0)
-		return -1;
-	if (create && !(out->has & IN_NAME))
-		return problem_set(p, 422, "Missing field", "name: required");
-	if (create && !(out->has & IN_KIND))
-		return problem_set(p, 422, "Missing field", "kind: required");
-	if (!create && !out->has)
-		return problem_set(p, 422, "Nothing to change", "give at least one of name, description");
-	return 0;
-}
-
-int api_parse_server(const char *text, size_t len, bool create, struct server_in *out,
-		     struct problem *p)
-{
-	memset(out, 0, sizeof(*out));
-	out->port = 5060;
-	strcpy(out->transport, "udp");
-	out->weight = 1;
-	out->enabled = true;
-	json_t *root = load_object(text, len, p);
-	if (!root)
-		return -1;
-	const char *key;
-	json_t *v;
-	int rc = 0;
-	json_object_foreach(root, key, v) {
-		if (strcmp(key, "host") == 0) {
-			if ((rc = get_string(v, "host", out->host, sizeof(out->host) - 1, p)) < 0)
-				break;
-			if (!valid_host(out->host)) {
-				rc = problem_set(p, 422, "Invalid field",
-						 "host: a host name or an IP address (IPv6 without brackets)");
-				break;
-			}
-			out->has |= IN_HOST;
-		} else if (strcmp(key, "port") == 0) {
-			if ((rc = get_int(v, "port", 1, 65535, &out->port, p)) < 0)
-				break;
-			out->has |= IN_PORT;
-		} else if (strcmp(key, "transport") == 0) {
-			if (get_string(v, "transport", out->transport, sizeof(out->transport) - 1, p) < 0 ||
-			    !valid_transport(out->transport)) {
-				rc = problem_set(p, 422, "Invalid field",
-						 "transport: must be one of udp, tcp, tls, sctp, ws, wss");
-				break;
-			}
-			out->has |= IN_TRANSPORT;
-		} else if (strcmp(key, "priority") == 0) {
-			if ((rc = get_int(v, "priority", 0, 65535, &out->priority, p)) < 0)
-				break;
-			out->has |= IN_PRIORITY;
-		} else if (strcmp(key, "weight") == 0) {
-			if ((rc = get_int(v, "weight", 0, 65535, &out->weight, p)) < 0)
-				break;
-			out->has |= IN_WEIGHT;
-		} else if (strcmp(key, "enabled") == 0) {
-			if ((rc = get_bool(v, "enabled", &out->enabled, p)) < 0)
-				break;
-			out->has |= IN_ENABLED;
-		} else if (strcmp(key, "group_id") == 0) {
-			rc = problem_set(p, 422, "Read-only field",
-					 "group_id: given by the path; a server cannot move to another group");
-			break;
-		} else {
-			rc = problem_set(p, 422, "Unknown field", "%.200s: not a field of a server", key);
-			break;
-		}
-	}
-	json_decref(root);
-	if (rc < 0)
-		return -1;
-	if (create && !(out->has & IN_HOST))
-		return problem_set(p, 422, "Missing field", "host: required");
-	if (!create && !out->has)
-		return problem_set(p, 422, "Nothing to change",
-				   "give at least one of host, port, transport, priority, weight, enabled");
-	return 0;
-}
-
 bool valid_contact_template(const char *s)
 {
 	size_t skip = strncmp(s, "sip:", 4) == 0 ? 4 : strncmp(s, "sips:", 5) == 0 ? 5
@@ -609,55 +190,69 @@ bool valid_contact_template(const char *s)
 	return true;
 }
 
-int api_parse_dial_plan(const char *text, size_t len, bool create, struct dial_plan_in *out,
-			struct problem *p)
+
+/* ---- the one body parser ------------------------------------------------------ */
+
+/* A member's value into out, by its spec. */
+static int field_get(const struct field_spec *f, json_t *v, void *out, struct problem *p)
 {
-	memset(out, 0, sizeof(*out));
-	json_t *root = load_object(text, len, p);
-	if (!root)
-		return -1;
-	const char *key;
-	json_t *v;
-	int rc = 0;
-	json_object_foreach(root, key, v) {
-		if (strcmp(key, "name") == 0) {
-			if ((rc = get_string(v, "name", out->name, sizeof(out->name) - 1, p)) < 0)
-				break;
-			if (!valid_group_name(out->name)) {
-				rc = problem_set(p, 422, "Invalid field",
-						 "name: 1 to 63 of A-Z, a-z, 0-9, '_', '.', '-', starting with a letter or digit");
-				break;
-			}
-			out->has |= IN_NAME;
-		} else if (strcmp(key, "description") == 0) {
-			if ((rc = get_string(v, "description", out->description,
-					     sizeof(out->description) - 1, p)) < 0)
-				break;
-			if (utf8_chars(out->description) > 1024) {
-				rc = problem_set(p, 422, "Invalid field",
-						 "description: too long (at most 1024 characters)");
-				break;
-			}
-			out->has |= IN_DESCRIPTION;
-		} else {
-			rc = problem_set(p, 422, "Unknown field", "%.200s: not a field of a dial plan", key);
-			break;
-		}
+	char *at = (char *)out + f->off;
+	char buf[160];
+	const char *why;
+	switch (f->type) {
+	case FIELD_BOOL:
+		if (!json_is_boolean(v))
+			return problem_set(p, 422, "Invalid field", "%s: must be true or false", f->name);
+		*(bool *)at = json_is_true(v);
+		return 0;
+	case FIELD_INT:
+		if (!json_is_integer(v) || json_integer_value(v) < f->min || json_integer_value(v) > f->max)
+			return problem_set(p, 422, "Invalid field", "%s: must be an integer from %lld to %lld",
+					   f->name, f->min, f->max);
+		*(int *)at = (int)json_integer_value(v);
+		return 0;
+	case FIELD_ID:
+		if (!json_is_integer(v) || json_integer_value(v) <= 0)
+			return problem_set(p, 422, "Invalid field", "%s: must be a positive integer", f->name);
+		*(int64_t *)at = json_integer_value(v);
+		return 0;
+	case FIELD_STRING:
+		break;
 	}
-	json_decref(root);
-	if (rc < 0)
-		return -1;
-	if (create && !(out->has & IN_NAME))
-		return problem_set(p, 422, "Missing field", "name: required");
-	if (!create && !out->has)
-		return problem_set(p, 422, "Nothing to change", "give at least one of name, description");
+	size_t n = json_is_string(v) ? json_string_length(v) : 0;
+	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+	if (!s || memchr(s, 0, n) || n > f->size - 1) {
+		/* a member that is one of a list says so, whatever the fault */
+		if (f->flags & FIELD_ENUM)
+			return problem_set(p, 422, "Invalid field", "%s: %s", f->name, f->check("", buf, sizeof(buf)));
+		if (!s)
+			return problem_set(p, 422, "Invalid field", "%s: must be a string", f->name);
+		if (memchr(s, 0, n))
+			return problem_set(p, 422, "Invalid field", "%s: must not contain NUL", f->name);
+		return problem_set(p, 422, "Invalid field", "%s: too long (at most %zu bytes)", f->name,
+				   f->size - 1);
+	}
+	memcpy(at, s, n);
+	at[n] = 0;
+	if (f->check && (why = f->check(at, buf, sizeof(buf))))
+		return problem_set(p, 422, "Invalid field", "%s: %s", f->name, why);
 	return 0;
 }
 
-int api_parse_dial_entry(const char *text, size_t len, bool create, struct dial_entry_in *out,
-			 struct problem *p)
+int body_parse(const struct body_spec *spec, const char *text, size_t len, bool create, void *out,
+	       struct problem *p)
 {
-	memset(out, 0, sizeof(*out));
+	memset(out, 0, spec->size);
+	unsigned *has = out;
+	for (const struct field_spec *f = spec->fields; f->name; f++) {
+		char *at = (char *)out + f->off;
+		if (f->type == FIELD_STRING && f->sdef)
+			snprintf(at, f->size, "%s", f->sdef);
+		else if (f->type == FIELD_INT)
+			*(int *)at = (int)f->idef;
+		else if (f->type == FIELD_BOOL)
+			*(bool *)at = f->idef != 0;
+	}
 	json_t *root = load_object(text, len, p);
 	if (!root)
 		return -1;
@@ -665,67 +260,267 @@ int api_parse_dial_entry(const char *text, size_t len, bool create, struct dial_
 	json_t *v;
 	int rc = 0;
 	json_object_foreach(root, key, v) {
-		if (strcmp(key, "position") == 0) {
-			if ((rc = get_int(v, "position", 0, 2147483647, &out->position, p)) < 0)
-				break;
-			out->has |= IN_POSITION;
-		} else if (strcmp(key, "pattern") == 0) {
-			if ((rc = get_string(v, "pattern", out->pattern, sizeof(out->pattern) - 1, p)) < 0)
-				break;
-			if (!out->pattern[0] || utf8_chars(out->pattern) > 1024) {
-				rc = problem_set(p, 422, "Invalid field", "pattern: 1 to 1024 characters");
-				break;
-			}
-			const char *why = regex_too_costly(out->pattern);
-			if (why) {
-				rc = problem_set(p, 422, "Invalid field",
-						 "pattern: too costly to compile: %s", why);
-				break;
-			}
-			/* the router's engine must accept it */
-			regex_t re;
-			int e = regcomp(&re, out->pattern, REG_EXTENDED);
-			if (e) {
-				char msg[128];
-				regerror(e, &re, msg, sizeof(msg));
-				rc = problem_set(p, 422, "Invalid field",
-						 "pattern: not a POSIX extended regular expression: %s", msg);
-				break;
-			}
-			regfree(&re);
-			out->has |= IN_PATTERN;
-		} else if (strcmp(key, "contact_template") == 0) {
-			if ((rc = get_string(v, "contact_template", out->contact_template,
-					     sizeof(out->contact_template) - 1, p)) < 0)
-				break;
-			if (!valid_contact_template(out->contact_template)) {
-				rc = problem_set(p, 422, "Invalid field",
-						 "contact_template: a sip:, sips: or tel: URI of at most 1024 "
-						 "characters, without blanks or control characters");
-				break;
-			}
-			out->has |= IN_TEMPLATE;
-		} else if (strcmp(key, "dial_plan_id") == 0) {
-			rc = problem_set(p, 422, "Read-only field",
-					 "dial_plan_id: given by the path; an entry cannot move to another plan");
+		const struct field_spec *f = spec->fields;
+		while (f->name && strcmp(f->name, key) != 0)
+			f++;
+		if (!f->name)
+			rc = problem_set(p, 422, "Unknown field", "%.200s: %s", key, spec->unknown);
+		else if ((f->flags & FIELD_PATH) || (!create && (f->flags & FIELD_FIXED)))
+			rc = problem_set(p, 422, "Read-only field", "%s: %s", f->name, f->why);
+		else
+			rc = field_get(f, v, out, p);
+		if (rc < 0)
 			break;
-		} else {
-			rc = problem_set(p, 422, "Unknown field", "%.200s: not a field of a dial plan entry",
-					 key);
-			break;
-		}
+		*has |= f->bit;
 	}
 	json_decref(root);
 	if (rc < 0)
 		return -1;
-	if (create && !(out->has & IN_POSITION))
-		return problem_set(p, 422, "Missing field", "position: required");
-	if (create && !(out->has & IN_PATTERN))
-		return problem_set(p, 422, "Missing field", "pattern: required");
-	if (create && !(out->has & IN_TEMPLATE))
-		return problem_set(p, 422, "Missing field", "contact_template: required");
-	if (!create && !out->has)
-		return problem_set(p, 422, "Nothing to change",
-				   "give at least one of position, pattern, contact_template");
+	if (create)
+		for (const struct field_spec *f = spec->fields; f->name; f++)
+			if ((f->flags & FIELD_REQUIRED) && !(*has & f->bit))
+				return problem_set(p, 422, "Missing field", "%s: required", f->name);
+	if (spec->finish && spec->finish(out, create, p) < 0)
+		return -1;
+	if (!create && !*has) {
+		char list[160] = "";
+		size_t o = 0;
+		for (const struct field_spec *f = spec->fields; f->name; f++)
+			if (!(f->flags & (FIELD_FIXED | FIELD_PATH)) && o < sizeof(list))
+				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", f->name);
+		return problem_set(p, 422, "Nothing to change", "give at least one of %s", list);
+	}
 	return 0;
 }
+
+/* ---- the checks of string members --------------------------------------------- */
+
+#define STRING_CHECK(fn, valid, message)                                                       \
+	static const char *fn(const char *s, char *buf, size_t cap)                            \
+	{                                                                                      \
+		(void)buf;                                                                     \
+		(void)cap;                                                                     \
+		return valid(s) ? NULL : message;                                              \
+	}
+
+static bool valid_auth_kind(const char *s)
+{
+	return !strcmp(s, "none") || !strcmp(s, "ip") || !strcmp(s, "digest");
+}
+
+static bool non_empty(const char *s)
+{
+	return s[0] != 0;
+}
+
+static bool chars_1024(const char *s)
+{
+	return utf8_chars(s) <= 1024;
+}
+
+STRING_CHECK(check_domain_name, valid_domain_name,
+	     "must be a lower-case DNS name (labels of a-z, 0-9 and '-')")
+STRING_CHECK(check_realm, valid_realm,
+	     "1 to 128 printable ASCII characters, no '\"' or '\\', no blank at either end")
+STRING_CHECK(check_user_part, valid_user_part, "1 to 64 characters of an RFC 3261 user part")
+STRING_CHECK(check_auth_kind, valid_auth_kind, "must be one of none, ip, digest")
+STRING_CHECK(check_password, non_empty, "must not be empty")
+STRING_CHECK(check_e164, valid_e164, "an E.164 number: '+', a digit 1-9, 1 to 14 more digits")
+STRING_CHECK(check_name, valid_group_name,
+	     "1 to 63 of A-Z, a-z, 0-9, '_', '.', '-', starting with a letter or digit")
+STRING_CHECK(check_kind, valid_server_kind,
+	     "must be one of marshal_ua, marshal_gateway, redirect, feature, cdr, provisioning, "
+	     "heartbeat, voicemail")
+STRING_CHECK(check_description, chars_1024, "too long (at most 1024 characters)")
+STRING_CHECK(check_host, valid_host, "a host name or an IP address (IPv6 without brackets)")
+STRING_CHECK(check_transport, valid_transport, "must be one of udp, tcp, tls, sctp, ws, wss")
+STRING_CHECK(check_template, valid_contact_template,
+	     "a sip:, sips: or tel: URI of at most 1024 characters, without blanks or control "
+	     "characters")
+
+static const char *check_display_name(const char *s, char *buf, size_t cap)
+{
+	(void)buf;
+	(void)cap;
+	if (utf8_chars(s) > 128)
+		return "too long (at most 128 characters)";
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return "must not contain control characters";
+	return NULL;
+}
+
+/* The router's engine must accept it, and glibc's regcomp must not need
+ * gigabytes for it first (regex_guard.h). */
+static const char *check_pattern(const char *s, char *buf, size_t cap)
+{
+	if (!s[0] || utf8_chars(s) > 1024)
+		return "1 to 1024 characters";
+	const char *why = regex_too_costly(s);
+	if (why) {
+		snprintf(buf, cap, "too costly to compile: %s", why);
+		return buf;
+	}
+	regex_t re;
+	int e = regcomp(&re, s, REG_EXTENDED);
+	if (e) {
+		char msg[128];
+		regerror(e, &re, msg, sizeof(msg));
+		snprintf(buf, cap, "not a POSIX extended regular expression: %s", msg);
+		return buf;
+	}
+	regfree(&re);
+	return NULL;
+}
+
+/* ---- the bodies ------------------------------------------------------------------ */
+
+#define STR(T, m) .type = FIELD_STRING, .off = offsetof(T, m), .size = sizeof(((T *)0)->m)
+#define BOOL(T, m, d) .type = FIELD_BOOL, .off = offsetof(T, m), .idef = (d)
+#define INT(T, m, lo, hi, d) .type = FIELD_INT, .off = offsetof(T, m), .min = (lo), .max = (hi), .idef = (d)
+#define ID(T, m) .type = FIELD_ID, .off = offsetof(T, m)
+
+/* A domain's realm defaults to its name (when the name can be a realm). */
+static int domain_finish(void *out, bool create, struct problem *p)
+{
+	struct domain_in *d = out;
+	if (!create || (d->has & IN_REALM))
+		return 0;
+	if (!valid_realm(d->name))
+		return problem_set(p, 422, "Invalid field", "realm: required");
+	memcpy(d->realm, d->name, sizeof(d->realm) - 1);
+	d->has |= IN_REALM;
+	return 0;
+}
+
+#define T struct domain_in
+static const struct field_spec domain_fields[] = {
+	{"name", STR(T, name), .flags = FIELD_REQUIRED | FIELD_FIXED, .bit = IN_NAME,
+	 .check = check_domain_name, .why = "cannot change; create a new domain instead"},
+	{"realm", STR(T, realm), .bit = IN_REALM, .check = check_realm},
+	{"enabled", BOOL(T, enabled, 1), .bit = IN_ENABLED},
+	{0},
+};
+#undef T
+const struct body_spec body_domain = {"not a field of a domain", sizeof(struct domain_in),
+				      domain_fields, true, domain_finish};
+
+/* domain_id and user_part cannot change: the HA1s are computed over them */
+#define T struct subscriber_in
+static const struct field_spec subscriber_fields[] = {
+	{"domain_id", ID(T, domain_id), .flags = FIELD_REQUIRED | FIELD_FIXED, .bit = IN_DOMAIN_ID,
+	 .why = "cannot change (the stored digests depend on it)"},
+	{"user_part", STR(T, user_part), .flags = FIELD_REQUIRED | FIELD_FIXED, .bit = IN_USER,
+	 .check = check_user_part, .why = "cannot change (the stored digests depend on it)"},
+	{"display_name", STR(T, display_name), .bit = IN_DISPLAY, .check = check_display_name},
+	{"auth_kind", STR(T, auth_kind), .flags = FIELD_ENUM, .bit = IN_AUTH_KIND,
+	 .check = check_auth_kind, .sdef = "digest"},
+	{"enabled", BOOL(T, enabled, 1), .bit = IN_ENABLED},
+	{0},
+};
+#undef T
+const struct body_spec body_subscriber = {"not a field of a subscriber",
+					  sizeof(struct subscriber_in), subscriber_fields, true, NULL};
+
+static const struct field_spec password_fields[] = {
+	{"password", STR(struct password_in, password), .flags = FIELD_REQUIRED | FIELD_SECRET,
+	 .bit = IN_PASSWORD, .check = check_password},
+	{0},
+};
+const struct body_spec body_password = {"only password is accepted", sizeof(struct password_in),
+					password_fields, false, NULL};
+
+static const struct field_spec alias_fields[] = {
+	{"domain_id", ID(struct alias_in, domain_id), .flags = FIELD_PARENT_DEFAULT,
+	 .bit = IN_DOMAIN_ID},
+	{"user_part", STR(struct alias_in, user_part), .flags = FIELD_REQUIRED, .bit = IN_USER,
+	 .check = check_user_part},
+	{0},
+};
+const struct body_spec body_alias = {"not a field of an alias", sizeof(struct alias_in),
+				     alias_fields, false, NULL};
+
+static const struct field_spec did_fields[] = {
+	{"number", STR(struct did_in, number), .flags = FIELD_REQUIRED, .bit = IN_NUMBER,
+	 .check = check_e164},
+	{0},
+};
+const struct body_spec body_did = {"not a field of a DID", sizeof(struct did_in), did_fields,
+				   false, NULL};
+
+#define T struct server_group_in
+static const struct field_spec server_group_fields[] = {
+	{"name", STR(T, name), .flags = FIELD_REQUIRED, .bit = IN_NAME, .check = check_name},
+	{"kind", STR(T, kind), .flags = FIELD_REQUIRED | FIELD_FIXED | FIELD_ENUM, .bit = IN_KIND,
+	 .check = check_kind, .why = "cannot change; create a new group instead"},
+	{"description", STR(T, description), .bit = IN_DESCRIPTION, .check = check_description},
+	{0},
+};
+#undef T
+const struct body_spec body_server_group = {"not a field of a server group",
+					    sizeof(struct server_group_in), server_group_fields,
+					    true, NULL};
+
+#define T struct server_in
+static const struct field_spec server_fields[] = {
+	{"group_id", .type = FIELD_ID, .flags = FIELD_PATH,
+	 .why = "given by the path; a server cannot move to another group"},
+	{"host", STR(T, host), .flags = FIELD_REQUIRED, .bit = IN_HOST, .check = check_host},
+	{"port", INT(T, port, 1, 65535, 5060), .bit = IN_PORT},
+	{"transport", STR(T, transport), .flags = FIELD_ENUM, .bit = IN_TRANSPORT,
+	 .check = check_transport, .sdef = "udp"},
+	{"priority", INT(T, priority, 0, 65535, 0), .bit = IN_PRIORITY},
+	{"weight", INT(T, weight, 0, 65535, 1), .bit = IN_WEIGHT},
+	{"enabled", BOOL(T, enabled, 1), .bit = IN_ENABLED},
+	{0},
+};
+#undef T
+const struct body_spec body_server = {"not a field of a server", sizeof(struct server_in),
+				      server_fields, true, NULL};
+
+#define T struct dial_plan_in
+static const struct field_spec dial_plan_fields[] = {
+	{"name", STR(T, name), .flags = FIELD_REQUIRED, .bit = IN_NAME, .check = check_name},
+	{"description", STR(T, description), .bit = IN_DESCRIPTION, .check = check_description},
+	{0},
+};
+#undef T
+const struct body_spec body_dial_plan = {"not a field of a dial plan", sizeof(struct dial_plan_in),
+					 dial_plan_fields, true, NULL};
+
+#define T struct dial_entry_in
+static const struct field_spec dial_entry_fields[] = {
+	{"dial_plan_id", .type = FIELD_ID, .flags = FIELD_PATH,
+	 .why = "given by the path; an entry cannot move to another plan"},
+	{"position", INT(T, position, 0, 2147483647, 0), .flags = FIELD_REQUIRED, .bit = IN_POSITION},
+	{"pattern", STR(T, pattern), .flags = FIELD_REQUIRED, .bit = IN_PATTERN, .check = check_pattern},
+	{"contact_template", STR(T, contact_template), .flags = FIELD_REQUIRED, .bit = IN_TEMPLATE,
+	 .check = check_template},
+	{0},
+};
+#undef T
+const struct body_spec body_dial_entry = {"not a field of a dial plan entry",
+					  sizeof(struct dial_entry_in), dial_entry_fields, true, NULL};
+
+/* ---- the named parsers (validate.h) --------------------------------------------- */
+
+#define PARSER(fn, T, spec)                                                                    \
+	int fn(const char *text, size_t len, bool create, T *out, struct problem *p)         \
+	{                                                                                      \
+		return body_parse(&spec, text, len, create, out, p);                           \
+	}
+#define CREATE_PARSER(fn, T, spec)                                                             \
+	int fn(const char *text, size_t len, T *out, struct problem *p)                      \
+	{                                                                                      \
+		return body_parse(&spec, text, len, true, out, p);                             \
+	}
+
+PARSER(api_parse_domain, struct domain_in, body_domain)
+PARSER(api_parse_subscriber, struct subscriber_in, body_subscriber)
+PARSER(api_parse_server_group, struct server_group_in, body_server_group)
+PARSER(api_parse_server, struct server_in, body_server)
+PARSER(api_parse_dial_plan, struct dial_plan_in, body_dial_plan)
+PARSER(api_parse_dial_entry, struct dial_entry_in, body_dial_entry)
+CREATE_PARSER(api_parse_password, struct password_in, body_password)
+CREATE_PARSER(api_parse_alias, struct alias_in, body_alias)
+CREATE_PARSER(api_parse_did, struct did_in, body_did)

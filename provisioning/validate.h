@@ -48,7 +48,64 @@ enum {
 	IN_POSITION = 1u << 14,
 	IN_PATTERN = 1u << 15,
 	IN_TEMPLATE = 1u << 16,
+	IN_PASSWORD = 1u << 17,
+	IN_NUMBER = 1u << 18,
 };
+
+/*
+ * A request body is described by a table of its members (struct
+ * field_spec), walked by one parser, so adding a resource's body is adding
+ * a table; api.c builds its INSERT and UPDATE statements from the same
+ * table (a member's name is its column's). Every *_in struct below starts
+ * with `unsigned has` (the IN_* bits of the members present).
+ */
+enum field_type {
+	FIELD_STRING,                 /* char[size], at most size - 1 bytes, no NUL */
+	FIELD_BOOL,                   /* bool */
+	FIELD_INT,                    /* int from min to max */
+	FIELD_ID,                     /* int64_t, a positive row id */
+};
+
+enum {
+	FIELD_REQUIRED = 1u << 0,     /* a create needs it */
+	FIELD_FIXED = 1u << 1,        /* given at create only; a PATCH refuses it (why) */
+	FIELD_PATH = 1u << 2,         /* given by the path, never by a body (why) */
+	FIELD_ENUM = 1u << 3,         /* every fault is check's message (one of a list) */
+	FIELD_PARENT_DEFAULT = 1u << 4, /* FIELD_ID: absent (0) takes the parent row's column */
+	FIELD_SECRET = 1u << 5,       /* never stored or logged as given (passwords) */
+};
+
+struct field_spec {
+	const char *name;             /* JSON member and column */
+	enum field_type type;
+	unsigned flags;               /* FIELD_* */
+	unsigned bit;                 /* IN_* */
+	size_t off, size;             /* where in the *_in struct */
+	long long min, max;           /* FIELD_INT */
+	long long idef;               /* FIELD_INT, FIELD_BOOL: the default */
+	const char *sdef;             /* FIELD_STRING: the default ("" when NULL) */
+	/* FIELD_STRING: NULL when s is acceptable, else why (static text or
+	 * buf); the detail is "name: why" */
+	const char *(*check)(const char *s, char *buf, size_t cap);
+	const char *why;              /* the detail of a FIELD_FIXED or FIELD_PATH refusal */
+};
+
+struct body_spec {
+	const char *unknown;          /* detail after "member: " for a member not in fields */
+	size_t size;                  /* of the *_in struct */
+	const struct field_spec *fields; /* ends with {0} */
+	bool patch;                   /* a PATCH body exists (else: create only) */
+	/* after the required members are there: fills derived defaults */
+	int (*finish)(void *out, bool create, struct problem *p);
+};
+
+extern const struct body_spec body_domain, body_subscriber, body_password, body_alias, body_did,
+	body_server_group, body_server, body_dial_plan, body_dial_entry;
+
+/* Parses len bytes of text by spec into out (a struct of spec->size).
+ * Returns 0, or -1 with p set (400 not a JSON object, 413, 422). */
+int body_parse(const struct body_spec *spec, const char *text, size_t len, bool create, void *out,
+	       struct problem *p);
 
 struct domain_in {
 	unsigned has;                 /* IN_* */
@@ -67,18 +124,21 @@ struct subscriber_in {
 };
 
 struct password_in {
+	unsigned has;
 	char password[1025];
 };
 
 /* Another user part that reaches a subscriber; domain_id 0: the
  * subscriber's own domain. */
 struct alias_in {
+	unsigned has;
 	int64_t domain_id;
 	char user_part[65];
 };
 
 /* A DID: an E.164 number with its '+'. */
 struct did_in {
+	unsigned has;
 	char number[17];
 };
 
@@ -149,11 +209,11 @@ int api_parse_did(const char *text, size_t len, struct did_in *out, struct probl
 bool valid_domain_name(const char *s);
 bool valid_realm(const char *s);
 bool valid_user_part(const char *s);
-bool valid_e164(const char *s);
+bool valid_e164(const char *s);        /* ^\+[1-9][0-9]{1,14}$ */
 bool valid_group_name(const char *s);   /* ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$ */
 bool valid_server_kind(const char *s);
 bool valid_host(const char *s);         /* as the servers.host CHECK */
 bool valid_transport(const char *s);
-bool valid_contact_template(const char *s); /* ^(sips?|tel):[^\x01-\x20\x7f]+$, <= 1024 chars */         /* ^\+[1-9][0-9]{1,14}$ */
+bool valid_contact_template(const char *s); /* ^(sips?|tel):[^\x01-\x20\x7f]+$, <= 1024 chars */
 
 #endif

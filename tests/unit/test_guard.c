@@ -9,7 +9,7 @@
 #include <netinet/in.h>
 #include <time.h>
 
-#include "marshal/guard.h"
+#include "guard.h"
 
 struct ban_log {
 	int n;

@@ -1,5 +1,6 @@
 /*
- * guard: the edge proxy's defence against password guessing and scanners.
+ * guard: the defence against password guessing and scanners, of the edge
+ * proxy (SIP digest) and of provd (web logins).
  *
  * It counts failed authentications per source address and per user
  * (user@domain) in a window, and bans an address or a user for a while
@@ -28,8 +29,8 @@
  * Time is the caller's monotonic clock in milliseconds (ev_now), so tests
  * drive it. Not thread-safe: one guard per event loop.
  */
-#ifndef VOCAL_MARSHAL_GUARD_H
-#define VOCAL_MARSHAL_GUARD_H
+#ifndef VOCAL_GUARD_H
+#define VOCAL_GUARD_H
 
 #include <stdbool.h>
 #include <stddef.h>
