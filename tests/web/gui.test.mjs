@@ -338,6 +338,12 @@ test('domains, server groups and dial plans', async () => {
 	await entry.getByLabel('Pattern (POSIX extended regex)').fill('^(\\+1[0-9]{10})$');
 	await entry.getByRole('button', {name: 'Add entry'}).click();
 	await page.getByRole('cell', {name: '^(\\+1[0-9]{10})$'}).waitFor();
+	await page.getByRole('row', {name: /gw\.example/}).getByRole('button', {name: 'Edit'}).click();
+	const editEntry = page.locator('td form');
+	await editEntry.getByLabel('Contact template').fill('sip:\\1@gw2.example');
+	await shot(page, 'dialplan-edit-1280');
+	await editEntry.getByRole('button', {name: 'Save'}).click();
+	await page.getByRole('cell', {name: 'sip:\\1@gw2.example'}).waitFor();
 	await shot(page, 'dialplan-1280');
 	await page.setViewportSize({width: 390, height: 844});
 	await shot(page, 'dialplan-390');

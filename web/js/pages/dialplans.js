@@ -45,9 +45,9 @@ export async function renderPlan(main, params, query, current) {
 	items.sort((a, b) => a.position - b.position || a.id - b.id);
 	const reload = () => go(`dial-plans/${pid}`);
 	const next = items.length ? items[items.length - 1].position + 10 : 10;
-	const editEntry = async (e, td) => {
+	const editEntry = async (e, tr) => {
 		const {data, etag: etag2} = await api('GET', `/dial-plan-entries/${e.id}`);
-		replace(td, form({
+		replace(tr, h('td.edit-cell', {colspan: 4}, form({
 			cls: 'compact',
 			fields: entryFields(data),
 			extra: h('button', {type: 'button', onclick: reload}, 'Cancel'),
@@ -55,7 +55,7 @@ export async function renderPlan(main, params, query, current) {
 				await api('PATCH', `/dial-plan-entries/${e.id}`, {etag: etag2, body: v});
 				reload();
 			},
-		}));
+		})));
 	};
 	replace(main, h('p.crumbs', {}, link('Dial plans', 'dial-plans')), h('h1', {}, plan.name),
 		plan.description ? h('p.muted', {}, plan.description) : null,
@@ -65,7 +65,7 @@ export async function renderPlan(main, params, query, current) {
 			['Contact', (e) => h('code', {}, e.contact_template)],
 			['', (e) => {
 				const edit = h('button', {type: 'button'}, 'Edit');
-				edit.addEventListener('click', () => editEntry(e, edit.closest('td')).catch(() => reload()));
+				edit.addEventListener('click', () => editEntry(e, edit.closest('tr')).catch(() => reload()));
 				return h('span.row-actions', {}, edit, ' ', confirmButton('Delete', async () => {
 					const {etag: etag2} = await api('GET', `/dial-plan-entries/${e.id}`);
 					await api('DELETE', `/dial-plan-entries/${e.id}`, {etag: etag2});

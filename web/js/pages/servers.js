@@ -54,9 +54,9 @@ export async function renderGroup(main, params, query, current) {
 	let tag = etag;
 	const list = h('div');
 	const reload = () => go(`server-groups/${gid}`);
-	const editRow = async (s, cell) => {
+	const editRow = async (s, tr) => {
 		const {data, etag: stag} = await api('GET', `/servers/${s.id}`);
-		replace(cell, form({
+		replace(tr, h('td.edit-cell', {colspan: 7}, form({
 			cls: 'compact',
 			fields: serverFields(data),
 			extra: h('button', {type: 'button', onclick: reload}, 'Cancel'),
@@ -64,7 +64,7 @@ export async function renderGroup(main, params, query, current) {
 				await api('PATCH', `/servers/${s.id}`, {etag: stag, body: serverBody(v)});
 				reload();
 			},
-		}));
+		})));
 	};
 	replace(list, table([
 		['Host', (s) => s.host],
@@ -76,7 +76,7 @@ export async function renderGroup(main, params, query, current) {
 		['', (s) => {
 			const cell = h('span.row-actions');
 			const edit = h('button', {type: 'button'}, 'Edit');
-			edit.addEventListener('click', () => editRow(s, cell.closest('td')).catch(() => reload()));
+			edit.addEventListener('click', () => editRow(s, cell.closest('tr')).catch(() => reload()));
 			const del = confirmButton('Delete', async () => {
 				const {etag: stag} = await api('GET', `/servers/${s.id}`);
 				await api('DELETE', `/servers/${s.id}`, {etag: stag});
