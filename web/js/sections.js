@@ -155,3 +155,36 @@ export function webPasswordSection() {
 			},
 		}));
 }
+
+// The subscriber's web logins (accounts with this subscriber_id), and a
+// form for a new one. Left out while provd has no accounts API (404).
+export function webLoginSection(sid) {
+	const body = h('div');
+	const sec = h('section.card', {id: 'web-login'}, h('h2', {}, 'Web login'), body);
+	const load = async () => {
+		try {
+			const {data} = await api('GET', '/accounts', {query: {subscriber: sid, limit: 100}});
+			replace(body, data.items.length
+				? h('ul.plain', {}, data.items.map((a) => h('li', {}, h('strong', {}, a.login),
+					a.enabled === false ? ' (disabled)' : '', ' — last login ', a.last_login_at ? fmtTime(a.last_login_at) : 'never')))
+				: h('p.muted', {}, 'This subscriber cannot log in to the web GUI yet.'),
+			form({
+				submit: 'Create web login', cls: 'compact',
+				fields: [
+					field({name: 'login', label: 'Login', maxlength: 64, required: true, autocapitalize: 'none', spellcheck: 'false', autocomplete: 'off'}),
+					field({name: 'password', label: 'Password', type: 'password', autocomplete: 'new-password', required: true, hint: 'at least 10 characters'}),
+				],
+				onsubmit: async (v) => {
+					await api('POST', '/accounts', {body: {login: v.login.trim(), password: v.password, role: 'subscriber', subscriber_id: Number(sid)}});
+					await load();
+				},
+			}),
+			h('p.hint', {}, h('a', {href: `#/audit?resource=subscribers&resource_id=${Number(sid)}`}, 'History of this subscriber in the audit log')));
+		} catch (e) {
+			if (e instanceof ApiError && e.status === 404) sec.hidden = true;
+			else replace(body, errorBox(e));
+		}
+	};
+	load();
+	return sec;
+}
