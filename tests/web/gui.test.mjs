@@ -479,6 +479,26 @@ test('a subscriber sees only their own line and changes their display name', {sk
 	await ctx.close();
 });
 
+// last: it blocks logins from 127.0.0.1 for a while
+test('too many failed logins: the login page says when to try again', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+	let status = 0;
+	for (let i = 0; i < 200 && status !== 429; i++) {
+		const r = await fetch(BASE + '/api/v1/session', {method: 'POST', headers: {'Content-Type': 'application/json'},
+			body: JSON.stringify({login: `nobody${i}`, password: 'wrong-password-123'})});
+		status = r.status;
+	}
+	assert.equal(status, 429, 'provd throttles failed logins from one address');
+	const ctx = await browser.newContext({baseURL: BASE});
+	const page = watch(await ctx.newPage());
+	await page.goto('/#/login');
+	await page.getByLabel('Login').fill(ADMIN.login);
+	await page.getByLabel('Password').fill(ADMIN.password);
+	await page.getByRole('button', {name: 'Log in'}).click();
+	await page.locator('form .form-error').filter({hasText: /Too many attempts; try again/}).waitFor();
+	assert.equal(await page.locator('#logout').count(), 0);
+	await ctx.close();
+});
+
 test('no page raised a script error or a CSP violation, and no dialog opened', () => {
 	assert.deepEqual(pageErrors, []);
 	assert.deepEqual(dialogs, []);
