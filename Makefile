@@ -30,8 +30,11 @@ CPPFLAGS += -D_GNU_SOURCE -I. -Icommon
 # libmicrohttpd: provd's HTTP server; jansson: JSON of the provisioning API
 # (a well-kept parser for untrusted input rather than one of our own);
 # libxml2: parsing and XSD validation of untrusted XML (CPL scripts,
-# feature/cpl.c).
-LDLIBS   = -lssl -lcrypto -lcares -lprotobuf-c -lpq -lmicrohttpd -ljansson -lxml2
+# feature/cpl.c). libsodium: provd's web passwords (Argon2id in the
+# crypto_pwhash_str format, an audited implementation rather than one of
+# our own), session ids from its CSPRNG (randombytes_buf) and constant-time
+# compares of CSRF tokens (sodium_memcmp).
+LDLIBS   = -lssl -lcrypto -lcares -lprotobuf-c -lpq -lmicrohttpd -ljansson -lxml2 -lsodium
 CPPFLAGS += $(shell pkg-config --cflags libxml-2.0)
 LDLIBS_TEST = -lcmocka
 
@@ -177,7 +180,7 @@ integration-asan: all $(TEST_PROGRAMS)
 	  build/asan/bin/provd
 	@TESTPROXY=build/asan/tests/proxy/testproxy PLATFORM_BIN=$(CURDIR)/build/asan/bin \
 	  PROVD=$(CURDIR)/build/asan/bin/provd \
-	  bash tests/run-suite.sh integration-asan tests/integration/provd_api_test.sh \
+	  bash tests/run-suite.sh integration-asan tests/integration/provd_api_test.sh tests/integration/provd_auth_test.sh \
 	  tests/integration/torture_wire_test.sh tests/integration/proxy_sipp_test.sh \
 	  tests/integration/proxy_tls_test.sh tests/integration/web_gui_test.sh \
 	  $(wildcard tests/integration/platform_*_test.sh)

@@ -9,7 +9,7 @@ packages=(
   make gcc clang libclang-rt-14-dev pkg-config
   # libraries the platform links
   libpq-dev libssl-dev libxml2-dev libmicrohttpd-dev libjansson-dev libsnmp-dev
-  libradcli-dev protobuf-c-compiler libprotobuf-c-dev libc-ares-dev
+  libradcli-dev protobuf-c-compiler libprotobuf-c-dev libc-ares-dev libsodium-dev
   # tests, benchmarks and the real services they start
   libcmocka-dev valgrind postgresql dnsmasq-base bind9-dnsutils sip-tester sipsak
   baresip-core

@@ -146,6 +146,55 @@ demo_print() {
 	done <"$VOCAL_VAR/demo-subscribers.txt"
 }
 
+# ---- web logins (provd's accounts) ---------------------------------------
+# A carrier administrator, login admin, and a web login per demo subscriber
+# (NUMBER@vocal.test). Passwords are made once, at random, and kept only in
+# var/admin-password and var/demo-web-logins.txt (mode 600) so that make
+# run can show them; the database holds Argon2id hashes (provd
+# --create-admin / --create-login read the password on standard input). An
+# account that exists is left alone, so a password changed in the GUI stays.
+VOCAL_ADMIN_LOGIN=admin
+
+random_password() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 16; }
+
+web_accounts_seed() {
+	local psql=("$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$VOCAL_PG_SOCK" -p "$VOCAL_PG_PORT"
+		-U postgres -d vocal) conf="$VOCAL_VAR/etc/provd.conf" logins="$VOCAL_VAR/demo-web-logins.txt"
+	local user login pw id out
+	[ -s "$VOCAL_VAR/admin-password" ] || (umask 077 && random_password >"$VOCAL_VAR/admin-password")
+	# psql variables (:'name') quote the values: nothing is pasted into SQL
+	if [ -z "$(as_postgres "${psql[@]}" -v login="$VOCAL_ADMIN_LOGIN" \
+		<<<"SELECT 1 FROM accounts WHERE lower(login) = lower(:'login')")" ]; then
+		out=$(bin/provd -f "$conf" --create-admin "$VOCAL_ADMIN_LOGIN" <"$VOCAL_VAR/admin-password" 2>&1) ||
+			die "could not create the administrator's login: $out"
+	fi
+	if [ ! -s "$logins" ]; then
+		(
+			umask 077
+			for user in $VOCAL_DEMO_USERS; do
+				echo "${user}@${VOCAL_DEMO_DOMAIN} $(random_password)"
+			done >"$logins"
+		)
+	fi
+	while read -r login pw; do
+		[ -z "$(as_postgres "${psql[@]}" -v login="$login" \
+			<<<"SELECT 1 FROM accounts WHERE lower(login) = lower(:'login')")" ] || continue
+		id=$(as_postgres "${psql[@]}" -v user="${login%@*}" -v domain="${login#*@}" <<<"SELECT s.id FROM subscribers s
+			JOIN domains d ON d.id = s.domain_id WHERE s.user_part = :'user' AND d.name = :'domain'")
+		[ -n "$id" ] || die "no demo subscriber $login"
+		out=$(printf '%s\n' "$pw" | bin/provd -f "$conf" --create-login "$login" --subscriber "$id" 2>&1) ||
+			die "could not create the web login $login: $out"
+	done <"$logins"
+}
+
+web_accounts_print() {
+	local login pw
+	read -r login pw <"$VOCAL_VAR/demo-web-logins.txt"
+	echo "    log in to the GUI (or POST /api/v1/session) as the carrier administrator:"
+	echo "      ${VOCAL_ADMIN_LOGIN}  password $(cat "$VOCAL_VAR/admin-password")   (kept in $VOCAL_VAR/admin-password)"
+	echo "    or as a demo subscriber: ${login}  password ${pw}   (all four in $VOCAL_VAR/demo-web-logins.txt)"
+}
+
 # ---- the SIP daemons of the all-in-one set-up ------------------------------
 # redirectd on 127.0.0.1:5070, the user-agent marshal on 127.0.0.1:5060 (UDP
 # and TCP), the gateway marshal on 127.0.0.1:5065 (UDP) in front of a PSTN

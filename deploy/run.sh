@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make run`: the all-in-one platform on loopback, from a fresh Debian 12
 # machine. Installs what is missing, builds, starts the private PostgreSQL
-# cluster under var/, applies the schema, seeds the demo, and (re)starts
-# the SIP daemons: redirectd and the user-agent and gateway marshals.
+# cluster under var/, applies the schema, seeds the demo and the web
+# logins (a carrier administrator, one per demo subscriber), and (re)starts
+# provd and the SIP daemons: redirectd and the user-agent and gateway
+# marshals.
 # Running it twice is harmless: a running cluster is left as it is, the
 # daemons are restarted on the new build, configs in var/etc are kept.
 set -euo pipefail
@@ -22,6 +24,7 @@ SCHEMA_LINE=${migrate_out##*$'\n'}
 demo_seed
 demo_seed_routing
 daemon_conf_write
+web_accounts_seed
 daemons_start
 echo
 echo "vocal is running on this machine (all-in-one, loopback only):"
@@ -30,7 +33,8 @@ echo "    ${SCHEMA_LINE}, migrations in provisioning/sql (bin/vocal-migrate --st
 echo "    connect: psql 'postgresql://vocal:vocal@127.0.0.1:${VOCAL_PG_PORT}/vocal'"
 echo "  provd (provisioning)  JSON API http://127.0.0.1:${VOCAL_PROVD_PORT}/api/v1 (OpenAPI: .../openapi.json),"
 echo "    bearer token in $VOCAL_VAR/api-token:  curl -H \"Authorization: Bearer \$(cat $VOCAL_VAR/api-token)\" http://127.0.0.1:${VOCAL_PROVD_PORT}/api/v1/subscribers"
-echo "    web GUI http://127.0.0.1:${VOCAL_PROVD_PORT}/ (files from web/; its logins come with provd's accounts)"
+echo "  web GUI  http://127.0.0.1:${VOCAL_PROVD_PORT}/  (served by provd from web/)"
+web_accounts_print
 echo "  redirectd (registrar, location, routing)  sip:${VOCAL_SIP_HOST}:${VOCAL_REDIRECT_PORT}"
 echo "  marshald, user agents (phones register and call here)  sip:${VOCAL_SIP_HOST}:${VOCAL_UA_PORT} (udp, tcp)"
 echo "  marshald, PSTN gateway ${VOCAL_GATEWAY}  sip:${VOCAL_SIP_HOST}:${VOCAL_GW_PORT} (udp)"
@@ -40,6 +44,6 @@ echo "    register with user name = the number, domain vocal.test, outbound prox
 echo "    call each other by number; +1NXXNXXXXXX goes to the gateway; +15550001000 from it reaches 1000"
 echo "  tools: bin/sipcheck FILE...   (parse captured SIP messages), bin/vocal-migrate --status"
 echo
-echo "Not yet built: the web GUI and provd's accounts (the API takes the token only), featured"
-echo "(CPL features), cdrd and heartbeatd; there is no GUI address yet."
+echo "Not yet built: featured (CPL features; the GUI's Features pages wait for it), cdrd and"
+echo "heartbeatd."
 echo "Stop with: make stop"

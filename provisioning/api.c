@@ -10,10 +10,12 @@
 #include <strings.h>
 #include <syslog.h>
 
+#include <jansson.h>
 #include <postgresql/libpq-fe.h>
 
 #include "db.h"
 #include "log.h"
+#include "provisioning/session.h"
 #include "provisioning/validate.h"
 #include "sip/digest.h"
 
@@ -116,11 +118,63 @@ static PGresult *query(struct http_resp *resp, const char *sql, int n, const cha
 	return NULL;
 }
 
+struct pg_result *api_query(struct http_resp *resp, const char *sql, const struct api_params *ps)
+{
+	return query(resp, sql, ps->n, ps->v);
+}
+
+PGresult *api_change(struct api_call *c, const char *resource, const char *stmt,
+		     struct api_params *ps, const char *summary)
+{
+	/* a data-modifying WITH runs whole in the statement's transaction,
+	 * referenced or not: no change without its row, nor a row without
+	 * its change (none when stmt changed nothing) */
+	int acct = c->who.account_id ? api_param_num(ps, c->who.account_id) : api_param(ps, NULL);
+	int actor = api_param(ps, c->who.role == ROLE_TOKEN ? "token" : c->who.login);
+	int method = api_param(ps, c->req->method);
+	int path = api_param(ps, c->req->path);
+	int res = api_param(ps, resource);
+	int sum = api_param(ps, summary ? summary : "{}");
+	size_t cap = strlen(stmt) + 512;
+	char *sql = malloc(cap);
+	if (!sql) {
+		http_fail(c->resp, 500, "Internal error", "out of memory");
+		return NULL;
+	}
+	snprintf(sql, cap,
+		 "WITH changed AS (%s), audit AS (INSERT INTO audit_log (account_id, actor, method, "
+		 "path, resource, resource_id, summary) SELECT $%d::bigint, $%d, $%d, $%d, $%d, id, "
+		 "$%d::jsonb FROM changed) SELECT * FROM changed",
+		 stmt, acct, actor, method, path, res, sum);
+	PGresult *r = query(c->resp, sql, ps->n, ps->v);
+	free(sql);
+	return r;
+}
+
+char *api_summary(const struct body_spec *spec, const void *in)
+{
+	json_t *o = json_object();
+	unsigned has = *(const unsigned *)in;
+	for (const struct field_spec *f = spec->fields; o && f->name; f++) {
+		if (!(has & f->bit) || !f->bit || (f->flags & FIELD_SECRET))
+			continue;
+		const char *at = (const char *)in + f->off;
+		json_t *v = f->type == FIELD_STRING ? json_string(at)
+			    : f->type == FIELD_BOOL ? json_boolean(*(const bool *)at)
+			    : f->type == FIELD_INT  ? json_integer(*(const int *)at)
+						    : json_integer(*(const int64_t *)at);
+		json_object_set_new(o, f->name, v);
+	}
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return text;
+}
+
 /* ---- helpers ---------------------------------------------------------------- */
 
 /* The ETag of a row: its id and updated_at in microseconds (the schema's
  * vocal_touch trigger moves updated_at on every change). */
-#define ETAG_SQL "(id::text || '.' || (extract(epoch FROM updated_at) * 1000000)::bigint::text)"
+#define ETAG_SQL API_ETAG_SQL
 
 static void set_etag(struct http_resp *resp, const char *tag)
 {
@@ -132,7 +186,7 @@ static void set_etag(struct http_resp *resp, const char *tag)
  * quotes, comma-separated (RFC 9110 13.1.1: any may match). Tags that
  * cannot be ours (weak ones: the comparison is strong; other characters)
  * are left out, so a header of only those matches no row: 412. */
-static int if_match(const struct http_req *req, struct http_resp *resp, char *tag, size_t cap)
+int api_if_match(const struct http_req *req, struct http_resp *resp, char *tag, size_t cap)
 {
 	const char *h = http_header(req, "If-Match");
 	if (!h) {
@@ -167,8 +221,8 @@ static int if_match(const struct http_req *req, struct http_resp *resp, char *ta
 }
 
 /* After an UPDATE/DELETE ... WHERE id AND etag matched nothing: 404 or 412. */
-static void missing_or_stale(struct http_resp *resp, const char *table, const char *noun,
-			     const char *id)
+void api_missing_or_stale(struct http_resp *resp, const char *table, const char *noun,
+			  const char *id)
 {
 	char sql[128];
 	snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE id = $1", table);
@@ -226,8 +280,8 @@ static void list_reply(struct http_resp *resp, PGresult *r, long long limit)
 }
 
 /* The one-row answer of a statement that RETURNING (json, etag). */
-static void row_reply(struct http_resp *resp, PGresult *r, int status, const char *what,
-		      const char *id)
+void api_row_reply(struct http_resp *resp, PGresult *r, int status, const char *what,
+		   const char *id)
 {
 	if (PQntuples(r) == 0) {
 		http_fail(resp, 404, "Not found", "no %s with id %s", what, id);
@@ -280,44 +334,36 @@ static bool valid_search(const char *s)
 
 /* ---- resources: one descriptor each, one set of handlers for all ----------------- */
 
-/* A statement's parameters: text values (NULL: SQL NULL) and room for the
- * numbers among them. */
-struct params {
-	int n;
-	const char *v[16];
-	char num[16][24];
-};
-
-static int param_add(struct params *ps, const char *v)
+int api_param(struct api_params *ps, const char *v)
 {
 	ps->v[ps->n] = v;
 	return ++ps->n;
 }
 
-static int param_num(struct params *ps, long long v)
+int api_param_num(struct api_params *ps, long long v)
 {
 	snprintf(ps->num[ps->n], sizeof(ps->num[0]), "%lld", v);
-	return param_add(ps, ps->num[ps->n]);
+	return api_param(ps, ps->num[ps->n]);
 }
 
 /* A body member's value as a parameter; an absent FIELD_PARENT_DEFAULT id
  * is NULL. */
-static int param_field(struct params *ps, const struct field_spec *f, const void *in)
+static int param_field(struct api_params *ps, const struct field_spec *f, const void *in)
 {
 	const char *at = (const char *)in + f->off;
 	switch (f->type) {
 	case FIELD_BOOL:
-		return param_add(ps, *(const bool *)at ? "t" : "f");
+		return api_param(ps, *(const bool *)at ? "t" : "f");
 	case FIELD_INT:
-		return param_num(ps, *(const int *)at);
+		return api_param_num(ps, *(const int *)at);
 	case FIELD_ID:
 		if (!*(const int64_t *)at)
-			return param_add(ps, NULL);
-		return param_num(ps, (long long)*(const int64_t *)at);
+			return api_param(ps, NULL);
+		return api_param_num(ps, (long long)*(const int64_t *)at);
 	case FIELD_STRING:
 		break;
 	}
-	return param_add(ps, at);
+	return api_param(ps, at);
 }
 
 static const char *sql_cast(const struct field_spec *f)
@@ -374,16 +420,16 @@ static void list_rows(struct api_call *c)
 	char limit[24], after[24];
 	if (paging(c->req, c->resp, limit, after) < 0)
 		return;
-	struct params ps = {0};
-	param_add(&ps, after);
-	param_add(&ps, limit);
+	struct api_params ps = {0};
+	api_param(&ps, after);
+	api_param(&ps, limit);
 	struct sql q = {.len = 0};
 	sql_add(&q, "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text, count(*), max(id)");
 	if (res->parent)
 		sql_add(&q, ", EXISTS (SELECT 1 FROM %s WHERE id = $3)", res->parent);
 	sql_add(&q, " FROM (SELECT id, %s AS j FROM %s WHERE id > $1", res->json, res->table);
 	if (res->parent) {
-		param_num(&ps, c->id[0]);
+		api_param_num(&ps, c->id[0]);
 		sql_add(&q, " AND %s = $3", res->fk);
 	}
 	for (const struct list_filter *f = res->filters; f && f->param; f++) {
@@ -392,12 +438,12 @@ static void list_rows(struct api_call *c)
 		if (f->kind == FILTER_ID) {
 			if (query_id(c->req, c->resp, f->param, 1, INT64_MAX, ps.num[ps.n], sizeof(ps.num[0])) < 0)
 				return;
-			k = param_add(&ps, ps.num[ps.n][0] ? ps.num[ps.n] : NULL);
+			k = api_param(&ps, ps.num[ps.n][0] ? ps.num[ps.n] : NULL);
 		} else if (v && f->valid && !f->valid(v)) {
 			http_fail(c->resp, 400, "Invalid query parameter", "%s: %s", f->param, f->invalid);
 			return;
 		} else {
-			k = param_add(&ps, v && *v ? v : NULL);
+			k = api_param(&ps, v && *v ? v : NULL);
 		}
 		sql_add(&q, " AND ($%d::%s IS NULL OR ", k, f->kind == FILTER_ID ? "bigint" : "text");
 		sql_cond(&q, f->cond, k);
@@ -417,14 +463,14 @@ static void list_rows(struct api_call *c)
 static void get_row(struct api_call *c)
 {
 	const struct api_resource *res = c->route->res;
-	struct params ps = {0};
+	struct api_params ps = {0};
 	struct sql q = {.len = 0};
-	param_num(&ps, c->id[0]);
+	api_param_num(&ps, c->id[0]);
 	sql_add(&q, "SELECT %s::text, " ETAG_SQL " FROM %s WHERE id = $1", res->json, res->table);
 	PGresult *r = query(c->resp, q.text, ps.n, ps.v);
 	if (!r)
 		return;
-	row_reply(c->resp, r, 200, res->noun, ps.v[0]);
+	api_row_reply(c->resp, r, 200, res->noun, ps.v[0]);
 	not_modified(c->req, c->resp);
 	PQclear(r);
 }
@@ -460,11 +506,11 @@ static void create_row(struct api_call *c)
 	union body_in in;
 	if (parse_body(c, true, &in) < 0)
 		return;
-	struct params ps = {0};
+	struct api_params ps = {0};
 	struct sql q = {.len = 0};
 	sql_add(&q, "INSERT INTO %s (", res->table);
 	if (res->parent) {
-		param_num(&ps, c->id[0]);
+		api_param_num(&ps, c->id[0]);
 		sql_add(&q, "%s", res->fk);
 	}
 	for (const struct field_spec *f = res->body->fields; f->name; f++)
@@ -485,14 +531,16 @@ static void create_row(struct api_call *c)
 		sql_add(&q, " FROM %s WHERE id = $1", res->parent);
 	else
 		sql_add(&q, ")");
-	sql_add(&q, " RETURNING %s::text, " ETAG_SQL ", id", res->json);
-	PGresult *r = query(c->resp, q.text, ps.n, ps.v);
+	sql_add(&q, " RETURNING %s::text AS j, " ETAG_SQL " AS etag, id", res->json);
+	char *summary = api_summary(res->body, &in);
+	PGresult *r = api_change(c, res->table, q.text, &ps, summary);
+	free(summary);
 	if (!r)
 		return;
 	if (PQntuples(r) == 0) {
 		http_fail(c->resp, 404, "Not found", "no %s with id %lld", res->parent_noun, c->id[0]);
 	} else {
-		row_reply(c->resp, r, 201, res->noun, "");
+		api_row_reply(c->resp, r, 201, res->noun, "");
 		/* the Location: res->self, "{id}" being the parent's */
 		const char *brace = strstr(res->self, "{id}");
 		if (brace)
@@ -513,31 +561,44 @@ static void patch_row(struct api_call *c)
 	const struct api_resource *res = c->route->res;
 	union body_in in;
 	char tag[512];
-	if (if_match(c->req, c->resp, tag, sizeof(tag)) < 0 || parse_body(c, false, &in) < 0)
+	if (api_if_match(c->req, c->resp, tag, sizeof(tag)) < 0 || parse_body(c, false, &in) < 0)
 		return;
-	struct params ps = {0};
+	if (c->who.role == ROLE_SUBSCRIBER && (in.domain.has & ~c->route->own_fields)) {
+		/* the route's own_fields: what the carrier leaves to subscribers */
+		char list[128] = "";
+		size_t o = 0;
+		for (const struct field_spec *f = res->body->fields; f->name; f++)
+			if ((f->bit & c->route->own_fields) && o < sizeof(list))
+				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", f->name);
+		http_fail(c->resp, 403, "Forbidden", "a subscriber may change only %s",
+			  o ? list : "nothing here");
+		return;
+	}
+	struct api_params ps = {0};
 	struct sql q = {.len = 0};
-	param_num(&ps, c->id[0]);
+	api_param_num(&ps, c->id[0]);
 	sql_add(&q, "UPDATE %s SET ", res->table);
 	for (const struct field_spec *f = res->body->fields; f->name; f++) {
 		if (f->flags & (FIELD_PATH | FIELD_FIXED))
 			continue;
-		int k = in.domain.has & f->bit ? param_field(&ps, f, &in) : param_add(&ps, NULL);
+		int k = in.domain.has & f->bit ? param_field(&ps, f, &in) : api_param(&ps, NULL);
 		sql_add(&q, "%s%s = coalesce($%d%s, %s)", k == 2 ? "" : ", ", f->name, k, sql_cast(f),
 			f->name);
 	}
-	int t = param_add(&ps, tag);
+	int t = api_param(&ps, tag);
 	sql_add(&q,
 		" WHERE id = $1 AND ($%d = '*' OR " ETAG_SQL " = ANY(string_to_array($%d, ','))) "
-		"RETURNING %s::text, " ETAG_SQL,
+		"RETURNING %s::text AS j, " ETAG_SQL " AS etag, id",
 		t, t, res->json);
-	PGresult *r = query(c->resp, q.text, ps.n, ps.v);
+	char *summary = api_summary(res->body, &in);
+	PGresult *r = api_change(c, res->table, q.text, &ps, summary);
+	free(summary);
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(c->resp, res->table, res->noun, ps.v[0]);
+		api_missing_or_stale(c->resp, res->table, res->noun, ps.v[0]);
 	else
-		row_reply(c->resp, r, 200, res->noun, ps.v[0]);
+		api_row_reply(c->resp, r, 200, res->noun, ps.v[0]);
 	PQclear(r);
 }
 
@@ -545,21 +606,21 @@ static void delete_row(struct api_call *c)
 {
 	const struct api_resource *res = c->route->res;
 	char tag[512];
-	if (if_match(c->req, c->resp, tag, sizeof(tag)) < 0)
+	if (api_if_match(c->req, c->resp, tag, sizeof(tag)) < 0)
 		return;
-	struct params ps = {0};
+	struct api_params ps = {0};
 	struct sql q = {.len = 0};
-	param_num(&ps, c->id[0]);
-	param_add(&ps, tag);
+	api_param_num(&ps, c->id[0]);
+	api_param(&ps, tag);
 	sql_add(&q,
 		"DELETE FROM %s WHERE id = $1 AND ($2 = '*' OR " ETAG_SQL
 		" = ANY(string_to_array($2, ','))) RETURNING id",
 		res->table);
-	PGresult *r = query(c->resp, q.text, ps.n, ps.v);
+	PGresult *r = api_change(c, res->table, q.text, &ps, NULL);
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
-		missing_or_stale(c->resp, res->table, res->noun, ps.v[0]);
+		api_missing_or_stale(c->resp, res->table, res->noun, ps.v[0]);
 	else
 		c->resp->status = 204;
 	PQclear(r);
@@ -572,12 +633,12 @@ static void delete_row(struct api_call *c)
 static void remove_row(struct api_call *c)
 {
 	const struct api_resource *res = c->route->res;
-	struct params ps = {0};
+	struct api_params ps = {0};
 	struct sql q = {.len = 0};
-	param_num(&ps, c->id[0]);
-	param_num(&ps, c->id[1]);
+	api_param_num(&ps, c->id[0]);
+	api_param_num(&ps, c->id[1]);
 	sql_add(&q, "DELETE FROM %s WHERE id = $2 AND %s = $1 RETURNING id", res->table, res->fk);
-	PGresult *r = query(c->resp, q.text, ps.n, ps.v);
+	PGresult *r = api_change(c, res->table, q.text, &ps, NULL);
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
@@ -753,12 +814,19 @@ static void subscriber_password(struct api_call *c)
 			break;
 		}
 		/* written only if user and realm are still the ones hashed */
-		r = query(resp,
-			  "UPDATE subscribers s SET ha1_md5 = $4, ha1_sha256 = $5, ha1_sha512_256 = $6 "
-			  "FROM domains d WHERE s.id = $1 AND d.id = s.domain_id AND s.user_part = $2 "
-			  "AND d.realm = $3 RETURNING s.id::text || '.' || "
-			  "(extract(epoch FROM s.updated_at) * 1000000)::bigint::text",
-			  6, (const char *[]){ids, user, realm, md5, s256, s512});
+		struct api_params ps = {0};
+		api_param(&ps, ids);
+		api_param(&ps, user);
+		api_param(&ps, realm);
+		api_param(&ps, md5);
+		api_param(&ps, s256);
+		api_param(&ps, s512);
+		r = api_change(c, "subscribers",
+			       "UPDATE subscribers s SET ha1_md5 = $4, ha1_sha256 = $5, ha1_sha512_256 = $6 "
+			       "FROM domains d WHERE s.id = $1 AND d.id = s.domain_id AND s.user_part = $2 "
+			       "AND d.realm = $3 RETURNING s.id::text || '.' || "
+			       "(extract(epoch FROM s.updated_at) * 1000000)::bigint::text AS etag, s.id",
+			       &ps, "{\"password\":\"set\"}");
 		if (!r)
 			break;
 		if (PQntuples(r) == 1) {
@@ -785,35 +853,55 @@ static void openapi(struct api_call *c)
 }
 
 #define CRUD(path, res)                                                                        \
-	{"GET", path, OP_LIST, &res, NULL}, {"POST", path, OP_CREATE, &res, NULL},             \
-	{"GET", path "/{id}", OP_GET, &res, NULL}, {"PATCH", path "/{id}", OP_PATCH, &res, NULL}, \
-	{"DELETE", path "/{id}", OP_DELETE, &res, NULL}
+	{"GET", path, OP_LIST, &res, NULL, ACCESS_ADMIN, 0}, {"POST", path, OP_CREATE, &res, NULL, ACCESS_ADMIN, 0},             \
+	{"GET", path "/{id}", OP_GET, &res, NULL, ACCESS_ADMIN, 0}, {"PATCH", path "/{id}", OP_PATCH, &res, NULL, ACCESS_ADMIN, 0}, \
+	{"DELETE", path "/{id}", OP_DELETE, &res, NULL, ACCESS_ADMIN, 0}
 
+/* The access column (auth.h) is the whole policy: administrators and the
+ * token everywhere (ACCESS_ADMIN, the default); a subscriber's session
+ * only on ACCESS_OWN rows of their own subscriber (another's id: 404),
+ * the PATCH limited to own_fields, and on its own session. */
 const struct api_route api_routes[] = {
-	{"GET", "/api/v1/openapi.json", OP_CUSTOM, NULL, openapi},
+	{"GET", "/api/v1/openapi.json", OP_CUSTOM, NULL, openapi, ACCESS_ANY, 0},
+	{"POST", "/api/v1/session", OP_CUSTOM, NULL, session_login, ACCESS_LOGIN, 0},
+	{"GET", "/api/v1/session", OP_CUSTOM, NULL, session_get, ACCESS_SESSION, 0},
+	{"DELETE", "/api/v1/session", OP_CUSTOM, NULL, session_logout, ACCESS_PUBLIC, 0},
+	{"PUT", "/api/v1/session/password", OP_CUSTOM, NULL, session_password, ACCESS_SESSION, 0},
+	{"GET", "/api/v1/accounts", OP_LIST, &api_accounts, NULL, ACCESS_ADMIN, 0},
+	{"POST", "/api/v1/accounts", OP_CUSTOM, NULL, account_create, ACCESS_ADMIN, 0},
+	{"GET", "/api/v1/accounts/{id}", OP_GET, &api_accounts, NULL, ACCESS_ADMIN, 0},
+	{"PATCH", "/api/v1/accounts/{id}", OP_PATCH, &api_accounts, NULL, ACCESS_ADMIN, 0},
+	{"DELETE", "/api/v1/accounts/{id}", OP_DELETE, &api_accounts, NULL, ACCESS_ADMIN, 0},
+	{"PUT", "/api/v1/accounts/{id}/password", OP_CUSTOM, NULL, account_password, ACCESS_ADMIN, 0},
+	{"GET", "/api/v1/audit", OP_LIST, &api_audit, NULL, ACCESS_ADMIN, 0},
 	CRUD("/api/v1/domains", domains),
-	CRUD("/api/v1/subscribers", subscribers),
-	{"PUT", "/api/v1/subscribers/{id}/password", OP_CUSTOM, NULL, subscriber_password},
-	{"GET", "/api/v1/subscribers/{id}/aliases", OP_LIST, &aliases, NULL},
-	{"POST", "/api/v1/subscribers/{id}/aliases", OP_CREATE, &aliases, NULL},
-	{"DELETE", "/api/v1/subscribers/{id}/aliases/{alias_id}", OP_REMOVE, &aliases, NULL},
-	{"GET", "/api/v1/subscribers/{id}/dids", OP_LIST, &dids, NULL},
-	{"POST", "/api/v1/subscribers/{id}/dids", OP_CREATE, &dids, NULL},
-	{"DELETE", "/api/v1/subscribers/{id}/dids/{did_id}", OP_REMOVE, &dids, NULL},
-	{"GET", "/api/v1/subscribers/{id}/registrations", OP_LIST, &bindings, NULL},
-	{"DELETE", "/api/v1/subscribers/{id}/registrations/{binding_id}", OP_REMOVE, &bindings, NULL},
+	{"GET", "/api/v1/subscribers", OP_LIST, &subscribers, NULL, ACCESS_ADMIN, 0},
+	{"POST", "/api/v1/subscribers", OP_CREATE, &subscribers, NULL, ACCESS_ADMIN, 0},
+	{"GET", "/api/v1/subscribers/{id}", OP_GET, &subscribers, NULL, ACCESS_OWN, 0},
+	{"PATCH", "/api/v1/subscribers/{id}", OP_PATCH, &subscribers, NULL, ACCESS_OWN, IN_DISPLAY},
+	{"DELETE", "/api/v1/subscribers/{id}", OP_DELETE, &subscribers, NULL, ACCESS_ADMIN, 0},
+	{"PUT", "/api/v1/subscribers/{id}/password", OP_CUSTOM, NULL, subscriber_password, ACCESS_OWN, 0},
+	{"GET", "/api/v1/subscribers/{id}/aliases", OP_LIST, &aliases, NULL, ACCESS_OWN, 0},
+	{"POST", "/api/v1/subscribers/{id}/aliases", OP_CREATE, &aliases, NULL, ACCESS_ADMIN, 0},
+	{"DELETE", "/api/v1/subscribers/{id}/aliases/{alias_id}", OP_REMOVE, &aliases, NULL, ACCESS_ADMIN, 0},
+	{"GET", "/api/v1/subscribers/{id}/dids", OP_LIST, &dids, NULL, ACCESS_OWN, 0},
+	{"POST", "/api/v1/subscribers/{id}/dids", OP_CREATE, &dids, NULL, ACCESS_ADMIN, 0},
+	{"DELETE", "/api/v1/subscribers/{id}/dids/{did_id}", OP_REMOVE, &dids, NULL, ACCESS_ADMIN, 0},
+	{"GET", "/api/v1/subscribers/{id}/registrations", OP_LIST, &bindings, NULL, ACCESS_OWN, 0},
+	{"DELETE", "/api/v1/subscribers/{id}/registrations/{binding_id}", OP_REMOVE, &bindings, NULL,
+	 ACCESS_OWN, 0},
 	CRUD("/api/v1/server-groups", server_groups),
-	{"GET", "/api/v1/server-groups/{id}/servers", OP_LIST, &servers, NULL},
-	{"POST", "/api/v1/server-groups/{id}/servers", OP_CREATE, &servers, NULL},
-	{"GET", "/api/v1/servers/{id}", OP_GET, &servers, NULL},
-	{"PATCH", "/api/v1/servers/{id}", OP_PATCH, &servers, NULL},
-	{"DELETE", "/api/v1/servers/{id}", OP_DELETE, &servers, NULL},
+	{"GET", "/api/v1/server-groups/{id}/servers", OP_LIST, &servers, NULL, ACCESS_ADMIN, 0},
+	{"POST", "/api/v1/server-groups/{id}/servers", OP_CREATE, &servers, NULL, ACCESS_ADMIN, 0},
+	{"GET", "/api/v1/servers/{id}", OP_GET, &servers, NULL, ACCESS_ADMIN, 0},
+	{"PATCH", "/api/v1/servers/{id}", OP_PATCH, &servers, NULL, ACCESS_ADMIN, 0},
+	{"DELETE", "/api/v1/servers/{id}", OP_DELETE, &servers, NULL, ACCESS_ADMIN, 0},
 	CRUD("/api/v1/dial-plans", dial_plans),
-	{"GET", "/api/v1/dial-plans/{id}/entries", OP_LIST, &dial_entries, NULL},
-	{"POST", "/api/v1/dial-plans/{id}/entries", OP_CREATE, &dial_entries, NULL},
-	{"GET", "/api/v1/dial-plan-entries/{id}", OP_GET, &dial_entries, NULL},
-	{"PATCH", "/api/v1/dial-plan-entries/{id}", OP_PATCH, &dial_entries, NULL},
-	{"DELETE", "/api/v1/dial-plan-entries/{id}", OP_DELETE, &dial_entries, NULL},
+	{"GET", "/api/v1/dial-plans/{id}/entries", OP_LIST, &dial_entries, NULL, ACCESS_ADMIN, 0},
+	{"POST", "/api/v1/dial-plans/{id}/entries", OP_CREATE, &dial_entries, NULL, ACCESS_ADMIN, 0},
+	{"GET", "/api/v1/dial-plan-entries/{id}", OP_GET, &dial_entries, NULL, ACCESS_ADMIN, 0},
+	{"PATCH", "/api/v1/dial-plan-entries/{id}", OP_PATCH, &dial_entries, NULL, ACCESS_ADMIN, 0},
+	{"DELETE", "/api/v1/dial-plan-entries/{id}", OP_DELETE, &dial_entries, NULL, ACCESS_ADMIN, 0},
 	{0},
 };
 
@@ -860,22 +948,80 @@ static bool json_body(const struct http_req *req)
 	return *t == 0 || *t == ';';
 }
 
+/* Whoever passed the authentication (c->who) against a state-changing
+ * request that a browser may have been tricked into: a session's request
+ * must come from provd's own origin and carry its CSRF token. The bearer
+ * token is no browser's. Returns 0, or -1 with 403 in resp. */
+static int forged(const struct api_call *c)
+{
+	if (c->req->bearer || !api_method_changes(c->req->method))
+		return 0;
+	const char *origin = http_header(c->req, "Origin");
+	if (!origin_ok(origin, http_header(c->req, "Host"), session_origin())) {
+		http_log(LOG_WARNING, "%s %s from %s: Origin %.100s is not provd's: refused",
+			 c->req->method, c->req->path, c->req->peer_text, origin);
+		http_fail(c->resp, 403, "Forbidden", "Origin %.100s is not this server's", origin);
+		return -1;
+	}
+	if (c->who.cookie && !csrf_token_ok(c->who.csrf, http_header(c->req, "X-CSRF-Token"))) {
+		http_log(LOG_WARNING, "%s %s from %s (%s): CSRF token missing or wrong: refused",
+			 c->req->method, c->req->path, c->req->peer_text, c->who.login);
+		http_fail(c->resp, 403, "CSRF token missing or wrong",
+			  "send X-CSRF-Token with the csrf_token of the session");
+		return -1;
+	}
+	return 0;
+}
+
+/* The route's access column applied: 0, or -1 with the answer in resp. */
+static int authorized(struct api_call *c)
+{
+	switch (api_authorize(c->route->access, &c->who, c->id[0])) {
+	case 0:
+		return 0;
+	case 401:
+		http_fail(c->resp, 401, "Unauthorized",
+			  "send Authorization: Bearer followed by the API token, or log in "
+			  "(POST /api/v1/session)");
+		return -1;
+	case 404:
+		/* as if it did not exist: a subscriber learns no other ids */
+		http_fail(c->resp, 404, "Not found", "no subscriber with id %lld", c->id[0]);
+		return -1;
+	default:
+		http_fail(c->resp, 403, "Forbidden", "%s may not %s %s", c->who.login, c->req->method,
+			  c->route->pattern);
+		return -1;
+	}
+}
+
 void api_handle(const struct http_req *req, struct http_resp *resp)
 {
 	char allow[64] = "";
 	/* HEAD is a GET whose body libmicrohttpd leaves out */
 	const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
+	struct api_call c = {.req = req, .resp = resp};
+	if (session_authenticate(&c) < 0)
+		return;
 	for (const struct api_route *r = api_routes; r->method; r++) {
 		long long ids[2] = {0, 0};
 		if (!match(r->pattern, req->path, ids))
 			continue;
 		if (strcmp(r->method, method) == 0) {
+			c.route = r;
+			c.id[0] = ids[0];
+			c.id[1] = ids[1];
+			/* a login is nobody's until it succeeds, whatever cookie
+			 * the browser still holds */
+			if (r->access == ACCESS_LOGIN)
+				memset(&c.who, 0, sizeof(c.who));
+			if (forged(&c) < 0 || authorized(&c) < 0)
+				return;
 			if (strcmp(r->method, "GET") && strcmp(r->method, "DELETE") && !json_body(req)) {
 				http_fail(resp, 415, "Unsupported media type",
 					  "send the body as Content-Type: application/json");
 				return;
 			}
-			struct api_call c = {.req = req, .resp = resp, .route = r, .id = {ids[0], ids[1]}};
 			if (r->op == OP_CUSTOM)
 				r->fn(&c);
 			else
@@ -887,7 +1033,12 @@ void api_handle(const struct http_req *req, struct http_resp *resp)
 		size_t o = strlen(allow);
 		snprintf(allow + o, sizeof(allow) - o, "%s%s", o ? ", " : "", r->method);
 	}
-	if (allow[0]) {
+	if (c.who.role == ROLE_NONE) {
+		/* nothing about the API to the unauthenticated, not even its paths */
+		http_fail(resp, 401, "Unauthorized",
+			  "send Authorization: Bearer followed by the API token, or log in "
+			  "(POST /api/v1/session)");
+	} else if (allow[0]) {
 		http_fail(resp, 405, "Method not allowed", "%s is not allowed here; use %s", req->method,
 			  allow);
 		snprintf(resp->allow, sizeof(resp->allow), "%s", allow);

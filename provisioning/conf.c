@@ -19,6 +19,35 @@ const struct config_key provd_keys[] = {
 	{.name = "web.root", CONFIG_STRING_AT(C, web_root), .def = "\"\"",
 	 .desc = "directory of the web GUI, served for every path not under /api; empty: web/ "
 		 "beside bin/ (a source tree), else PREFIX/share/vocal/web"},
+	{.name = "session.idle_timeout", CONFIG_DURATION_AT(C, session_idle), .def = "30m",
+	 .min = 1000, .max = 86400000LL * 30,
+	 .desc = "a web session unused this long ends (the GUI logs in again)"},
+	{.name = "session.lifetime", CONFIG_DURATION_AT(C, session_lifetime), .def = "12h",
+	 .min = 1000, .max = 86400000LL * 365,
+	 .desc = "a web session ends this long after its login, used or not"},
+	{.name = "session.cookie_secure", CONFIG_BOOL_AT(C, cookie_secure), .def = "no",
+	 .desc = "mark the session cookie Secure: set it when browsers reach provd over HTTPS "
+		 "(a TLS proxy in front)"},
+	{.name = "session.origin", CONFIG_STRING_AT(C, origin), .def = "\"\"",
+	 .desc = "provd's origin as browsers see it (\"https://provd.example.net\"); a "
+		 "cookie-authenticated change from another Origin is refused (403); empty: "
+		 "http:// or https:// and the Host header"},
+	{.name = "login.address_failures", CONFIG_INT_AT(C, address_failures), .def = "20",
+	 .min = 1, .max = 100000,
+	 .desc = "failed logins from one address (IPv6: one /64) within login.address_window "
+		 "that block its logins (429) for login.address_block"},
+	{.name = "login.address_window", CONFIG_DURATION_AT(C, address_window), .def = "15m",
+	 .min = 1000, .max = 86400000, .desc = "the sliding window of login.address_failures"},
+	{.name = "login.address_block", CONFIG_DURATION_AT(C, address_block), .def = "15m",
+	 .min = 1000, .max = 86400000, .desc = "how long a blocked address waits"},
+	{.name = "login.account_failures", CONFIG_INT_AT(C, account_failures), .def = "5",
+	 .min = 1, .max = 1000,
+	 .desc = "failed logins of one account within login.account_window that lock it"},
+	{.name = "login.account_window", CONFIG_DURATION_AT(C, account_window), .def = "15m",
+	 .min = 1000, .max = 86400000, .desc = "the window of login.account_failures"},
+	{.name = "login.lock_time", CONFIG_DURATION_AT(C, lock_time), .def = "1m", .min = 1000,
+	 .max = 86400000,
+	 .desc = "the first lockout of an account; each next one lasts twice as long, at most a day"},
 	{0},
 };
 #undef C

@@ -32,7 +32,8 @@ struct pending {
 	char *body;
 	size_t len;
 	bool too_big;
-	bool authorized;  /* checked on the headers, before any body is kept */
+	bool bearer;      /* checked on the headers, before any body is kept */
+	bool keep_body;   /* the token, a cookie, or a login: else no body is kept */
 };
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -138,6 +139,13 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct http_resp *
 		MHD_add_response_header(m, "Location", r->location);
 	if (r->allow[0])
 		MHD_add_response_header(m, "Allow", r->allow);
+	if (r->set_cookie[0])
+		MHD_add_response_header(m, "Set-Cookie", r->set_cookie);
+	if (r->retry_after) {
+		char ra[16];
+		snprintf(ra, sizeof(ra), "%u", r->retry_after);
+		MHD_add_response_header(m, "Retry-After", ra);
+	}
 	if (r->status == 401)
 		MHD_add_response_header(m, "WWW-Authenticate", "Bearer realm=\"vocal\"");
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, m);
@@ -158,14 +166,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		*con_cls = p;
 		struct http_req hdrs = {.conn = conn};
-		p->authorized = token_ok(s, http_header(&hdrs, "Authorization"));
+		p->bearer = token_ok(s, http_header(&hdrs, "Authorization"));
+		p->keep_body = p->bearer || http_header(&hdrs, "Cookie") ||
+			       strcmp(url, "/api/v1/session") == 0;
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		/* keep reading a body that is too big (or not authorized), so
+		/* keep reading a body that is too big (or from nobody), so
 		 * the 413 (401) is an answer and not a reset connection, but
 		 * keep none of it */
-		if (p->authorized && !p->too_big && p->len + *upload_size <= API_BODY_MAX) {
+		if (p->keep_body && !p->too_big && p->len + *upload_size <= API_BODY_MAX) {
 			char *b = realloc(p->body, p->len + *upload_size + 1);
 			if (!b)
 				return MHD_NO;
@@ -191,11 +201,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return ret;
 	}
 	struct http_req req = {.method = method, .path = url, .body = p->body ? p->body : "",
-			       .len = p->len, .conn = conn};
+			       .len = p->len, .conn = conn, .bearer = p->bearer};
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr) {
+		req.peer = ci->client_addr;
+		if (req.peer->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)req.peer)->sin_addr,
+				  req.peer_text, sizeof(req.peer_text));
+		else if (req.peer->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)req.peer)->sin6_addr,
+				  req.peer_text, sizeof(req.peer_text));
+	}
 	struct http_resp resp = {.status = 500};
-	if (!p->authorized)
+	if (!p->keep_body && p->too_big)
 		http_fail(&resp, 401, "Unauthorized",
-			  "send Authorization: Bearer followed by the API token");
+			  "send Authorization: Bearer followed by the API token, or log in");
 	else if (p->too_big)
 		http_fail(&resp, 413, "Request body too large", "at most %d bytes are accepted",
 			  API_BODY_MAX);

@@ -16,6 +16,7 @@
 
 struct MHD_Connection;
 struct problem;
+struct sockaddr;
 
 struct http_req {
 	const char *method;           /* "GET" ... */
@@ -23,6 +24,9 @@ struct http_req {
 	const char *body;             /* NUL-terminated; "" when none */
 	size_t len;
 	struct MHD_Connection *conn;  /* for http_header, http_query */
+	bool bearer;                  /* Authorization: Bearer with the right token */
+	const struct sockaddr *peer;  /* the client's address (NULL: unknown) */
+	char peer_text[64];           /* the same for logs */
 };
 
 struct http_resp {
@@ -32,6 +36,8 @@ struct http_resp {
 	char etag[64];                /* with the quotes; "" for none */
 	char location[128];
 	char allow[64];               /* for a 405 */
+	char set_cookie[256];         /* Set-Cookie; "" for none */
+	unsigned retry_after;         /* seconds, for a 429 or 503; 0: no header */
 };
 
 /* A request header or query parameter; NULL when absent. */
@@ -58,9 +64,11 @@ struct http_server;
 /*
  * Starts threads request threads serving listen (a numeric address; port
  * 0: the kernel chooses). token_sha256: 32 bytes that SHA-256 of the
- * bearer token must equal, or NULL to refuse every request (401). Every
- * request with a valid token goes to handler. Returns the server, or NULL
- * with the reason in err. *port gets the bound port.
+ * bearer token must equal (req->bearer), or NULL: no token is right. Every
+ * request goes to handler, which decides who may do what (api.c); a body
+ * is kept only for a request with the token, a Cookie header, or to
+ * /api/v1/session (a login), else answered 401 unread. Returns the
+ * server, or NULL with the reason in err. *port gets the bound port.
  */
 struct http_server *http_start(const struct config_addr *listen, unsigned threads,
 			       const uint8_t *token_sha256, http_handler handler, uint16_t *port,

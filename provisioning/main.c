@@ -18,6 +18,7 @@
 #include "provisioning/conf.h"
 #include "provisioning/http.h"
 #include "provisioning/static.h"
+#include "provisioning/session.h"
 
 static struct daemon d = {
 	.name = "provd",
@@ -60,8 +61,66 @@ static int parse_token(const char *hex, uint8_t out[32])
 	return 1;
 }
 
+/* provd's own options, taken out of argv before the common ones:
+ * --create-admin LOGIN, or --create-login LOGIN --subscriber ID. */
+static const char *create_login;
+static long long create_subscriber;
+
+static int own_options(int *argc, char **argv)
+{
+	int out = 1;
+	for (int i = 1; i < *argc; i++) {
+		bool admin = strcmp(argv[i], "--create-admin") == 0;
+		if (admin || strcmp(argv[i], "--create-login") == 0) {
+			if (i + 1 >= *argc)
+				return -1;
+			create_login = argv[++i];
+			create_subscriber = admin ? 0 : -1;
+		} else if (strcmp(argv[i], "--subscriber") == 0) {
+			char *end;
+			if (i + 1 >= *argc || (create_subscriber = strtoll(argv[++i], &end, 10)) <= 0 || *end)
+				return -1;
+		} else {
+			argv[out++] = argv[i];
+		}
+	}
+	argv[out] = NULL;
+	*argc = out;
+	return create_login && create_subscriber < 0 ? -1 : 0;
+}
+
+/* --create-admin / --create-login: the password is the first line of
+ * standard input (so that it shows in no process list). */
+static int create_account(PGconn *conn)
+{
+	char *line = NULL, err[512];
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, stdin);
+	if (n <= 0) {
+		fprintf(stderr, "provd: give the password on standard input\n");
+		free(line);
+		return 1;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = 0;
+	int rc = account_upsert(conn, create_login, create_subscriber, line, err, sizeof(err));
+	explicit_bzero(line, cap);
+	free(line);
+	if (rc < 0) {
+		fprintf(stderr, "provd: account %s: %s\n", create_login, err);
+		return 1;
+	}
+	printf("account %s: password set\n", create_login);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (own_options(&argc, argv) < 0) {
+		fprintf(stderr, "usage: provd [-dDnv] [-f file] [-p pidfile] "
+				"[--create-admin LOGIN | --create-login LOGIN --subscriber ID]\n");
+		return 1;
+	}
 	switch (daemon_start(&d, argc, argv)) {
 	case -1: return 1;
 	case 1: return 0;
@@ -89,6 +148,15 @@ int main(int argc, char **argv)
 	size_t alen = 0;
 	FILE *mlog = open_memstream(&applied, &alen);
 	int n = db_migrate(conn, c->migrations, mlog, err, sizeof(err));
+	if (n >= 0 && create_login) {
+		int rc = create_account(conn);
+		PQfinish(conn);
+		if (mlog)
+			fclose(mlog);
+		free(applied);
+		daemon_free(&d);
+		return rc;
+	}
 	PQfinish(conn);
 	if (mlog) {
 		fclose(mlog);
@@ -106,6 +174,20 @@ int main(int argc, char **argv)
 	 * SIGTERM reaches the loop's signalfd and not a pool thread */
 	daemon_signals(&d, d.loop, &(struct daemon_hooks){.reload = reload, .drain = drain});
 	api_init(c->db_conninfo);
+	struct session_conf sc = {
+		.idle_ms = c->session_idle,
+		.lifetime_ms = c->session_lifetime,
+		.cookie_secure = c->cookie_secure,
+		.origin = c->origin,
+		.address_failures = (unsigned)c->address_failures,
+		.address_window_ms = c->address_window,
+		.address_block_ms = c->address_block,
+		.account_failures = (unsigned)c->account_failures,
+		.account_window_ms = c->account_window,
+		.lock_ms = c->lock_time,
+	};
+	if (session_init(&sc, err, sizeof(err)) < 0)
+		fatalx("sessions: %s", err);
 	uint16_t port;
 	struct http_server *http = http_start(&c->listen, (unsigned)c->threads,
 					      has_token ? token : NULL, api_handle, &port, err, sizeof(err));
@@ -119,6 +201,7 @@ int main(int argc, char **argv)
 	ev_run(d.loop);
 
 	http_stop(http); /* waits for the requests in flight */
+	session_shutdown();
 	ev_loop_free(d.loop);
 	daemon_free(&d);
 	return 0;

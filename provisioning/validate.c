@@ -502,6 +502,105 @@ static const struct field_spec dial_entry_fields[] = {
 const struct body_spec body_dial_entry = {"not a field of a dial plan entry",
 					  sizeof(struct dial_entry_in), dial_entry_fields, true, NULL};
 
+/* ---- web logins ------------------------------------------------------------------ */
+
+bool valid_login(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 64 || !is_alnum(s[0]))
+		return false;
+	for (const char *c = s; *c; c++)
+		if (!is_alnum(*c) && !strchr("_.@+-", *c))
+			return false;
+	return true;
+}
+
+const char *web_password_policy(const char *s)
+{
+	if (utf8_chars(s) < 10)
+		return "at least 10 characters";
+	return strlen(s) > 1024 ? "at most 1024 bytes" : NULL;
+}
+
+static bool valid_role(const char *s)
+{
+	return !strcmp(s, "admin") || !strcmp(s, "subscriber");
+}
+
+static const char *check_web_password(const char *s, char *buf, size_t cap)
+{
+	(void)buf;
+	(void)cap;
+	return web_password_policy(s);
+}
+
+STRING_CHECK(check_login, valid_login,
+	     "1 to 64 of A-Z, a-z, 0-9, '_', '.', '@', '+', '-', starting with a letter or digit")
+STRING_CHECK(check_role, valid_role, "must be one of admin, subscriber")
+
+#define T struct login_in
+static const struct field_spec login_fields[] = {
+	{"login", STR(T, login), .flags = FIELD_REQUIRED, .bit = IN_LOGIN},
+	{"password", STR(T, password), .flags = FIELD_REQUIRED | FIELD_SECRET, .bit = IN_PASSWORD},
+	{0},
+};
+#undef T
+const struct body_spec body_login = {"only login and password are accepted",
+				     sizeof(struct login_in), login_fields, false, NULL};
+
+/* A subscriber's login names its subscriber; an administrator's none. */
+static int account_finish(void *out, bool create, struct problem *p)
+{
+	struct account_in *a = out;
+	if (!create)
+		return 0;
+	if (!strcmp(a->role, "subscriber") && !a->subscriber_id)
+		return problem_set(p, 422, "Missing field", "subscriber_id: required for role subscriber");
+	if (!strcmp(a->role, "admin") && a->subscriber_id)
+		return problem_set(p, 422, "Invalid field", "subscriber_id: only for role subscriber");
+	return 0;
+}
+
+#define T struct account_in
+static const struct field_spec account_fields[] = {
+	{"login", STR(T, login), .flags = FIELD_REQUIRED | FIELD_FIXED, .bit = IN_LOGIN,
+	 .check = check_login, .why = "cannot change; create a new account instead"},
+	{"password", STR(T, password), .flags = FIELD_REQUIRED | FIELD_FIXED | FIELD_SECRET,
+	 .bit = IN_PASSWORD, .check = check_web_password,
+	 .why = "set it with PUT /api/v1/accounts/{id}/password"},
+	{"role", STR(T, role), .flags = FIELD_REQUIRED | FIELD_FIXED | FIELD_ENUM, .bit = IN_ROLE,
+	 .check = check_role, .why = "cannot change; create a new account instead"},
+	{"subscriber_id", ID(T, subscriber_id), .flags = FIELD_FIXED, .bit = IN_SUBSCRIBER_ID,
+	 .why = "cannot change; create a new account instead"},
+	{"enabled", BOOL(T, enabled, 1), .bit = IN_ENABLED},
+	{0},
+};
+#undef T
+const struct body_spec body_account = {"not a field of an account", sizeof(struct account_in),
+				       account_fields, true, account_finish};
+
+static const struct field_spec web_password_fields[] = {
+	{"password", STR(struct web_password_in, password), .flags = FIELD_REQUIRED | FIELD_SECRET,
+	 .bit = IN_PASSWORD, .check = check_web_password},
+	{0},
+};
+const struct body_spec body_web_password = {"only password is accepted",
+					    sizeof(struct web_password_in), web_password_fields,
+					    false, NULL};
+
+#define T struct own_password_in
+static const struct field_spec own_password_fields[] = {
+	{"current_password", STR(T, current_password), .flags = FIELD_REQUIRED | FIELD_SECRET,
+	 .bit = IN_CURRENT_PASSWORD},
+	{"new_password", STR(T, new_password), .flags = FIELD_REQUIRED | FIELD_SECRET,
+	 .bit = IN_NEW_PASSWORD, .check = check_web_password},
+	{0},
+};
+#undef T
+const struct body_spec body_own_password = {"only current_password and new_password are accepted",
+					    sizeof(struct own_password_in), own_password_fields,
+					    false, NULL};
+
 /* ---- the named parsers (validate.h) --------------------------------------------- */
 
 #define PARSER(fn, T, spec)                                                                    \

@@ -50,6 +50,11 @@ enum {
 	IN_TEMPLATE = 1u << 16,
 	IN_PASSWORD = 1u << 17,
 	IN_NUMBER = 1u << 18,
+	IN_LOGIN = 1u << 19,
+	IN_ROLE = 1u << 20,
+	IN_SUBSCRIBER_ID = 1u << 21,
+	IN_CURRENT_PASSWORD = 1u << 22,
+	IN_NEW_PASSWORD = 1u << 23,
 };
 
 /*
@@ -98,6 +103,46 @@ struct body_spec {
 	/* after the required members are there: fills derived defaults */
 	int (*finish)(void *out, bool create, struct problem *p);
 };
+
+/* ---- web logins (session.c) ---- */
+
+/* POST /api/v1/session: any login and password (a wrong one is a 401, not
+ * a 422, so that nothing tells which logins exist). */
+struct login_in {
+	unsigned has;
+	char login[65];
+	char password[1025];
+};
+
+/* An account (POST /accounts; a PATCH may change only enabled). */
+struct account_in {
+	unsigned has;
+	char login[65];               /* ^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$ */
+	char password[1025];          /* the web password policy */
+	char role[16];                /* admin, subscriber */
+	int64_t subscriber_id;        /* required for role subscriber, refused for admin */
+	bool enabled;
+};
+
+/* PUT /accounts/{id}/password. */
+struct web_password_in {
+	unsigned has;
+	char password[1025];
+};
+
+/* PUT /session/password: one's own, knowing the current one. */
+struct own_password_in {
+	unsigned has;
+	char current_password[1025];
+	char new_password[1025];
+};
+
+extern const struct body_spec body_login, body_account, body_web_password, body_own_password;
+
+bool valid_login(const char *s);
+/* The password policy of web logins: NULL when s is acceptable (10
+ * characters at least, 1024 bytes at most), else why. */
+const char *web_password_policy(const char *s);
 
 extern const struct body_spec body_domain, body_subscriber, body_password, body_alias, body_did,
 	body_server_group, body_server, body_dial_plan, body_dial_entry;

@@ -2,12 +2,16 @@
  * libFuzzer target: provd's request-body validation (api_parse_domain,
  * api_parse_subscriber, api_parse_password, api_parse_alias, api_parse_did,
  * api_parse_server_group, api_parse_server, api_parse_dial_plan,
- * api_parse_dial_entry; provisioning/validate.h), the code that sees
- * untrusted JSON first.
+ * api_parse_dial_entry; and the web-login bodies of body_login,
+ * body_account, body_web_password, body_own_password; provisioning/validate.h),
+ * the code that sees untrusted JSON first (a login's body comes from
+ * anyone, before any authentication).
  *
  * Input: 1 selector byte (low 2 bits: 0 domain, 1 subscriber, 2 password,
  * 3 one of the later bodies, chosen by bits 3-5: 0 alias, 1 DID, 2 server
- * group, 3 server, 4 dial plan, 5 and up dial plan entry; bit 2: a create
+ * group, 3 server, 4 dial plan, 5 and up dial plan entry; with bit 7 set,
+ * a web-login body instead, by bits 3-4: 0 login, 1 account, 2 an
+ * account's password, 3 one's own password change; bit 2: a create
  * rather than a patch), then the body. Properties
  * (__builtin_trap when broken):
  *
@@ -15,13 +19,19 @@
  *    title and a one-line detail;
  *  - an accepted body holds only valid values: NUL-terminated strings
  *    that pass the field checks, and at least the required members;
+ *  - an accepted web password meets the policy (10 characters, 1024
+ *    bytes), an accepted account's role and subscriber_id agree, and the
+ *    summary of an accepted body (what the audit log keeps) never holds a
+ *    password;
  *  - nothing leaks (LeakSanitizer), whatever the bytes.
  */
 #include <regex.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "check.h"
+#include "provisioning/api.h"
 #include "provisioning/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -35,6 +45,65 @@ static void check_problem(int rc, const struct problem *p)
 	CHECK(p->title[0]);
 	CHECK(memchr(p->title, 0, sizeof(p->title)));
 	CHECK(memchr(p->detail, 0, sizeof(p->detail)));
+}
+
+/* The summary must not contain secret (when it is long enough to mean
+ * anything). */
+static void check_summary(const struct body_spec *spec, const void *in, const char *secret)
+{
+	char *sum = api_summary(spec, in);
+	CHECK(sum);
+	if (strlen(secret) >= 4)
+		CHECK(!strstr(sum, secret));
+	free(sum);
+}
+
+static void web_bodies(unsigned which, bool create, const char *text, size_t len, struct problem *p)
+{
+	int rc;
+	switch (which) {
+	case 0: {
+		struct login_in l;
+		rc = body_parse(&body_login, text, len, true, &l, p);
+		check_problem(rc, p);
+		if (rc == 0)
+			CHECK((l.has & (IN_LOGIN | IN_PASSWORD)) == (IN_LOGIN | IN_PASSWORD) &&
+			      memchr(l.login, 0, sizeof(l.login)) && memchr(l.password, 0, sizeof(l.password)));
+		break;
+	}
+	case 1: {
+		struct account_in a;
+		rc = body_parse(&body_account, text, len, create, &a, p);
+		check_problem(rc, p);
+		if (rc == 0 && create) {
+			CHECK(valid_login(a.login) && !web_password_policy(a.password));
+			CHECK(!strcmp(a.role, "admin") ? a.subscriber_id == 0 :
+			      !strcmp(a.role, "subscriber") && a.subscriber_id > 0);
+			check_summary(&body_account, &a, a.password);
+		} else if (rc == 0) {
+			CHECK(a.has == IN_ENABLED);
+		}
+		break;
+	}
+	case 2: {
+		struct web_password_in w;
+		rc = body_parse(&body_web_password, text, len, true, &w, p);
+		check_problem(rc, p);
+		if (rc == 0)
+			CHECK(!web_password_policy(w.password));
+		break;
+	}
+	default: {
+		struct own_password_in o;
+		rc = body_parse(&body_own_password, text, len, true, &o, p);
+		check_problem(rc, p);
+		if (rc == 0) {
+			CHECK(!web_password_policy(o.new_password));
+			check_summary(&body_own_password, &o, o.new_password);
+		}
+		break;
+	}
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -76,6 +145,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	case 3:
+		if (sel & 0x80) {
+			web_bodies((sel >> 3) & 3, create, text, len, &p);
+			break;
+		}
 		switch ((sel >> 3) & 7) {
 		case 0: {
 			struct alias_in a;

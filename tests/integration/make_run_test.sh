@@ -20,7 +20,9 @@ export VOCAL_PG_PORT VOCAL_UA_PORT VOCAL_GW_PORT VOCAL_REDIRECT_PORT VOCAL_PROVD
 harness_on_exit make --no-print-directory stop
 
 out=$(make --no-print-directory run 2>&1) || fail "make run failed: $out"
-assert_contains "$out" "schema version 2 (2 applied now)" "first run applies the schema"
+COUNT=$(find provisioning/sql -name '[0-9]*.sql' | wc -l)
+LATEST=$(find provisioning/sql -name '[0-9]*.sql' -printf '%f\n' | sed 's/_.*//' | sort -n | tail -1 | sed 's/^0*//')
+assert_contains "$out" "schema version $LATEST ($COUNT applied now)" "first run applies the schema"
 assert_contains "$out" "sip:127.0.0.1:$VOCAL_UA_PORT (udp, tcp)" "the user-agent marshal's address printed"
 for name in provd redirect ua gw; do
     pid=$(cat "$VOCAL_VAR/run/$name.pid" 2>/dev/null) || fail "no pid file for $name"
@@ -28,6 +30,9 @@ for name in provd redirect ua gw; do
 done
 ok "provd, redirectd and both marshals run"
 assert_contains "$out" "http://127.0.0.1:$VOCAL_PROVD_PORT/api/v1" "the API's address printed"
+assert_contains "$out" "web GUI  http://127.0.0.1:$VOCAL_PROVD_PORT/" "the GUI's address printed"
+assert_contains "$(curl -s "http://127.0.0.1:$VOCAL_PROVD_PORT/")" '<script type="module" src="/js/app.js">' \
+    "provd serves the GUI from web/ (web.root found next to bin/provd)"
 token=$(cat "$VOCAL_VAR/api-token")
 assert_eq 600 "$(stat -c %a "$VOCAL_VAR/api-token")" "the API token readable by root only"
 assert_contains "$(curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$VOCAL_PROVD_PORT/api/v1/subscribers")" \
@@ -37,22 +42,40 @@ assert_contains "$out" "sip:1000@vocal.test  password " "demo subscriber printed
 pw=$(awk '$1 == 1000 { print $2 }' "$VOCAL_VAR/demo-subscribers.txt")
 [ -n "$pw" ] || fail "no demo password kept"
 assert_eq 600 "$(stat -c %a "$VOCAL_VAR/demo-subscribers.txt")" "demo passwords readable by root only"
+# the carrier administrator's web login, and the demo subscribers'
+admin_pw=$(cat "$VOCAL_VAR/admin-password")
+[ "${#admin_pw}" -ge 10 ] || fail "administrator's password too short: $admin_pw"
+assert_eq 600 "$(stat -c %a "$VOCAL_VAR/admin-password")" "the administrator's password readable by root only"
+assert_contains "$out" "admin  password $admin_pw" "the administrator's login and password printed"
+read -r web_login web_pw <"$VOCAL_VAR/demo-web-logins.txt"
+assert_contains "$out" "$web_login  password $web_pw" "a demo subscriber's web login printed"
+assert_eq 600 "$(stat -c %a "$VOCAL_VAR/demo-web-logins.txt")" "demo web passwords readable by root only"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary "{\"login\": \"admin\", \"password\": \"$admin_pw\"}" "http://127.0.0.1:$VOCAL_PROVD_PORT/api/v1/session")
+assert_eq 200 "$code" "the printed administrator's password logs in"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary "{\"login\": \"$web_login\", \"password\": \"$web_pw\"}" "http://127.0.0.1:$VOCAL_PROVD_PORT/api/v1/session")
+assert_eq 200 "$code" "the printed subscriber's web password logs in"
 
 out2=$(make --no-print-directory run 2>&1) || fail "second make run failed: $out2"
-assert_contains "$out2" "schema version 2 (0 applied now)" "second run applies nothing"
+assert_contains "$out2" "schema version $LATEST (0 applied now)" "second run applies nothing"
 [[ "$(cat "$VOCAL_VAR/run/redirect.pid")" != "$first_redirect_pid" ]] || fail "daemons not restarted"
 harness_pid_alive "$first_redirect_pid" && fail "the first redirectd still runs"
 ok "second run restarted the daemons on the new build, once each"
 assert_contains "$out2" "sip:1000@vocal.test  password $pw" "second run shows the same password"
+assert_contains "$out2" "admin  password $admin_pw" "second run shows the same administrator's password"
 
 q() { PGPASSWORD=vocal psql -X -At -h 127.0.0.1 -p "$VOCAL_PG_PORT" -U vocal -d vocal -c "$1"; }
+assert_eq "5|0" "$(q "select count(*), count(*) filter (where password_hash not like '\$argon2id\$%') from accounts")" \
+    "an administrator and four subscribers' web logins, Argon2id hashes only"
 assert_eq 4 "$(q "select count(*) from subscribers s join domains d on d.id = s.domain_id where d.name = 'vocal.test'")" "four demo subscribers"
 want=$(printf '1000:vocal.test:%s' "$pw" | openssl dgst -md5 -r | cut -d' ' -f1)
 assert_eq "$want" "$(q "select ha1_md5 from subscribers where user_part = '1000'")" "MD5 HA1 of the printed password"
 assert_eq 64 "$(q "select length(ha1_sha512_256) from subscribers where user_part = '1000'")" "SHA-512-256 HA1 stored"
-[ -z "$(q "select 1 from information_schema.columns where table_schema = 'public' and column_name ilike '%password%'")" ] ||
+[ -z "$(q "select 1 from information_schema.columns where table_schema = 'public' and column_name ilike '%password%'
+    and (table_name, column_name) <> ('accounts', 'password_hash')")" ] ||
     fail "a password column exists"
-ok "no password column anywhere"
+ok "no password column anywhere (web accounts keep Argon2id hashes only)"
 
 # a demo subscriber registers with the printed password
 . tests/harness/sipp.sh
