@@ -45,3 +45,12 @@ export function fmtTime(iso) {
 	if (Number.isNaN(d.getTime())) return String(iso);
 	return d.toLocaleString(undefined, {dateStyle: 'medium', timeStyle: 'short'});
 }
+
+// 2026-11-25 18:58:03 (local time): compact, sortable, for logs.
+export function fmtStamp(iso) {
+	if (!iso) return '';
+	const d = new Date(iso);
+	if (Number.isNaN(d.getTime())) return String(iso);
+	const p = (n) => String(n).padStart(2, '0');
+	return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}

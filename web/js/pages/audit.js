@@ -3,7 +3,7 @@
 // gave (never a password). Keyset-paged as the API gives it, oldest first;
 // filters for one resource's history or one account's changes.
 import {api} from '../api.js';
-import {h, replace, fmtTime} from '../dom.js';
+import {h, replace, fmtStamp} from '../dom.js';
 import {table} from '../common.js';
 
 const PAGE = 100;
@@ -25,7 +25,7 @@ export async function render(main, params, query, current) {
 		h('label', {for: 'audit-resource', class: 'sr-only'}, 'Resource'),
 		h('input', {id: 'audit-resource', name: 'resource', placeholder: 'resource (subscribers, domains…)', value: filters.resource || '', maxlength: 63}),
 		h('label', {for: 'audit-id', class: 'sr-only'}, 'Resource id'),
-		h('input', {id: 'audit-id', name: 'resource_id', placeholder: 'id', value: filters.resource_id || '', inputmode: 'numeric', size: 6}),
+		h('input.short', {id: 'audit-id', name: 'resource_id', placeholder: 'id', value: filters.resource_id || '', inputmode: 'numeric', size: 6}),
 		h('button', {type: 'submit'}, 'Filter'),
 		Object.keys(filters).length ? h('a.button', {href: '#/audit'}, 'Clear') : null);
 	form.addEventListener('submit', (ev) => {
@@ -39,7 +39,7 @@ export async function render(main, params, query, current) {
 	};
 	replace(main, h('h1', {}, 'Audit log'), form,
 		h('section.card', {}, table([
-			['When', (e) => fmtTime(e.at)],
+			['When', (e) => h('span.nowrap', {}, fmtStamp(e.at))],
 			['Who', (e) => e.actor ?? (e.account_id ? `account ${e.account_id}` : '')],
 			['Change', (e) => `${e.method ?? ''} ${e.path ?? ''}`.trim()],
 			['Resource', (e) => (e.resource ? `${e.resource}${e.resource_id ? ' ' + e.resource_id : ''}` : '')],

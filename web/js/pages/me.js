@@ -12,7 +12,9 @@ function sid() {
 }
 
 export async function renderProfile(main, params, query, current) {
-	const {data: sub, etag} = await api('GET', `/subscribers/${sid()}`);
+	const [{data: sub, etag}, regs] = await Promise.all([
+		api('GET', `/subscribers/${sid()}`),
+		api('GET', `/subscribers/${sid()}/registrations`, {query: {limit: 1000}}).catch(() => null)]);
 	// a subscriber may not be allowed to list domains: then no domain names
 	let domains = null;
 	try {
@@ -24,7 +26,13 @@ export async function renderProfile(main, params, query, current) {
 	let tag = etag;
 	const address = domains ? aor(sub, domains) : sub.user_part;
 	const heading = h('p.muted', {}, sub.display_name);
+	const n = regs ? regs.data.items.length : null;
 	replace(main, h('h1', {}, address), heading,
+		h('div.tiles', {},
+			h('a.tile', {href: '#/devices'}, h('span.tile-value', {}, n === null ? '?' : String(n)),
+				h('span.tile-label', {}, n === 1 ? 'device registered' : 'devices registered')),
+			h('a.tile', {href: '#/passwords'}, h('span.tile-value', {}, sub.has_password ? 'set' : 'not set'),
+				h('span.tile-label', {}, 'SIP password'))),
 		h('section.card', {id: 'profile'}, h('h2', {}, 'Display name'),
 			h('p.muted', {}, 'The name people you call see, when their phone shows one.'),
 			form({
