@@ -425,6 +425,13 @@ test('a subscriber sees only their own line and changes their display name', {sk
 	await page.getByRole('heading', {name: '2001', exact: false}).first().waitFor();
 	await page.getByText('Alice Own').first().waitFor();
 	await shot(page, 'me-390');
+	// on a phone the menu folds behind a button
+	assert.equal(await page.getByRole('link', {name: 'Devices'}).isVisible(), false);
+	await page.getByRole('button', {name: 'Menu'}).click();
+	await page.getByRole('link', {name: 'Devices'}).waitFor();
+	await shot(page, 'menu-390');
+	await page.getByRole('button', {name: 'Menu'}).click();
+	assert.equal(await page.getByRole('link', {name: 'Devices'}).isVisible(), false);
 	await page.setViewportSize({width: 1280, height: 800});
 	await shot(page, 'me-1280');
 	// the carrier's pages are not there, and the API refuses the rest

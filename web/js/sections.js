@@ -109,9 +109,9 @@ export function sipPasswordSection(sid) {
 // Feature subscriptions (/subscribers/{id}/features): shown as the API
 // gives them. Until provd has that API (a 404 for the route), the section
 // says so and offers nothing to click.
-export function featuresSection(sid) {
+export function featuresSection(sid, {title = 'Features'} = {}) {
 	const body = h('div', {}, h('p.loading', {}, 'Loading…'));
-	const sec = h('section.card', {id: 'features'}, h('h2', {}, 'Features'), body);
+	const sec = h('section.card', {id: 'features'}, h('h2', {}, title), body);
 	(async () => {
 		try {
 			const {data} = await api('GET', `/subscribers/${sid}/features`);

@@ -52,7 +52,7 @@ export async function renderDevices(main) {
 }
 
 export async function renderFeatures(main) {
-	replace(main, h('h1', {}, 'Features'), featuresSection(sid()));
+	replace(main, h('h1', {}, 'Features'), featuresSection(sid(), {title: 'Forwarding, screening and blocking'}));
 }
 
 export async function renderPasswords(main) {
