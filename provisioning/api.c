@@ -88,7 +88,8 @@ static PGresult *query(struct http_resp *resp, const char *sql, int n, const cha
 		 * fresh one. A statement that reached a dying server did not
 		 * commit, unless the reply alone was lost; every statement here
 		 * then fails harmlessly (unique name: 409, If-Match: 412, gone:
-		 * 404) or is idempotent (the password's UPDATE). */
+		 * 404) or is idempotent (the password's UPDATE); at worst its
+		 * audit_log row is written twice. */
 		PQclear(r);
 		PQreset(c);
 		r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
@@ -814,13 +815,7 @@ static void subscriber_password(struct api_call *c)
 			break;
 		}
 		/* written only if user and realm are still the ones hashed */
-		struct api_params ps = {0};
-		api_param(&ps, ids);
-		api_param(&ps, user);
-		api_param(&ps, realm);
-		api_param(&ps, md5);
-		api_param(&ps, s256);
-		api_param(&ps, s512);
+		struct api_params ps = API_PARAMS(ids, user, realm, md5, s256, s512);
 		r = api_change(c, "subscribers",
 			       "UPDATE subscribers s SET ha1_md5 = $4, ha1_sha256 = $5, ha1_sha512_256 = $6 "
 			       "FROM domains d WHERE s.id = $1 AND d.id = s.domain_id AND s.user_part = $2 "

@@ -88,6 +88,10 @@ struct api_params {
 	char num[24][24];
 };
 
+/* The parameters v... in order: struct api_params ps = API_PARAMS(a, b); */
+#define API_PARAMS(...)                                                                        \
+	{.n = sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *), .v = {__VA_ARGS__}}
+
 /* Adds a parameter; returns its number ($n). */
 int api_param(struct api_params *ps, const char *v);
 int api_param_num(struct api_params *ps, long long v);

@@ -138,9 +138,7 @@ int session_authenticate(struct api_call *c)
 		return 0;
 	hex_sha256(id, hash);
 	snprintf(idle, sizeof(idle), "%.3f", (double)conf.idle_ms / 1000);
-	struct api_params ps = {0};
-	api_param(&ps, hash);
-	api_param(&ps, idle);
+	struct api_params ps = API_PARAMS(hash, idle);
 	PGresult *r = api_query(
 		c->resp,
 		"UPDATE sessions s SET last_seen_at = now() FROM accounts a "
@@ -242,8 +240,7 @@ void session_login(struct api_call *c)
 		goto out;
 	}
 
-	struct api_params ps = {0};
-	api_param(&ps, in.login);
+	struct api_params ps = API_PARAMS(in.login);
 	PGresult *r = api_query(
 		c->resp,
 		"SELECT id, login, role, coalesce(subscriber_id, 0), password_hash, enabled, "
@@ -279,11 +276,7 @@ void session_login(struct api_call *c)
 		snprintf(window, sizeof(window), "%.3f", (double)conf.account_window_ms / 1000);
 		snprintf(lock, sizeof(lock), "%.3f", (double)conf.lock_ms / 1000);
 		snprintf(limit, sizeof(limit), "%u", conf.account_failures);
-		struct api_params fp = {0};
-		api_param(&fp, id);
-		api_param(&fp, window);
-		api_param(&fp, limit);
-		api_param(&fp, lock);
+		struct api_params fp = API_PARAMS(id, window, limit, lock);
 		/* the count restarts when the window has passed; at the limit the
 		 * account locks, twice as long as the time before */
 		r = api_query(
@@ -320,12 +313,7 @@ void session_login(struct api_call *c)
 	hex_sha256(sid, sid_hash);
 	snprintf(life, sizeof(life), "%.3f", (double)conf.lifetime_ms / 1000);
 	snprintf(idle, sizeof(idle), "%.3f", (double)conf.idle_ms / 1000);
-	struct api_params sp = {0};
-	api_param(&sp, sid_hash);
-	api_param(&sp, id);
-	api_param(&sp, csrf);
-	api_param(&sp, life);
-	api_param(&sp, idle);
+	struct api_params sp = API_PARAMS(sid_hash, id, csrf, life, idle);
 	r = api_query(c->resp,
 		      "WITH gone AS (DELETE FROM sessions WHERE expires_at <= now() OR "
 		      "last_seen_at <= now() - make_interval(secs => $5::float8)), "
@@ -351,8 +339,7 @@ out:
 void session_logout(struct api_call *c)
 {
 	if (c->who.cookie) {
-		struct api_params ps = {0};
-		api_param(&ps, c->who.session);
+		struct api_params ps = API_PARAMS(c->who.session);
 		PGresult *r = api_query(c->resp, "DELETE FROM sessions WHERE id_sha256 = $1", &ps);
 		if (!r)
 			return;

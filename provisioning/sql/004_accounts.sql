@@ -41,7 +41,8 @@ CREATE TRIGGER accounts_touch BEFORE UPDATE ON accounts
 -- SHA-256, so that a read of the table gives no session away. In the
 -- database rather than in one provd's memory: several provd may serve the
 -- same GUI, and a restart logs nobody out. Expired rows are deleted at
--- each login.
+-- each login. No vocal_notify_change or vocal_touch trigger: a session
+-- changes at every request, and no daemon caches them.
 CREATE TABLE sessions (
 	id_sha256     text PRIMARY KEY CHECK (id_sha256 ~ '^[0-9a-f]{64}$'),
 	account_id    bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
@@ -59,7 +60,7 @@ CREATE INDEX sessions_account_idx ON sessions (account_id);
 
 -- One row per change made through the API, written by the statement that
 -- makes the change (the same transaction). summary holds the members the
--- request gave, never a password.
+-- request gave, never a password. Append-only: no triggers.
 CREATE TABLE audit_log (
 	id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	at            timestamptz NOT NULL DEFAULT now(),

@@ -8,28 +8,10 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-# shellcheck source=SCRIPTDIR/../harness/postgres.sh
-. "$HERE/../harness/postgres.sh"
+# shellcheck source=SCRIPTDIR/../harness/provd.sh
+. "$HERE/../harness/provd.sh"
 
-PROVD="${PROVD:-$ROOT/bin/provd}"
-[[ -x "$PROVD" ]] || make --no-print-directory -s -C "$ROOT" bin/provd >&2 || fail "cannot build bin/provd"
-command -v curl >/dev/null || fail "curl missing (make deps)"
-command -v jq >/dev/null || fail "jq missing (make deps)"
-
-harness_init
-pg_start
-PSQL="$PG_BINDIR/psql"
-app_sql() { "$PSQL" -X -q -At -v ON_ERROR_STOP=1 "$VOCAL_DB_URI" "$@"; }
-
-PORT=$(harness_free_port tcp)
-TOKEN="test-token-$RANDOM$RANDOM"
-CONF="$HARNESS_DIR/provd.conf"
-cat >"$CONF" <<CONF
-listen = 127.0.0.1:$PORT
-migrations = "$ROOT/provisioning/sql"
-db.conninfo = "$VOCAL_DB_URI"
-api.token_sha256 = $(printf '%s' "$TOKEN" | sha256sum | cut -c1-64)
-CONF
+provd_setup
 
 # --- start-up: -n, a bad token hash, an unreachable database ---
 out="$("$PROVD" -n -f "$CONF" 2>&1)"
@@ -43,12 +25,8 @@ rc=0; out="$("$PROVD" -f "$HARNESS_DIR/bad.conf" 2>&1)" || rc=$?
 assert_eq 1 "$rc" "a missing migrations directory: refuses to start"
 assert_contains "$out" "schema migrations from /nonexistent" "a missing migrations directory: says why"
 
-"$PROVD" -d -f "$CONF" >"$HARNESS_DIR/provd.log" 2>&1 &
-PROVD_PID=$!
-harness_on_exit harness_kill_pid "$PROVD_PID"
-BASE="http://127.0.0.1:$PORT"
+provd_start "$CONF" "$HARNESS_DIR/provd.log"
 up() { curl -s -o /dev/null "$BASE/api/v1/openapi.json"; }
-harness_wait_for "provd on $PORT" 10 up || { cat "$HARNESS_DIR/provd.log" >&2; fail "provd did not start"; }
 assert_eq "$(find "$ROOT/provisioning/sql" -name '[0-9]*.sql' | wc -l)" \
     "$(app_sql -c "SELECT count(*) FROM schema_migrations")" "provd applied every migration at start"
 assert_contains "$(cat "$HARNESS_DIR/provd.log")" "schema: applied 001_core.sql" "the log names each migration applied"
