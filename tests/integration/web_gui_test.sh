@@ -13,12 +13,9 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-# shellcheck source=SCRIPTDIR/../harness/postgres.sh
-. "$HERE/../harness/postgres.sh"
+# shellcheck source=SCRIPTDIR/../harness/provd.sh
+. "$HERE/../harness/provd.sh"
 
-PROVD="${PROVD:-$ROOT/bin/provd}"
-[[ -x "$PROVD" ]] || make --no-print-directory -s -C "$ROOT" bin/provd >&2 || fail "cannot build bin/provd"
-command -v curl >/dev/null || fail "curl missing (make deps)"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 [[ -x "$CHROMIUM" ]] || fail "$CHROMIUM missing (make deps installs Debian's chromium)"
 command -v node >/dev/null || fail "node missing (make deps)"
@@ -28,10 +25,6 @@ if [[ ! -f "$WEBTEST/node_modules/playwright-core/package.json" ]]; then
 fi
 
 harness_init
-pg_start
-PSQL="$PG_BINDIR/psql"
-app_sql() { "$PSQL" -X -q -At -v ON_ERROR_STOP=1 "$VOCAL_DB_URI" "$@"; }
-
 # The GUI from a copy of web/ with traps beside it: a symbolic link out of
 # the root, one inside it, a dot file, a directory without an index.
 WWW="$HARNESS_DIR/www"
@@ -43,28 +36,14 @@ ln -s index.html "$WWW/inside.html"
 printf 'hidden\n' >"$WWW/.hidden"
 mkdir "$WWW/empty"
 
-PORT=$(harness_free_port tcp)
-TOKEN="test-token-$RANDOM$RANDOM"
-CONF="$HARNESS_DIR/provd.conf"
-cat >"$CONF" <<CONF
-listen = 127.0.0.1:$PORT
-migrations = "$ROOT/provisioning/sql"
-db.conninfo = "$VOCAL_DB_URI"
-api.token_sha256 = $(printf '%s' "$TOKEN" | sha256sum | cut -c1-64)
-web.root = "$WWW"
-CONF
+provd_setup "web.root = \"$WWW\""
 
 sed "s|^web.root = .*|web.root = \"$HARNESS_DIR/nonexistent\"|" "$CONF" >"$HARNESS_DIR/bad.conf"
 rc=0; out="$("$PROVD" -f "$HARNESS_DIR/bad.conf" 2>&1)" || rc=$?
 assert_eq 1 "$rc" "a web.root that does not exist: refuses to start"
 assert_contains "$out" "web.root $HARNESS_DIR/nonexistent" "a web.root that does not exist: says which"
 
-"$PROVD" -d -f "$CONF" >"$HARNESS_DIR/provd.log" 2>&1 &
-PROVD_PID=$!
-harness_on_exit harness_kill_pid "$PROVD_PID"
-BASE="http://127.0.0.1:$PORT"
-up() { curl -s -o /dev/null "$BASE/api/v1/openapi.json"; }
-harness_wait_for "provd on $PORT" 10 up || { cat "$HARNESS_DIR/provd.log" >&2; fail "provd did not start"; }
+provd_start "$CONF" "$HARNESS_DIR/provd.log"
 assert_contains "$(cat "$HARNESS_DIR/provd.log")" "web GUI at http://127.0.0.1:$PORT/" "the log gives the GUI's address"
 
 # get PATH [CURL-ARGS...]: CODE, BODY, HDRS
