@@ -276,6 +276,22 @@ test('aliases, DIDs and registrations of a subscriber', async () => {
 	}
 });
 
+test('the administrator deletes a subscriber (If-Match), asked twice', async () => {
+	const list = await api('GET', '/subscribers', undefined);
+	const victim = list.body.items.find((x) => x.user_part === 'page00');
+	assert.ok(victim);
+	const page = adminPage;
+	await page.goto(`/#/subscribers/${victim.id}`);
+	await page.getByRole('heading', {name: 'page00@gui.test'}).waitFor();
+	await page.getByRole('button', {name: 'Delete subscriber'}).click();
+	await page.getByRole('button', {name: 'Cancel'}).click();
+	assert.equal((await api('GET', `/subscribers/${victim.id}`)).status, 200, 'Cancel deletes nothing');
+	await page.getByRole('button', {name: 'Delete subscriber'}).click();
+	await page.getByRole('button', {name: 'Really delete this subscriber?'}).click();
+	await page.waitForURL(/#\/subscribers$/);
+	assert.equal((await api('GET', `/subscribers/${victim.id}`)).status, 404);
+});
+
 test('a display name holding markup is shown as text', async () => {
 	const page = adminPage;
 	await page.goto(`/#/subscribers/${createdId}`);
