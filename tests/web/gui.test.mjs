@@ -292,6 +292,22 @@ test('the administrator deletes a subscriber (If-Match), asked twice', async () 
 	assert.equal((await api('GET', `/subscribers/${victim.id}`)).status, 404);
 });
 
+test('the administrator gives a subscriber a web login', {skip: !hasSessions && 'provd has no accounts yet'}, async () => {
+	const page = adminPage;
+	await page.goto(`/#/subscribers/${OTHER_ID}`);
+	const sec = page.locator('#web-login');
+	await sec.getByText('cannot log in to the web GUI yet').waitFor();
+	await sec.getByLabel('Login').fill('gui-bob');
+	await sec.getByLabel('Password').fill('short');
+	await sec.getByRole('button', {name: 'Create web login'}).click();
+	await sec.locator('.field-error, .form-error').filter({hasText: /password/i}).first().waitFor();
+	await sec.getByLabel('Password').fill('bob-Password-1');
+	await sec.getByRole('button', {name: 'Create web login'}).click();
+	await sec.getByText('gui-bob').waitFor();
+	const r = await api('GET', `/accounts?subscriber=${OTHER_ID}`);
+	assert.deepEqual(r.body.items.map((a) => [a.login, a.role]), [['gui-bob', 'subscriber']]);
+});
+
 test('a display name holding markup is shown as text', async () => {
 	const page = adminPage;
 	await page.goto(`/#/subscribers/${createdId}`);
