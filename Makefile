@@ -186,7 +186,8 @@ integration-asan: all $(TEST_PROGRAMS)
 	  bash tests/run-suite.sh integration-asan tests/integration/provd_api_test.sh tests/integration/provd_auth_test.sh \
 	  tests/integration/provd_features_test.sh tests/integration/provd_import_test.sh \
 	  tests/integration/torture_wire_test.sh tests/integration/proxy_sipp_test.sh \
-	  tests/integration/proxy_tls_test.sh $(wildcard tests/integration/platform_*_test.sh)
+	  tests/integration/proxy_tls_test.sh tests/integration/web_gui_test.sh \
+	  $(wildcard tests/integration/platform_*_test.sh)
 
 clang-build:
 	@$(MAKE) --no-print-directory CC=$(CLANG) BUILD=build/clang build/clang/libvocal.a \
@@ -243,6 +244,9 @@ install: all
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/share/vocal/sql
 	install -m 644 provisioning/sql/*.sql $(DESTDIR)$(PREFIX)/share/vocal/sql/
+	# the web GUI, which provd finds there (web.root empty)
+	cd web && find . -type d -exec install -d $(DESTDIR)$(PREFIX)/share/vocal/web/{} \; \
+	  && find . -type f -exec install -m 644 {} $(DESTDIR)$(PREFIX)/share/vocal/web/{} \;
 
 clean:
 	rm -rf build bin

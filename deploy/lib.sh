@@ -190,7 +190,7 @@ web_accounts_seed() {
 web_accounts_print() {
 	local login pw
 	read -r login pw <"$VOCAL_VAR/demo-web-logins.txt"
-	echo "    log in (POST /api/v1/session, the GUI's API) as the carrier administrator:"
+	echo "    log in to the GUI (or POST /api/v1/session) as the carrier administrator:"
 	echo "      ${VOCAL_ADMIN_LOGIN}  password $(cat "$VOCAL_VAR/admin-password")   (kept in $VOCAL_VAR/admin-password)"
 	echo "    or as a demo subscriber: ${login}  password ${pw}   (all four in $VOCAL_VAR/demo-web-logins.txt)"
 }

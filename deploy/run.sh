@@ -34,6 +34,7 @@ echo "    ${SCHEMA_LINE}, migrations in provisioning/sql (bin/vocal-migrate --st
 echo "    connect: psql 'postgresql://vocal:vocal@127.0.0.1:${VOCAL_PG_PORT}/vocal'"
 echo "  provd (provisioning)  JSON API http://127.0.0.1:${VOCAL_PROVD_PORT}/api/v1 (OpenAPI: .../openapi.json),"
 echo "    bearer token in $VOCAL_VAR/api-token:  curl -H \"Authorization: Bearer \$(cat $VOCAL_VAR/api-token)\" http://127.0.0.1:${VOCAL_PROVD_PORT}/api/v1/subscribers"
+echo "  web GUI  http://127.0.0.1:${VOCAL_PROVD_PORT}/  (served by provd from web/)"
 web_accounts_print
 echo "  redirectd (registrar, location, routing)  sip:${VOCAL_SIP_HOST}:${VOCAL_REDIRECT_PORT}"
 echo "    feature hops signed with the key in $VOCAL_VAR/feature-secret (features.secret; featured uses the same)"
@@ -48,6 +49,5 @@ echo "    register with user name = the number, domain vocal.test, outbound prox
 echo "    call each other by number; +1NXXNXXXXXX goes to the gateway; +15550001000 from it reaches 1000"
 echo "  tools: bin/sipcheck FILE...   (parse captured SIP messages), bin/vocal-migrate --status"
 echo
-echo "Not yet built: the web GUI (the logins above already work against the API), cdrd and"
-echo "heartbeatd; there is no GUI address yet."
+echo "Not yet built: cdrd and heartbeatd."
 echo "Stop with: make stop"

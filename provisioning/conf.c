@@ -16,6 +16,9 @@ const struct config_key provd_keys[] = {
 	{.name = "api.token_sha256", CONFIG_STRING_AT(C, api_token_sha256), .def = "\"\"",
 	 .desc = "hex SHA-256 of the bearer token scripts send (Authorization: Bearer TOKEN); "
 		 "empty: every API request is refused"},
+	{.name = "web.root", CONFIG_STRING_AT(C, web_root), .def = "\"\"",
+	 .desc = "directory of the web GUI, served for every path not under /api; empty: web/ "
+		 "beside bin/ (a source tree), else PREFIX/share/vocal/web"},
 	{.name = "session.idle_timeout", CONFIG_DURATION_AT(C, session_idle), .def = "30m",
 	 .min = 1000, .max = 86400000LL * 30,
 	 .desc = "a web session unused this long ends (the GUI logs in again)"},

@@ -13,6 +13,7 @@ struct provd_conf {
 	char *migrations;                 /* directory of NNN_name.sql */
 	char *db_conninfo;
 	char *api_token_sha256;           /* hex SHA-256 of the bearer token; "" = no access */
+	char *web_root;                   /* the GUI's files; "" = found next to the program */
 	uint64_t session_idle;            /* ms: a session unused this long ends */
 	uint64_t session_lifetime;        /* ms: a session ends this long after login */
 	bool cookie_secure;               /* Secure on the cookie (provd behind TLS) */

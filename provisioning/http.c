@@ -17,6 +17,7 @@
 #include <openssl/sha.h>
 
 #include "log.h"
+#include "provisioning/static.h"
 #include "provisioning/validate.h"
 
 struct http_server {
@@ -142,6 +143,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct http_resp *
 	if (len)
 		MHD_add_response_header(m, "Content-Type", r->type ? r->type : "application/json");
 	MHD_add_response_header(m, "Cache-Control", "no-store");
+	static_security_headers(m);
 	if (r->etag[0])
 		MHD_add_response_header(m, "ETag", r->etag);
 	if (r->location[0])
@@ -205,6 +207,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		*upload_size = 0;
 		return MHD_YES;
+	}
+	if (static_owns(url)) {
+		/* the GUI's files: no token, no body */
+		unsigned code;
+		struct MHD_Response *m = static_response(conn, method, url, &code);
+		if (!m)
+			return MHD_NO;
+		enum MHD_Result ret = MHD_queue_response(conn, code, m);
+		MHD_destroy_response(m);
+		http_log(LOG_DEBUG, "%s %s %u", method, url, code);
+		return ret;
 	}
 	struct http_req req = {.method = method, .path = url, .body = p->body ? p->body : "",
 			       .len = p->len, .conn = conn, .bearer = p->bearer};

@@ -17,6 +17,7 @@
 #include "provisioning/api.h"
 #include "provisioning/conf.h"
 #include "provisioning/http.h"
+#include "provisioning/static.h"
 #include "provisioning/session.h"
 
 static struct daemon d = {
@@ -133,6 +134,12 @@ int main(int argc, char **argv)
 	if (!has_token)
 		log_warnx("api.token_sha256 is empty: every API request is refused (401)");
 
+	int web = static_init(c->web_root, err, sizeof(err));
+	if (web < 0)
+		fatalx("%s", err);
+	if (web > 0)
+		log_warnx("web.root: no web/ found next to the program; the GUI is not served");
+
 	PGconn *conn = db_connect(c->db_conninfo, err, sizeof(err));
 	if (!conn)
 		fatalx("database: %s", err);
@@ -189,6 +196,8 @@ int main(int argc, char **argv)
 		fatalx("%s", err);
 	log_info("provisioning API on %s:%u (schema: %d migration%s applied now)", c->listen.host, port,
 		 n, n == 1 ? "" : "s");
+	if (static_root()[0])
+		log_info("web GUI at http://%s:%u/ from %s", c->listen.host, port, static_root());
 	daemon_ready();
 	ev_run(d.loop);
 

@@ -36,6 +36,9 @@ assert_contains "$out" "sip:1001@vocal.test voicemail" "the demo's voicemail fea
 assert_contains "$out" "sip:1002@vocal.test call_screening" "the demo's screening feature printed"
 assert_contains "$(cat "$VOCAL_VAR/log/feature.log")" "features loaded: 2 subscribers" "featured loaded the demo's features"
 assert_contains "$out" "http://127.0.0.1:$VOCAL_PROVD_PORT/api/v1" "the API's address printed"
+assert_contains "$out" "web GUI  http://127.0.0.1:$VOCAL_PROVD_PORT/" "the GUI's address printed"
+assert_contains "$(curl -s "http://127.0.0.1:$VOCAL_PROVD_PORT/")" '<script type="module" src="/js/app.js">' \
+    "provd serves the GUI from web/ (web.root found next to bin/provd)"
 token=$(cat "$VOCAL_VAR/api-token")
 assert_eq 600 "$(stat -c %a "$VOCAL_VAR/api-token")" "the API token readable by root only"
 assert_contains "$(curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$VOCAL_PROVD_PORT/api/v1/subscribers")" \

@@ -1,0 +1,548 @@
+// The web GUI end to end in headless Debian chromium, driven by
+// playwright-core (no browser download: executablePath). Started by
+// tests/integration/web_gui_test.sh, which gives provd's address (BASE), its
+// bearer token (TOKEN, used here only to set up and to check through the
+// API, never by the browser pages under test), two seeded subscribers
+// (OWN_ID with a registered phone, OTHER_ID) and where screenshots go.
+//
+// Runs with node's test runner: node --test gui.test.mjs.
+import {test, before, after} from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import {chromium} from 'playwright-core';
+
+const BASE = process.env.BASE;
+const TOKEN = process.env.TOKEN;
+const OWN_ID = Number(process.env.OWN_ID);
+const OTHER_ID = Number(process.env.OTHER_ID);
+const DOMAIN_ID = Number(process.env.DOMAIN_ID);
+const SHOTS = process.env.SCREENSHOTS || '';
+assert.ok(BASE && TOKEN && OWN_ID && OTHER_ID && DOMAIN_ID, 'run me from tests/integration/web_gui_test.sh');
+
+const XSS = '<img src=x onerror=alert(1)><script>alert(1)</script>';
+const ADMIN = {login: 'gui-admin', password: 'admin-Password-1'};
+const SUBSCRIBER = {login: 'gui-alice', password: 'alice-Password-1'};
+
+let browser;
+// provd has /api/v1/session (the accounts work): the shell script asks
+// provd before node starts, since a test's skip is decided as the file loads
+const hasSessions = process.env.HAS_SESSIONS === '1';
+let hasFeatures = false;   // provd has /api/v1/subscribers/{id}/features
+let adminContext;
+let adminPage;
+let createdId = 0;
+const dialogs = [];        // every alert/confirm/prompt any page opened
+const pageErrors = [];     // uncaught exceptions and CSP violations
+
+// The API with the bearer token, for set-up and checks.
+async function api(method, path, body, headers = {}) {
+	const res = await fetch(BASE + '/api/v1' + path, {
+		method,
+		headers: {Authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? {'Content-Type': 'application/json'} : {}), ...headers},
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
+	const text = await res.text();
+	return {status: res.status, body: text ? JSON.parse(text) : null, etag: res.headers.get('ETag')};
+}
+
+function watch(page) {
+	page.on('dialog', async (d) => {
+		dialogs.push(`${d.type()}: ${d.message()}`);
+		await d.dismiss().catch(() => {});
+	});
+	page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
+	page.on('console', (m) => {
+		if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(`console: ${m.text()}`);
+	});
+	return page;
+}
+
+async function newContext(viewport = {width: 1280, height: 800}) {
+	const ctx = await browser.newContext({viewport, baseURL: BASE});
+	if (!hasSessions) {
+		// Before provd has sessions: the page reaches the API with the bearer
+		// token, and GET /api/v1/session is answered here as an
+		// administrator's session. Only the carrier pages can run so.
+		await ctx.setExtraHTTPHeaders({Authorization: `Bearer ${TOKEN}`});
+		await ctx.route('**/api/v1/session', (route) => route.request().method() === 'GET'
+			? route.fulfill({status: 200, contentType: 'application/json',
+				body: JSON.stringify({account: {id: 1, login: 'token-admin', role: 'admin', subscriber_id: null}, csrf_token: 'none'})})
+			: route.fulfill({status: 204}));
+	}
+	return ctx;
+}
+
+async function login(page, who) {
+	await page.goto('/#/login');
+	await page.getByLabel('Login').fill(who.login);
+	await page.getByLabel('Password').fill(who.password);
+	await page.getByRole('button', {name: 'Log in'}).click();
+	await page.locator('#logout').waitFor();
+}
+
+async function shot(page, name) {
+	if (!SHOTS) return;
+	await page.waitForLoadState('networkidle').catch(() => {});
+	await page.screenshot({path: `${SHOTS}/${name}.png`, fullPage: true});
+}
+
+before(async () => {
+	const doc = await api('GET', '/openapi.json');
+	assert.equal(doc.status, 200);
+	assert.equal(Boolean(doc.body.paths['/api/v1/session']), hasSessions, 'HAS_SESSIONS agrees with openapi.json');
+	hasFeatures = Object.keys(doc.body.paths).some((p) => p.startsWith('/api/v1/subscribers/{id}/features'));
+	browser = await chromium.launch({
+		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+		// this machine has no network but loopback: no background traffic
+		args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+			'--disable-background-networking', '--disable-component-update', '--disable-sync'],
+	});
+	if (hasSessions) {
+		let r = await api('POST', '/accounts', {login: ADMIN.login, password: ADMIN.password, role: 'admin'});
+		assert.equal(r.status, 201, `create the admin account: ${JSON.stringify(r.body)}`);
+		r = await api('POST', '/accounts', {login: SUBSCRIBER.login, password: SUBSCRIBER.password, role: 'subscriber', subscriber_id: OWN_ID});
+		assert.equal(r.status, 201, `create the subscriber's account: ${JSON.stringify(r.body)}`);
+	}
+});
+
+after(async () => {
+	await browser?.close();
+});
+
+test('the login page loads under the CSP with no script error', async () => {
+	const ctx = await browser.newContext({viewport: {width: 1280, height: 800}, baseURL: BASE});
+	const page = watch(await ctx.newPage());
+	const res = await page.goto('/');
+	assert.match(res.headers()['content-security-policy'], /script-src 'self'/);
+	await page.getByRole('button', {name: 'Log in'}).waitFor();
+	assert.equal(new URL(page.url()).hash, '#/login');
+	await shot(page, 'login-1280');
+	await page.setViewportSize({width: 390, height: 844});
+	await shot(page, 'login-390');
+	assert.deepEqual(pageErrors, []);
+	await ctx.close();
+});
+
+test('a wrong password is refused with the API\'s message', async () => {
+	const ctx = await browser.newContext({baseURL: BASE});
+	const page = watch(await ctx.newPage());
+	await page.goto('/#/login');
+	await page.getByLabel('Login').fill(hasSessions ? ADMIN.login : 'nobody');
+	await page.getByLabel('Password').fill('wrong-password-123');
+	await page.getByRole('button', {name: 'Log in'}).click();
+	const msg = page.locator('form .form-error');
+	await msg.filter({hasText: /\S/}).waitFor();
+	assert.match(await msg.textContent(), /Not signed in|Unauthorized|wrong/i);
+	assert.equal(await page.locator('#logout').count(), 0);
+	await ctx.close();
+});
+
+test('an administrator logs in and sees the dashboard', async () => {
+	adminContext = await newContext();
+	adminPage = watch(await adminContext.newPage());
+	if (hasSessions) {
+		await login(adminPage, ADMIN);
+	} else {
+		await adminPage.goto('/#/');
+		await adminPage.locator('#logout').waitFor();
+	}
+	await adminPage.getByRole('heading', {name: 'Dashboard'}).waitFor();
+	const tile = (label) => adminPage.locator('.tile').filter({has: adminPage.locator('.tile-label').getByText(label, {exact: true})}).locator('.tile-value');
+	const subs = tile('Subscribers');
+	await subs.filter({hasText: /^2$/}).waitFor({timeout: 5000});
+	const regs = tile('Registered devices');
+	await regs.filter({hasText: /^2$/}).waitFor({timeout: 5000});
+	await shot(adminPage, 'dashboard-1280');
+});
+
+test('the administrator creates a subscriber and finds it in the list', async () => {
+	const page = adminPage;
+	await page.goto('/#/subscribers/new');
+	await page.getByLabel('Domain').selectOption(String(DOMAIN_ID));
+	await page.getByLabel('Number or user name').fill('3001');
+	await page.getByLabel('Display name').fill('Carol Created');
+	await page.getByRole('button', {name: 'Create'}).click();
+	await page.getByRole('heading', {name: '3001@gui.test'}).waitFor();
+	createdId = Number(/#\/subscribers\/(\d+)/.exec(page.url())[1]);
+	assert.ok(createdId > 0);
+	const r = await api('GET', `/subscribers/${createdId}`);
+	assert.equal(r.body.display_name, 'Carol Created');
+
+	// the same user part again: the API's 409 next to the field
+	await page.goto('/#/subscribers/new');
+	await page.getByLabel('Domain').selectOption(String(DOMAIN_ID));
+	await page.getByLabel('Number or user name').fill('3001');
+	await page.getByRole('button', {name: 'Create'}).click();
+	const err = page.locator('.field', {has: page.getByLabel('Number or user name')}).locator('.field-error');
+	await err.filter({hasText: /Conflict/}).waitFor();
+
+	await page.goto('/#/subscribers');
+	await page.getByRole('link', {name: '3001@gui.test'}).waitFor();
+	await page.getByRole('searchbox').fill('carol');
+	await page.getByRole('button', {name: 'Search'}).click();
+	await page.waitForURL(/q=carol/);
+	await page.locator('tbody tr').first().waitFor();
+	assert.equal(await page.locator('tbody tr').count(), 1);
+	await shot(page, 'subscribers-1280');
+});
+
+test('the administrator pages through the subscribers', async () => {
+	for (let i = 0; i < 55; i++) {
+		const r = await api('POST', '/subscribers', {domain_id: DOMAIN_ID, user_part: `page${String(i).padStart(2, '0')}`});
+		assert.equal(r.status, 201);
+	}
+	const page = adminPage;
+	await page.goto('/#/subscribers');
+	await page.locator('tbody tr').first().waitFor();
+	assert.equal(await page.locator('tbody tr').count(), 50);
+	await page.getByRole('link', {name: 'Next →'}).click();
+	await page.waitForURL(/after=/);
+	await page.getByRole('link', {name: 'page54@gui.test'}).waitFor();
+	assert.equal(await page.locator('tbody tr').count(), 8); // 3 + 55 = 58 in all
+	await page.getByRole('link', {name: '← Previous'}).click();
+	await page.getByRole('link', {name: '2001@gui.test'}).waitFor();
+});
+
+test('the administrator edits the display name (If-Match) and sets the SIP password', async () => {
+	const page = adminPage;
+	await page.goto(`/#/subscribers/${createdId}`);
+	const profile = page.locator('#profile');
+	await profile.getByLabel('Display name').fill('Carol Edited');
+	await profile.getByRole('button', {name: 'Save'}).click();
+	await profile.locator('.form-ok').filter({hasText: 'Saved'}).waitFor();
+	assert.equal((await api('GET', `/subscribers/${createdId}`)).body.display_name, 'Carol Edited');
+
+	// a second save with the new ETag works; a change behind our back is a 412
+	await profile.getByLabel('Display name').fill('Carol Again');
+	await profile.getByRole('button', {name: 'Save'}).click();
+	await profile.locator('.form-ok').filter({hasText: 'Saved'}).waitFor();
+	const cur = await api('GET', `/subscribers/${createdId}`);
+	assert.equal(cur.body.display_name, 'Carol Again');
+	await api('PATCH', `/subscribers/${createdId}`, {display_name: 'Changed Elsewhere'}, {'If-Match': cur.etag});
+	await profile.getByLabel('Display name').fill('Carol Stale');
+	await profile.getByRole('button', {name: 'Save'}).click();
+	await profile.locator('.form-error').filter({hasText: /changed this since/}).waitFor();
+	assert.equal((await api('GET', `/subscribers/${createdId}`)).body.display_name, 'Changed Elsewhere');
+
+	// the field holds no more than the API takes
+	await page.reload();
+	await profile.getByLabel('Display name').fill('x'.repeat(129));
+	assert.equal((await profile.getByLabel('Display name').inputValue()).length, 128);
+
+	const pw = page.locator('#sip-password');
+	assert.equal((await api('GET', `/subscribers/${createdId}`)).body.has_password, false);
+	await pw.getByLabel('New SIP password').fill('sip-secret-1');
+	await pw.getByLabel('The same again').fill('sip-secret-2');
+	await pw.getByRole('button', {name: 'Set SIP password'}).click();
+	await pw.locator('.field-error').filter({hasText: /differ/}).waitFor();
+	await pw.getByLabel('New SIP password').fill('sip-secret-1');
+	await pw.getByLabel('The same again').fill('sip-secret-1');
+	await pw.getByRole('button', {name: 'Set SIP password'}).click();
+	await pw.locator('.form-ok').filter({hasText: 'SIP password set'}).waitFor();
+	assert.equal((await api('GET', `/subscribers/${createdId}`)).body.has_password, true);
+});
+
+test('aliases, DIDs and registrations of a subscriber', async () => {
+	const page = adminPage;
+	await page.goto(`/#/subscribers/${OTHER_ID}`);
+	const nums = page.locator('#numbers');
+	await nums.getByLabel('New alias (user part)').fill('bob');
+	await nums.getByRole('button', {name: 'Add alias'}).click();
+	await nums.getByRole('cell', {name: 'bob@gui.test'}).waitFor();
+	await nums.getByLabel('New DID (E.164, with +)').fill('12345');
+	await nums.getByRole('button', {name: 'Add DID'}).click();
+	await nums.locator('.field-error').filter({hasText: /number/}).waitFor();
+	await nums.getByLabel('New DID (E.164, with +)').fill('+15550002002');
+	await nums.getByRole('button', {name: 'Add DID'}).click();
+	await nums.getByRole('cell', {name: '+15550002002'}).waitFor();
+	await shot(page, 'subscriber-1280');
+	await page.setViewportSize({width: 390, height: 844});
+	await shot(page, 'subscriber-390');
+	await page.setViewportSize({width: 1280, height: 800});
+
+	const regs = page.locator('#registrations');
+	await regs.getByText('TestPhone/' + OTHER_ID).waitFor();
+	await regs.getByRole('button', {name: 'Remove'}).click();
+	await regs.getByRole('button', {name: 'Really remove?'}).click();
+	await regs.getByText('Not registered.').waitFor();
+	assert.equal((await api('GET', `/subscribers/${OTHER_ID}/registrations`)).body.items.length, 0);
+
+	const feats = page.locator('#features');
+	if (hasFeatures) {
+		await feats.locator('table, .empty').first().waitFor();
+	} else {
+		await feats.getByText('come in a later release').waitFor();
+		assert.equal(await feats.locator('input, button, select').count(), 0, 'no controls for features that do not exist');
+	}
+});
+
+test('the administrator deletes a subscriber (If-Match), asked twice', async () => {
+	const list = await api('GET', '/subscribers', undefined);
+	const victim = list.body.items.find((x) => x.user_part === 'page00');
+	assert.ok(victim);
+	const page = adminPage;
+	await page.goto(`/#/subscribers/${victim.id}`);
+	await page.getByRole('heading', {name: 'page00@gui.test'}).waitFor();
+	await page.getByRole('button', {name: 'Delete subscriber'}).click();
+	await page.getByRole('button', {name: 'Cancel'}).click();
+	assert.equal((await api('GET', `/subscribers/${victim.id}`)).status, 200, 'Cancel deletes nothing');
+	await page.getByRole('button', {name: 'Delete subscriber'}).click();
+	await page.getByRole('button', {name: 'Really delete this subscriber?'}).click();
+	await page.waitForURL(/#\/subscribers$/);
+	assert.equal((await api('GET', `/subscribers/${victim.id}`)).status, 404);
+});
+
+test('the administrator gives a subscriber a web login', {skip: !hasSessions && 'provd has no accounts yet'}, async () => {
+	const page = adminPage;
+	await page.goto(`/#/subscribers/${OTHER_ID}`);
+	const sec = page.locator('#web-login');
+	await sec.getByText('cannot log in to the web GUI yet').waitFor();
+	await sec.getByLabel('Login').fill('gui-bob');
+	await sec.getByLabel('Password').fill('short');
+	await sec.getByRole('button', {name: 'Create web login'}).click();
+	await sec.locator('.field-error, .form-error').filter({hasText: /password/i}).first().waitFor();
+	await sec.getByLabel('Password').fill('bob-Password-1');
+	await sec.getByRole('button', {name: 'Create web login'}).click();
+	await sec.getByText('gui-bob').waitFor();
+	const r = await api('GET', `/accounts?subscriber=${OTHER_ID}`);
+	assert.deepEqual(r.body.items.map((a) => [a.login, a.role]), [['gui-bob', 'subscriber']]);
+});
+
+test('a display name holding markup is shown as text', async () => {
+	const page = adminPage;
+	await page.goto(`/#/subscribers/${createdId}`);
+	const profile = page.locator('#profile');
+	await page.reload();
+	await profile.getByLabel('Display name').fill(XSS);
+	await profile.getByRole('button', {name: 'Save'}).click();
+	await profile.locator('.form-ok').filter({hasText: 'Saved'}).waitFor();
+	assert.equal((await api('GET', `/subscribers/${createdId}`)).body.display_name, XSS);
+	for (const hash of [`#/subscribers/${createdId}`, '#/subscribers', '#/subscribers?q=script']) {
+		await page.goto('/' + hash);
+		await page.getByText(XSS, {exact: true}).first().waitFor();
+		await page.waitForTimeout(200);
+		assert.equal(await page.locator('#app img, #app script').count(), 0, `${hash}: no element injected`);
+	}
+	assert.deepEqual(dialogs, [], 'no dialog was opened');
+	assert.equal(await page.evaluate(() => document.querySelectorAll('img[src="x"], main script').length), 0);
+});
+
+test('domains, server groups and dial plans', async () => {
+	const page = adminPage;
+	await page.goto('/#/domains');
+	await page.getByLabel('Name', {exact: true}).fill('Bad_Name');
+	await page.getByRole('button', {name: 'Create domain'}).click();
+	await page.locator('.field-error').filter({hasText: /name/}).waitFor();
+	await page.getByLabel('Name', {exact: true}).fill('second.test');
+	await page.getByRole('button', {name: 'Create domain'}).click();
+	await page.getByRole('heading', {name: 'second.test'}).waitFor();
+	await page.getByLabel('Realm (digest)').fill('Second Realm');
+	await page.getByRole('button', {name: 'Save'}).click();
+	await page.locator('.form-ok').filter({hasText: 'Saved'}).waitFor();
+	await page.goto('/#/domains');
+	await page.getByRole('cell', {name: 'Second Realm'}).waitFor();
+	await shot(page, 'domains-1280');
+
+	await page.goto('/#/server-groups');
+	await page.getByLabel('Name', {exact: true}).fill('edge-1');
+	await page.getByRole('button', {name: 'Create group'}).click();
+	await page.getByRole('heading', {name: 'edge-1'}).waitFor();
+	const add = page.locator('section', {has: page.getByRole('heading', {name: 'Add a server'})});
+	await add.getByLabel('Host').fill('192.0.2.1');
+	await add.getByRole('button', {name: 'Add server'}).click();
+	await page.getByRole('cell', {name: '192.0.2.1'}).waitFor();
+	await page.getByRole('row', {name: /192\.0\.2\.1/}).getByRole('button', {name: 'Edit'}).click();
+	const edit = page.locator('td form');
+	await edit.getByLabel('Port', {exact: true}).fill('5080');
+	await edit.getByRole('button', {name: 'Save'}).click();
+	await page.getByRole('cell', {name: '5080', exact: true}).waitFor();
+	await shot(page, 'servers-1280');
+
+	await page.goto('/#/dial-plans');
+	await page.getByLabel('Name', {exact: true}).fill('pstn');
+	await page.getByRole('button', {name: 'Create dial plan'}).click();
+	await page.getByRole('heading', {name: 'pstn'}).waitFor();
+	const entry = page.locator('section', {has: page.getByRole('heading', {name: 'Add an entry'})});
+	await entry.getByLabel('Pattern (POSIX extended regex)').fill('^(\\+1[0-9]{10}$');
+	await entry.getByLabel('Contact template').fill('sip:\\1@gw.example');
+	await entry.getByRole('button', {name: 'Add entry'}).click();
+	await entry.locator('.field-error').filter({hasText: /pattern/}).waitFor();
+	await entry.getByLabel('Pattern (POSIX extended regex)').fill('^(\\+1[0-9]{10})$');
+	await entry.getByRole('button', {name: 'Add entry'}).click();
+	await page.getByRole('cell', {name: '^(\\+1[0-9]{10})$'}).waitFor();
+	await page.getByRole('row', {name: /gw\.example/}).getByRole('button', {name: 'Edit'}).click();
+	const editEntry = page.locator('td form');
+	await editEntry.getByLabel('Contact template').fill('sip:\\1@gw2.example');
+	await shot(page, 'dialplan-edit-1280');
+	await editEntry.getByRole('button', {name: 'Save'}).click();
+	await page.getByRole('cell', {name: 'sip:\\1@gw2.example'}).waitFor();
+	await shot(page, 'dialplan-1280');
+	await page.setViewportSize({width: 390, height: 844});
+	await shot(page, 'dialplan-390');
+	await page.setViewportSize({width: 1280, height: 800});
+});
+
+test('accounts and the audit log', {skip: !hasSessions && 'provd has no accounts yet'}, async () => {
+	const page = adminPage;
+	await page.goto('/#/accounts');
+	await page.getByRole('cell', {name: SUBSCRIBER.login}).waitFor();
+	await shot(page, 'accounts-1280');
+	await page.goto('/#/audit');
+	await page.locator('tbody tr').first().waitFor();
+	await page.getByText('/api/v1/subscribers').first().waitFor();
+	await shot(page, 'audit-1280');
+});
+
+test('a forged cross-site POST with the administrator\'s cookie is refused', {skip: !hasSessions && 'provd has no sessions yet'}, async (t) => {
+	const port = new URL(BASE).port;
+	// the attacker: another origin (same host, another port: the same
+	// "site", so SameSite=Strict still sends the cookie and the CSRF and
+	// Origin checks must do the work)
+	const body = JSON.stringify({domain_id: DOMAIN_ID, user_part: 'forged'});
+	const evil = http.createServer((req, res) => {
+		res.writeHead(200, {'Content-Type': 'text/html'});
+		res.end(`<!doctype html><form id=f method=POST enctype="text/plain" action="${BASE}/api/v1/subscribers">
+<input name='{"domain_id":${DOMAIN_ID},"user_part":"forged2","x":"' value='"}'></form>
+<script>
+fetch(${JSON.stringify(BASE + '/api/v1/subscribers')}, {method: 'POST', mode: 'no-cors', credentials: 'include',
+  headers: {'Content-Type': 'text/plain'}, body: ${JSON.stringify(body)}})
+  .finally(() => document.getElementById('f').submit());
+</script>`);
+	});
+	await new Promise((r) => evil.listen(0, '127.0.0.1', r));
+	const evilPort = evil.address().port;
+	assert.notEqual(String(evilPort), port);
+	const page = watch(await adminContext.newPage());
+	const statuses = [];
+	page.on('response', (r) => {
+		if (r.url().startsWith(BASE + '/api/v1/subscribers') && r.request().method() === 'POST') statuses.push(r.status());
+	});
+	await page.goto(`http://127.0.0.1:${evilPort}/`);
+	await page.waitForURL(BASE + '/api/v1/subscribers', {timeout: 5000}).catch(() => {});
+	await page.waitForTimeout(500);
+	evil.close();
+	await page.close();
+	t.diagnostic(`forged POSTs from http://127.0.0.1:${evilPort} answered ${statuses.join(', ')}`);
+	assert.ok(statuses.length >= 2, `both forged requests were sent (${statuses})`);
+	// 403, not 401: the cookie went along (same site), and the CSRF and
+	// Origin checks refused the request
+	for (const s of statuses) assert.equal(s, 403, `forged POST answered ${s}`);
+	const list = await api('GET', '/subscribers', undefined);
+	assert.ok(!list.body.items.some((s) => /^forged/.test(s.user_part)), 'no subscriber was created');
+
+	// from provd's own page, but without the CSRF token: refused too
+	const own = await adminPage.evaluate(async ([b, d]) => (await fetch('/api/v1/subscribers', {method: 'POST',
+		headers: {'Content-Type': 'application/json'}, body: JSON.stringify({domain_id: d, user_part: b})})).status, ['forged3', DOMAIN_ID]);
+	assert.equal(own, 403);
+});
+
+test('the administrator logs out', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+	const page = adminPage;
+	await page.locator('#logout').click();
+	await page.getByRole('button', {name: 'Log in'}).waitFor();
+	const st = await page.evaluate(async () => (await fetch('/api/v1/session')).status);
+	assert.equal(st, 401);
+	await page.goto('/#/subscribers');
+	await page.waitForURL(/#\/login/);
+	await adminContext.close();
+});
+
+test('a subscriber sees only their own line and changes their display name', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+	const ctx = await newContext({width: 390, height: 844});
+	const page = watch(await ctx.newPage());
+	await page.goto('/#/login');
+	await page.getByLabel('Login').fill(SUBSCRIBER.login);
+	await page.getByLabel('Password').fill(SUBSCRIBER.password);
+	await page.getByRole('button', {name: 'Log in'}).click();
+	await page.getByRole('heading', {name: '2001', exact: false}).first().waitFor();
+	await page.getByText('Alice Own').first().waitFor();
+	await shot(page, 'me-390');
+	// on a phone the menu folds behind a button
+	assert.equal(await page.getByRole('link', {name: 'Devices'}).isVisible(), false);
+	await page.getByRole('button', {name: 'Menu'}).click();
+	await page.getByRole('link', {name: 'Devices'}).waitFor();
+	await shot(page, 'menu-390');
+	await page.getByRole('button', {name: 'Menu'}).click();
+	assert.equal(await page.getByRole('link', {name: 'Devices'}).isVisible(), false);
+	await page.setViewportSize({width: 1280, height: 800});
+	await shot(page, 'me-1280');
+	// the carrier's pages are not there, and the API refuses the rest
+	await page.goto(`/#/subscribers/${OTHER_ID}`);
+	await page.getByRole('heading', {name: 'Not found'}).waitFor();
+	assert.equal(await page.getByText('Bob Other').count(), 0);
+	const codes = await page.evaluate(async (other) => Promise.all([
+		`/api/v1/subscribers/${other}`, `/api/v1/subscribers/${other}/registrations`, '/api/v1/subscribers', '/api/v1/accounts',
+	].map(async (u) => (await fetch(u)).status)), OTHER_ID);
+	assert.deepEqual(codes, [404, 404, 403, 403]);
+
+	await page.goto('/#/');
+	const profile = page.locator('#profile');
+	await profile.getByLabel('Display name').fill('Alice Renamed');
+	await profile.getByRole('button', {name: 'Save'}).click();
+	await profile.locator('.form-ok').filter({hasText: 'Saved'}).waitFor();
+	assert.equal((await api('GET', `/subscribers/${OWN_ID}`)).body.display_name, 'Alice Renamed');
+
+	await page.goto('/#/devices');
+	const regs = page.locator('#registrations');
+	await regs.getByText('TestPhone/' + OWN_ID).waitFor();
+	await shot(page, 'devices-1280');
+	await regs.getByRole('button', {name: 'Remove'}).click();
+	await regs.getByRole('button', {name: 'Really remove?'}).click();
+	await regs.getByText('No device is registered now.').waitFor();
+
+	await page.goto('/#/features');
+	if (!hasFeatures) {
+		await page.getByText('come in a later release').waitFor();
+		assert.equal(await page.locator('#features').locator('input, button, select').count(), 0);
+	}
+	await shot(page, 'features-1280');
+
+	await page.goto('/#/passwords');
+	const sip = page.locator('#sip-password');
+	await sip.getByLabel('New SIP password').fill('alice-sip-1');
+	await sip.getByLabel('The same again').fill('alice-sip-1');
+	await sip.getByRole('button', {name: 'Set SIP password'}).click();
+	await sip.locator('.form-ok').waitFor();
+	assert.equal((await api('GET', `/subscribers/${OWN_ID}`)).body.has_password, true);
+	const web = page.locator('#web-password');
+	await web.getByLabel('Current web password').fill('not-the-password');
+	await web.getByLabel('New web password', {exact: true}).fill('alice-Password-2');
+	await web.getByLabel('The same again').fill('alice-Password-2');
+	await web.getByRole('button', {name: 'Change web password'}).click();
+	await web.locator('.form-error, .field-error').filter({hasText: /\S/}).first().waitFor();
+	await web.getByLabel('Current web password').fill(SUBSCRIBER.password);
+	await web.getByRole('button', {name: 'Change web password'}).click();
+	await web.locator('.form-ok').waitFor();
+	await shot(page, 'passwords-1280');
+
+	await page.locator('#logout').click();
+	await page.getByRole('button', {name: 'Log in'}).waitFor();
+	await login(page, {login: SUBSCRIBER.login, password: 'alice-Password-2'});
+	await ctx.close();
+});
+
+// last: it blocks logins from 127.0.0.1 for a while
+test('too many failed logins: the login page says when to try again', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+	let status = 0;
+	for (let i = 0; i < 200 && status !== 429; i++) {
+		const r = await fetch(BASE + '/api/v1/session', {method: 'POST', headers: {'Content-Type': 'application/json'},
+			body: JSON.stringify({login: `nobody${i}`, password: 'wrong-password-123'})});
+		status = r.status;
+	}
+	assert.equal(status, 429, 'provd throttles failed logins from one address');
+	const ctx = await browser.newContext({baseURL: BASE});
+	const page = watch(await ctx.newPage());
+	await page.goto('/#/login');
+	await page.getByLabel('Login').fill(ADMIN.login);
+	await page.getByLabel('Password').fill(ADMIN.password);
+	await page.getByRole('button', {name: 'Log in'}).click();
+	await page.locator('form .form-error').filter({hasText: /Too many attempts; try again/}).waitFor();
+	assert.equal(await page.locator('#logout').count(), 0);
+	await ctx.close();
+});
+
+test('no page raised a script error or a CSP violation, and no dialog opened', () => {
+	assert.deepEqual(pageErrors, []);
+	assert.deepEqual(dialogs, []);
+});
+

@@ -1,0 +1,57 @@
+// Hosted domains: list, create, edit (realm, enabled), delete.
+import {api, listAll} from '../api.js';
+import {h, replace, link, fmtTime} from '../dom.js';
+import {confirmButton, field, form} from '../form.js';
+import {table, yesNo} from '../common.js';
+import {go} from '../app.js';
+
+export async function renderList(main, params, query, current) {
+	const {items, more} = await listAll('/domains', {}, 10000);
+	if (!current()) return;
+	const create = form({
+		submit: 'Create domain',
+		fields: [
+			field({name: 'name', label: 'Name', placeholder: 'example.com', maxlength: 253, required: true, autocapitalize: 'none', spellcheck: 'false'}),
+			field({name: 'realm', label: 'Realm (digest)', hint: 'Empty: the name', maxlength: 128}),
+			field({name: 'enabled', label: 'Enabled', type: 'checkbox', value: true}),
+		],
+		onsubmit: async (v) => {
+			const body = {name: v.name.trim(), enabled: v.enabled};
+			if (v.realm) body.realm = v.realm;
+			const {data} = await api('POST', '/domains', {body});
+			go(`domains/${data.id}`);
+		},
+	});
+	replace(main, h('h1', {}, 'Domains'),
+		h('section.card', {}, table([
+			['Name', (d) => link(d.name, 'domains', d.id)],
+			['Realm', (d) => d.realm],
+			['Enabled', (d) => yesNo(d.enabled)],
+		], items, {empty: 'No domains yet.'}), more ? h('p.muted', {}, 'Only the first 10,000 are shown.') : null),
+		h('section.card', {}, h('h2', {}, 'New domain'), create));
+}
+
+export async function renderOne(main, params, query, current) {
+	const {data: d, etag} = await api('GET', `/domains/${params.id}`);
+	if (!current()) return;
+	let tag = etag;
+	replace(main, h('p.crumbs', {}, link('Domains', 'domains')), h('h1', {}, d.name),
+		h('section.card', {}, h('h2', {}, 'Settings'),
+			h('p.muted', {}, `Created ${fmtTime(d.created_at)}. Changing the realm makes the subscribers' SIP passwords useless until they are set again.`),
+			form({
+				fields: [
+					field({name: 'realm', label: 'Realm (digest)', value: d.realm, maxlength: 128}),
+					field({name: 'enabled', label: 'Enabled', type: 'checkbox', value: d.enabled}),
+				],
+				onsubmit: async (v) => {
+					const r = await api('PATCH', `/domains/${params.id}`, {etag: tag, body: v});
+					tag = r.etag;
+					return 'Saved.';
+				},
+			})),
+		h('section.card.danger-zone', {}, h('h2', {}, 'Delete'),
+			confirmButton('Delete domain', async () => {
+				await api('DELETE', `/domains/${params.id}`, {etag: tag});
+				go('domains');
+			})));
+}
