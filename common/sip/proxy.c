@@ -34,6 +34,11 @@ struct branch {
 	bool cancel_wanted;     /* cancel once a provisional arrives (RFC 3261 9.1) */
 	bool cancelled;
 	bool redirected;        /* a 3xx whose Contacts we tried ourselves */
+	bool failover_only;     /* redirected, SIP_PROXY_RECURSE_FAILOVER: its
+				   next q group only when the previous failed */
+	bool heard;             /* a final response came from the server */
+	bool superseded;        /* a failed server a later q group replaced: its
+				   outcome is not the answer */
 	bool absorbed;          /* its attempt ended without it (the timeout): only
 				   a 2xx of it still counts, everything else is dropped */
 	unsigned attempt;       /* the attempt (sip_proxy_start) it belongs to */
@@ -763,6 +768,40 @@ static bool descends_from(const struct branch *b, const struct branch *a)
 	return false;
 }
 
+/* Whether a branch's server failed, for failover-only recursion: it
+ * sent no final response (the proxy made one up: a timeout, a transport
+ * error, a next hop not located) or a 503 of its own, and never rang (an
+ * INVITE provisional other than 100: it was alive). A branch that
+ * redirected and whose Contacts were tried was answered. */
+static bool server_failed(const struct branch *b)
+{
+	return !b->redirected && !b->early && (!b->heard || b->status == 503);
+}
+
+/* A failover-only redirect r whose tried Contacts have all ended: true
+ * when every one of them failed as a server, and they are superseded by
+ * the next group; otherwise one of them answered, and r's untried
+ * Contacts are dropped (never started, never counted). */
+static bool failover_next(struct sip_proxy_ctx *pc, struct branch *r)
+{
+	bool failed = true;
+	for (unsigned j = 0; j < pc->nbr && failed; j++) {
+		struct branch *x = pc->br[j];
+		if (x->parent == r && x->state == B_DONE && !x->superseded)
+			failed = server_failed(x);
+	}
+	for (unsigned j = 0; j < pc->nbr; j++) {
+		struct branch *x = pc->br[j];
+		if (x->parent != r)
+			continue;
+		if (failed && x->state == B_DONE)
+			x->superseded = true;
+		else if (!failed && x->state == B_WAITING)
+			x->state = B_DONE, x->status = 487, x->superseded = true;
+	}
+	return failed;
+}
+
 /* Sequential forking of 3xx Contacts by q (RFC 3261 16.6 / 8.1.3.4): the
  * Contacts of one redirect run in groups of equal q, highest first, each
  * group once everything its predecessor led to (its own redirects'
@@ -792,6 +831,8 @@ static void advance_redirects(struct sip_proxy_ctx *pc)
 			}
 			if (busy || top < 0)
 				continue;
+			if (r->failover_only && !failover_next(pc, r))
+				continue;
 			for (unsigned j = 0; j < pc->nbr; j++) {
 				struct branch *x = pc->br[j];
 				if (x->parent == r && x->state == B_WAITING && x->q == top)
@@ -810,7 +851,7 @@ static struct branch *best_branch(struct sip_proxy_ctx *pc)
 	for (unsigned i = 0; i < pc->nbr; i++) {
 		struct branch *b = pc->br[i];
 		if (b->state != B_DONE || b->status < 300 || b->redirected ||
-		    b->attempt != pc->attempt || b->absorbed)
+		    b->attempt != pc->attempt || b->absorbed || b->superseded)
 			continue;
 		if (!best) {
 			best = b;
@@ -848,7 +889,7 @@ static void answer_with_best(struct sip_proxy_ctx *pc)
 		for (unsigned i = 0; i < pc->nbr; i++) {
 			struct branch *o = pc->br[i];
 			if (o == best || !o->resp || (o->status != 401 && o->status != 407) ||
-			    o->attempt != pc->attempt || o->absorbed)
+			    o->attempt != pc->attempt || o->absorbed || o->superseded)
 				continue;
 			struct sip_msg om;
 			if (sip_msg_parse(&om, o->resp, o->resp_len, NULL, NULL) == 0) {
@@ -1106,6 +1147,7 @@ static void hook_response(void *ctx, struct sip_txn *ct, struct sip_msg *resp)
 		}
 	}
 	branch_fail(b, code);
+	b->heard = true;
 	b->resp = malloc(resp->len);
 	if (b->resp) {
 		memcpy(b->resp, resp->buf, resp->len);
@@ -1116,6 +1158,8 @@ static void hook_response(void *ctx, struct sip_txn *ct, struct sip_msg *resp)
 		cancel_others(pc, b);
 	} else if (code < 400 && pc->recurse && !pc->cancelled && !pc->got_2xx &&
 		   pc->in_attempt && b->attempt == pc->attempt) {
+		b->failover_only = p->h.recursion &&
+				   p->h.recursion(p->h.ctx, pc, resp) == SIP_PROXY_RECURSE_FAILOVER;
 		b->redirected = recurse_redirect(pc, b, resp);
 	}
 	check_done(pc);

@@ -39,7 +39,14 @@
  * 3xx recursion (opts.recurse_3xx) forks sequentially by q (RFC 3261 16.6,
  * 8.1.3.4): the Contacts of one redirect run in groups of equal q, highest
  * first (no q counts as 1.0), each group in parallel, the next one only
- * when everything the previous led to ended without a 2xx or 6xx.
+ * when everything the previous led to ended without a 2xx or 6xx. The
+ * recursion hook may choose failover only for a redirect instead
+ * (SIP_PROXY_RECURSE_FAILOVER): its Contacts are alternative servers for
+ * one job (the platform's feature servers), so the next group is tried
+ * only when the servers of the previous ones failed (no final response
+ * heard and no ringing, or a 503 of their own); any other answer of
+ * theirs is the answer, and the failed servers' outcomes then no longer
+ * compete for the best response (as with RFC 3263 failover).
  *
  * A context the daemon owes an answer (the route hook's, or the failed
  * hook's when it took over) stays valid until it calls sip_proxy_start()
@@ -60,6 +67,28 @@
 struct sip_proxy;
 struct sip_proxy_ctx; /* one request being proxied (a response context) */
 struct sip_resolver;
+
+/* How the q groups of one 3xx's Contacts follow each other (the
+ * recursion hook's choice). */
+enum sip_proxy_recursion {
+	/* RFC 3261 16.6: the next group once everything the previous one
+	 * led to ended without a 2xx or 6xx */
+	SIP_PROXY_RECURSE_BY_Q = 0,
+	/* The Contacts are alternative servers for the same job: the next
+	 * group only when every branch of the groups tried so far failed as
+	 * a server, that is ended without a final response from it (Timer
+	 * B/C before any provisional, a transport error, a next hop that
+	 * could not be located: the proxy's own 408, 503, 404...) or with a
+	 * 503 of its own, and without having sent an INVITE provisional
+	 * other than 100 (a server that rang is alive: its later timeout or
+	 * 487 is the call's). Any other final response (a 4xx, a 5xx other
+	 * than 503, a 6xx, a 3xx recursed on) ends the redirect: its lower
+	 * groups are never tried. A failed group's outcomes no longer count
+	 * for the best response once the next group starts; when the last
+	 * group fails too, its own best (16.7 step 6, 503 relayed as 500)
+	 * is the redirect's answer. */
+	SIP_PROXY_RECURSE_FAILOVER,
+};
 
 struct sip_proxy_opts {
 	/* This proxy's address as it goes into Via and Record-Route, per
@@ -134,6 +163,12 @@ struct sip_proxy_hooks {
 	 * does today (408 after a timeout). May be NULL.
 	 */
 	bool (*failed)(void *ctx, struct sip_proxy_ctx *pc, unsigned status, const struct sip_msg *best);
+	/* A 3xx the proxy is about to recurse on (opts.recurse_3xx or
+	 * sip_proxy_set_recurse): how its Contacts' q groups follow each
+	 * other (see enum sip_proxy_recursion). resp is valid during the
+	 * call only; the hook must not start, reply or add targets. NULL:
+	 * SIP_PROXY_RECURSE_BY_Q for every 3xx. */
+	enum sip_proxy_recursion (*recursion)(void *ctx, struct sip_proxy_ctx *pc, struct sip_msg *resp);
 };
 
 struct sip_proxy *sip_proxy_new(struct ev_loop *loop, const struct sip_proxy_opts *opts,

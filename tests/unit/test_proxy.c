@@ -63,6 +63,7 @@ struct env {
 	struct sip_proxy_ctx *deferred;
 	char contacts[4][128];
 	unsigned ncontacts;
+	int recursions;     /* recursion hook calls */
 };
 
 static int hook_send(void *ctx, const struct sip_peer *to, const char *buf, size_t len)
@@ -2018,6 +2019,297 @@ static void test_best_contacts(void **state)
 }
 
 
+/* ---- failover-only recursion (alternative servers for one job) ---------- */
+
+/* The recursion hook of a platform daemon: a 3xx whose Contacts carry a
+ * "hop" parameter names alternative servers (redirectd's feature hops):
+ * failover only; any other, RFC 3261's q order. */
+static enum sip_proxy_recursion hook_recursion(void *ctx, struct sip_proxy_ctx *pc, struct sip_msg *resp)
+{
+	struct env *e = ctx;
+	(void)pc;
+	e->recursions++;
+	for (struct sip_hdr *h = resp->first[SIP_HDR_CONTACT]; h; h = h->next_same) {
+		if (sip_hdr_parse(resp, h, NULL) < 0)
+			continue;
+		for (struct sip_addr *a = h->v.addr; a; a = a->next) {
+			sip_str v;
+			if (!a->star && sip_uri_param(&a->uri, "hop", &v))
+				return SIP_PROXY_RECURSE_FAILOVER;
+		}
+	}
+	return SIP_PROXY_RECURSE_BY_Q;
+}
+
+static struct env *env_failover(bool failed_hook)
+{
+	struct env *e = env_new(true);
+	sip_proxy_free(e->proxy);
+	struct sip_proxy_opts o = {.host = "192.0.2.100", .port = {5060, 5060, 5061}, .record_route = true,
+				   .recurse_3xx = true};
+	struct sip_proxy_hooks h = {.ctx = e, .send = hook_send, .route = hook_route, .final = hook_final,
+				    .recursion = hook_recursion};
+	if (failed_hook)
+		h.failed = hook_failed;
+	e->proxy = sip_proxy_new(e->loop, &o, &h);
+	return e;
+}
+
+/* redirectd's answer for a feature hop: two servers, then the skip */
+#define HOP_CONTACTS                                                            \
+	"Contact: <sip:bob@example.com:5080;maddr=192.0.2.61;hop=1>;q=1\n"      \
+	"Contact: <sip:bob@example.com:5080;maddr=192.0.2.62;hop=1>;q=0.9\n"    \
+	"Contact: <sip:bob@192.0.2.40;hop=1>;q=0.8\n"
+
+/* The call to the redirect server (192.0.2.40), answered with
+ * HOP_CONTACTS: returns the INVITE the first server (192.0.2.61) got. */
+static struct out *hop_call(struct env *e)
+{
+	e->targets[0] = "sip:bob@192.0.2.40";
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	struct out *r = sent_to(e, "192.0.2.40", 5060, "INVITE sip:bob@192.0.2.40 ");
+	respond_from(e, r, 302, "Moved Temporarily", "192.0.2.40", 5060, HOP_CONTACTS);
+	assert_int_equal(e->recursions, 1);
+	struct out *f1 = sent_to(e, "192.0.2.61", 5080, "INVITE sip:bob@example.com:5080;maddr=192.0.2.61;hop=1 ");
+	assert_true(nothing_more_to(e, "192.0.2.62", 5080, "INVITE "));
+	return f1;
+}
+
+static bool nothing_after_first_server(struct env *e)
+{
+	return nothing_more_to(e, "192.0.2.62", 5080, "INVITE ") &&
+	       nothing_more_to(e, "192.0.2.40", 5060, "INVITE ");
+}
+
+/* A server that answers (a feature's verdict, a callee's refusal relayed,
+ * its own error other than 503, a 3xx it led to) answers the call: the
+ * other servers and the skip are never tried. */
+static void test_failover_recursion_answer_ends(void **state)
+{
+	(void)state;
+	static const struct {
+		unsigned status;
+		const char *reason;
+		bool ring;
+	} answers[] = {{486, "Busy Here", false}, {403, "Screened", false}, {486, "Busy Here", true},
+		       {500, "Server Internal Error", false}, {480, "Temporarily Unavailable", true},
+		       {404, "Not Found", false}};
+	for (size_t i = 0; i < sizeof answers / sizeof answers[0]; i++) {
+		struct env *e = env_failover(false);
+		struct out *f1 = hop_call(e);
+		if (answers[i].ring) {
+			respond_from(e, f1, 180, "Ringing", "192.0.2.61", 5080, NULL);
+			sent_to(e, UAC_IP, 5070, "SIP/2.0 180 Ringing");
+		}
+		respond_from(e, f1, answers[i].status, answers[i].reason, "192.0.2.61", 5080, NULL);
+		char want[64];
+		snprintf(want, sizeof want, "SIP/2.0 %u %s", answers[i].status, answers[i].reason);
+		sent_to(e, UAC_IP, 5070, want);
+		assert_int_equal(e->final_status, answers[i].status);
+		run(e, 40000);
+		assert_true(nothing_after_first_server(e));
+		assert_int_equal(e->finals, 1);
+		env_free(e);
+	}
+
+	/* the server's own 3xx, recursed on: its Contact's answer is the
+	 * call's, and that 3xx (no hop parameter) forks by q as usual */
+	struct env *e = env_failover(false);
+	struct out *f1 = hop_call(e);
+	respond_from(e, f1, 302, "Moved Temporarily", "192.0.2.61", 5080,
+		     "Contact: <sip:carol@192.0.2.71>;q=1, <sip:dave@192.0.2.72>;q=0.5\n");
+	assert_int_equal(e->recursions, 2);
+	struct out *c = sent_to(e, "192.0.2.71", 5060, "INVITE sip:carol@192.0.2.71 ");
+	respond_from(e, c, 500, "Server Internal Error", "192.0.2.71", 5060, NULL);
+	struct out *d = sent_to(e, "192.0.2.72", 5060, "INVITE sip:dave@192.0.2.72 ");
+	respond_from(e, d, 404, "Not Found", "192.0.2.72", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 404 Not Found");
+	assert_true(nothing_after_first_server(e));
+	env_free(e);
+
+	/* a 6xx ends it as it ends any forking */
+	e = env_failover(false);
+	f1 = hop_call(e);
+	respond_from(e, f1, 603, "Decline", "192.0.2.61", 5080, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 603 Decline");
+	assert_true(nothing_after_first_server(e));
+	env_free(e);
+
+	/* the same Contacts without the hop parameter: RFC 3261's q order,
+	 * a 486 leads to the next group */
+	e = env_failover(false);
+	e->targets[0] = "sip:bob@192.0.2.40";
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	struct out *r = sent_to(e, "192.0.2.40", 5060, "INVITE ");
+	respond_from(e, r, 302, "Moved Temporarily", "192.0.2.40", 5060,
+		     "Contact: <sip:bob@192.0.2.61:5080>;q=1, <sip:bob@192.0.2.62:5080>;q=0.9\n");
+	f1 = sent_to(e, "192.0.2.61", 5080, "INVITE ");
+	respond_from(e, f1, 486, "Busy Here", "192.0.2.61", 5080, NULL);
+	struct out *f2 = sent_to(e, "192.0.2.62", 5080, "INVITE ");
+	respond_from(e, f2, 480, "Temporarily Unavailable", "192.0.2.62", 5080, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 486"); /* the first 4xx of both */
+	env_free(e);
+}
+
+/* A server that failed (no response: Timer B, a transport error; or a
+ * 503 of its own, after a 100 Trying too) gives way to the next group;
+ * the answer of the one that takes the call is the caller's, not the
+ * failed servers' 408 or 503. */
+static void test_failover_recursion_server_failures(void **state)
+{
+	(void)state;
+	/* the first server silent (Timer B), the second overloaded, the skip
+	 * answers 486: 486 upstream, not the 408 */
+	struct env *e = env_failover(false);
+	struct out *f1 = hop_call(e);
+	run(e, 31000);
+	assert_true(nothing_after_first_server(e));
+	run(e, 1500);
+	struct out *f2 = sent_to(e, "192.0.2.62", 5080, "INVITE sip:bob@example.com:5080;maddr=192.0.2.62;hop=1 ");
+	assert_true(nothing_more_to(e, "192.0.2.40", 5060, "INVITE "));
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 408"));
+	respond_from(e, f2, 100, "Trying", "192.0.2.62", 5080, NULL);
+	respond_from(e, f2, 503, "Service Unavailable", "192.0.2.62", 5080, "Retry-After: 5\n");
+	struct out *skip = sent_to(e, "192.0.2.40", 5060, "INVITE sip:bob@192.0.2.40;hop=1 ");
+	respond_from(e, skip, 486, "Busy Here", "192.0.2.40", 5060, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 486 Busy Here");
+	assert_int_equal(e->finals, 1);
+	(void)f1;
+	env_free(e);
+
+	/* a transport error: the next server at once; its 500 (a relayed
+	 * 503, say) is the answer, not the first one's local 503 */
+	e = env_failover(false);
+	e->fail_ip = "192.0.2.61";
+	e->targets[0] = "sip:bob@192.0.2.40";
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	struct out *r = sent_to(e, "192.0.2.40", 5060, "INVITE ");
+	respond_from(e, r, 302, "Moved Temporarily", "192.0.2.40", 5060, HOP_CONTACTS);
+	run(e, 0);
+	f2 = sent_to(e, "192.0.2.62", 5080, "INVITE ");
+	respond_from(e, f2, 500, "Server Internal Error", "192.0.2.62", 5080, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 500 Server Internal Error");
+	assert_true(nothing_more_to(e, "192.0.2.40", 5060, "INVITE "));
+	env_free(e);
+
+	/* every server fails and there is no skip: the last one's outcome,
+	 * a 503 relayed as 500 (16.7 step 6) */
+	e = env_failover(false);
+	e->targets[0] = "sip:bob@192.0.2.40";
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	r = sent_to(e, "192.0.2.40", 5060, "INVITE ");
+	respond_from(e, r, 302, "Moved Temporarily", "192.0.2.40", 5060,
+		     "Contact: <sip:bob@example.com:5080;maddr=192.0.2.61;hop=1>;q=1\n"
+		     "Contact: <sip:bob@example.com:5080;maddr=192.0.2.62;hop=1>;q=0.9\n");
+	f1 = sent_to(e, "192.0.2.61", 5080, "INVITE ");
+	run(e, 32500);
+	f2 = sent_to(e, "192.0.2.62", 5080, "INVITE ");
+	respond_from(e, f2, 503, "Service Unavailable", "192.0.2.62", 5080, NULL);
+	struct out *fin = sent_to(e, UAC_IP, 5070, "SIP/2.0 500");
+	assert_null(strstr(fin->buf, "503"));
+	env_free(e);
+
+	/* ... and the other way round: the last one silent, 408 */
+	e = env_failover(false);
+	e->targets[0] = "sip:bob@192.0.2.40";
+	feed(e, INVITE("sip:bob@example.com", ""), peer(UAC_IP, 5070));
+	r = sent_to(e, "192.0.2.40", 5060, "INVITE ");
+	respond_from(e, r, 302, "Moved Temporarily", "192.0.2.40", 5060,
+		     "Contact: <sip:bob@example.com:5080;maddr=192.0.2.61;hop=1>;q=1\n"
+		     "Contact: <sip:bob@example.com:5080;maddr=192.0.2.62;hop=1>;q=0.9\n");
+	f1 = sent_to(e, "192.0.2.61", 5080, "INVITE ");
+	respond_from(e, f1, 503, "Service Unavailable", "192.0.2.61", 5080, NULL);
+	f2 = sent_to(e, "192.0.2.62", 5080, "INVITE ");
+	run(e, 32500);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 408");
+	assert_true(nothing_more_to(e, UAC_IP, 5070, "SIP/2.0 500"));
+	env_free(e);
+}
+
+/* A server that rang is alive: its Timer C (CANCEL, 487) or a 503 after
+ * the ringing is the call's outcome, not a reason to try the next. */
+static void test_failover_recursion_after_ringing(void **state)
+{
+	(void)state;
+	struct env *e = env_failover(false);
+	struct out *f1 = hop_call(e);
+	respond_from(e, f1, 183, "Session Progress", "192.0.2.61", 5080, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 183");
+	run(e, 181000); /* Timer C */
+	sent_to(e, "192.0.2.61", 5080, "CANCEL ");
+	respond_from(e, f1, 487, "Request Terminated", "192.0.2.61", 5080, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 487");
+	assert_true(nothing_after_first_server(e));
+	env_free(e);
+
+	e = env_failover(false);
+	f1 = hop_call(e);
+	respond_from(e, f1, 180, "Ringing", "192.0.2.61", 5080, NULL);
+	respond_from(e, f1, 503, "Service Unavailable", "192.0.2.61", 5080, NULL);
+	struct out *fin = sent_to(e, UAC_IP, 5070, "SIP/2.0 500");
+	assert_null(strstr(fin->buf, "503"));
+	assert_true(nothing_after_first_server(e));
+	env_free(e);
+
+	/* Timer C after a 100 Trying only: the server still answered the
+	 * CANCEL, so it was alive; the 487 is the answer */
+	e = env_failover(false);
+	f1 = hop_call(e);
+	respond_from(e, f1, 100, "Trying", "192.0.2.61", 5080, NULL);
+	run(e, 181000);
+	sent_to(e, "192.0.2.61", 5080, "CANCEL ");
+	respond_from(e, f1, 487, "Request Terminated", "192.0.2.61", 5080, NULL);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 487");
+	assert_true(nothing_after_first_server(e));
+	env_free(e);
+
+	/* the caller's CANCEL while the first server is silent: nothing more
+	 * is tried */
+	e = env_failover(false);
+	f1 = hop_call(e);
+	feed(e, CANCEL_REQ, peer(UAC_IP, 5070));
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 200 OK");
+	run(e, 33000);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 487");
+	assert_true(nothing_after_first_server(e));
+	env_free(e);
+}
+
+/* featured's case: the failed hook sees the server's answer (status and
+ * message), not a failed server's, and nothing else was tried. */
+static void test_failover_recursion_failed_hook(void **state)
+{
+	(void)state;
+	struct env *e = env_failover(true);
+	e->steps[0] = (struct fstep){.act = F_DECLINE};
+	struct out *f1 = hop_call(e);
+	respond_from(e, f1, 486, "Busy Here", "192.0.2.61", 5080, NULL);
+	assert_int_equal(e->nfailed, 1);
+	assert_int_equal(e->fstatus[0], 486);
+	assert_int_equal(e->fbest[0], 486);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 486");
+	assert_true(nothing_after_first_server(e));
+	env_free(e);
+
+	/* the first server silent, the second overloaded, the skip answers
+	 * 480: the hook gets 480, as received */
+	e = env_failover(true);
+	e->steps[0] = (struct fstep){.act = F_DECLINE};
+	f1 = hop_call(e);
+	run(e, 32500);
+	struct out *f2 = sent_to(e, "192.0.2.62", 5080, "INVITE ");
+	assert_int_equal(e->nfailed, 0);
+	respond_from(e, f2, 503, "Service Unavailable", "192.0.2.62", 5080, NULL);
+	struct out *skip = sent_to(e, "192.0.2.40", 5060, "INVITE sip:bob@192.0.2.40;hop=1 ");
+	assert_int_equal(e->nfailed, 0);
+	respond_from(e, skip, 480, "Temporarily Unavailable", "192.0.2.40", 5060, NULL);
+	assert_int_equal(e->nfailed, 1);
+	assert_int_equal(e->fstatus[0], 480);
+	assert_int_equal(e->fbest[0], 480);
+	sent_to(e, UAC_IP, 5070, "SIP/2.0 480");
+	env_free(e);
+}
+
 int main(void)
 {
 	(void)uac;
@@ -2059,6 +2351,10 @@ int main(void)
 		cmocka_unit_test(test_q_recursion_stops),
 		cmocka_unit_test(test_q_recursion_nested_and_siblings),
 		cmocka_unit_test(test_best_contacts),
+		cmocka_unit_test(test_failover_recursion_answer_ends),
+		cmocka_unit_test(test_failover_recursion_server_failures),
+		cmocka_unit_test(test_failover_recursion_after_ringing),
+		cmocka_unit_test(test_failover_recursion_failed_hook),
 	};
 	return cmocka_run_group_tests_name("proxy", tests, NULL, NULL);
 }
