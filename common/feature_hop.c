@@ -11,6 +11,11 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
+#include "sip/addr.h"
+#include "sip/msg.h"
+#include "sip/uri.h"
+#include "store.h"
+
 #define MAC_HEX 16
 
 static int hexval(int c)
@@ -109,30 +114,78 @@ static bool number(const char **p, const char *end, uint64_t max, uint64_t *out)
 	return true;
 }
 
-int feature_hop_parse(sip_str value, const uint8_t key[FEATURE_HOP_KEY_LEN], sip_str call_id,
-		      sip_str user, sip_str host, struct feature_hop *h)
+/* The fields of a value (phase.index.group.forwards) into *h; *mac_dot
+ * gets the dot before its MAC. Returns 0 or -1. */
+static int fields(sip_str value, struct feature_hop *h, const char **mac_dot)
 {
 	if (!value.s || value.len < 2 + MAC_HEX || value.len >= FEATURE_HOP_MAX)
 		return -1;
 	const char *p = value.s, *end = value.s + value.len - MAC_HEX - 1;
 	if (*end != '.' || !phase_ok(p[0]) || p[1] != '.')
 		return -1;
-	struct feature_hop v = {.phase = (enum feature_hop_phase)p[0]};
 	uint64_t index, group, forwards;
 	p += 2;
 	if (!number(&p, end, UINT32_MAX, &index) || p == end || *p++ != '.' ||
 	    !number(&p, end, INT64_MAX, &group) || p == end || *p++ != '.' ||
 	    !number(&p, end, UINT32_MAX, &forwards) || p != end)
 		return -1;
+	*h = (struct feature_hop){.phase = (enum feature_hop_phase)value.s[0], .index = (uint32_t)index,
+				  .group_id = (int64_t)group, .forwards = (uint32_t)forwards};
+	*mac_dot = end;
+	return 0;
+}
+
+int feature_hop_parse(sip_str value, const uint8_t key[FEATURE_HOP_KEY_LEN], sip_str call_id,
+		      sip_str user, sip_str host, struct feature_hop *h)
+{
+	struct feature_hop v;
+	const char *end;
 	char mac[MAC_HEX + 1];
-	if (mac_hex(key, sip_str_make(value.s, (size_t)(end - value.s)), call_id, user, host, mac) < 0)
+	if (fields(value, &v, &end) < 0 ||
+	    mac_hex(key, sip_str_make(value.s, (size_t)(end - value.s)), call_id, user, host, mac) < 0)
 		return -1;
 	/* hex digits compare as written: ours are lower case */
 	if (CRYPTO_memcmp(mac, end + 1, MAC_HEX) != 0)
 		return -1;
-	v.index = (uint32_t)index;
-	v.group_id = (int64_t)group;
-	v.forwards = (uint32_t)forwards;
 	*h = v;
 	return 0;
+}
+
+int feature_hop_peek(sip_str value, struct feature_hop *h)
+{
+	const char *end;
+	return fields(value, h, &end);
+}
+
+/* Whether u (a Contact with maddr) names one of the group's servers. */
+static bool names_group_server(const struct store *s, int64_t group_id, const struct sip_uri *u)
+{
+	const struct store_server *sv[64];
+	size_t n = store_group_servers(s, group_id, sv, sizeof sv / sizeof sv[0]);
+	sip_str host = u->maddr;
+	if (host.len > 2 && host.s[0] == '[' && host.s[host.len - 1] == ']')
+		host = sip_str_make(host.s + 1, host.len - 2); /* stored without brackets */
+	uint16_t port = u->has_port ? u->port : 5060;
+	for (size_t i = 0; i < n; i++)
+		if (sv[i]->port == port && sip_str_caseeq_lit(host, sv[i]->host))
+			return true;
+	return false;
+}
+
+bool feature_hop_redirect(const struct store *s, struct sip_msg *resp)
+{
+	for (struct sip_hdr *c = resp->first[SIP_HDR_CONTACT]; c; c = c->next_same) {
+		if (sip_hdr_parse(resp, c, NULL) < 0)
+			continue;
+		for (const struct sip_addr *a = c->v.addr; a; a = a->next) {
+			sip_str value;
+			struct feature_hop h;
+			if (a->star || !sip_uri_param(&a->uri, FEATURE_HOP_PARAM, &value) ||
+			    feature_hop_peek(value, &h) < 0 || h.phase == FEATURE_HOP_RETARGETED)
+				continue;
+			if (!a->uri.maddr.len || names_group_server(s, h.group_id, &a->uri))
+				return true;
+		}
+	}
+	return false;
 }

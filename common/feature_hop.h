@@ -65,4 +65,27 @@ int feature_hop_format(const struct feature_hop *h, const uint8_t key[FEATURE_HO
 int feature_hop_parse(sip_str value, const uint8_t key[FEATURE_HOP_KEY_LEN], sip_str call_id,
 		      sip_str user, sip_str host, struct feature_hop *h);
 
+/* Reads a value's fields without checking its MAC (where there is no
+ * secret): a routing hint, never a reason to trust anything. Returns 0
+ * and fills *h when it is well formed, -1 otherwise. */
+int feature_hop_peek(sip_str value, struct feature_hop *h);
+
+struct sip_msg;
+struct store;
+
+/*
+ * Whether a 3xx (redirectd's) sends the call into a feature hop: one of
+ * its Contacts is a server of the group its vocal-hop value names (by
+ * maddr and port, as enter_hop in redirect/router.c writes it), or is the
+ * hop's skip (a calling or called value without maddr). Its Contacts are
+ * then alternative servers for one job: the marshal and featured recurse
+ * on it with failover only (sip/proxy.h, SIP_PROXY_RECURSE_FAILOVER), so
+ * that a feature's answer or a callee's, relayed by the feature server,
+ * is the call's, and neither the next server nor the skip runs it again.
+ * Not a feature hop: the callee's marshal or contacts (their value says
+ * the features are done), a feature's redirect (phase r), anything
+ * without the parameter.
+ */
+bool feature_hop_redirect(const struct store *s, struct sip_msg *resp);
+
 #endif

@@ -427,6 +427,15 @@ const char *featured_outbound(void *ctx, struct sip_proxy_ctx *pc, const struct 
 	return f->redirect_uri;
 }
 
+/* The next hop's feature servers are alternatives for one job: the next
+ * one (or the skip) only when one failed, never after it answered. */
+enum sip_proxy_recursion featured_recursion(void *ctx, struct sip_proxy_ctx *pc, struct sip_msg *resp)
+{
+	struct featured *f = ctx;
+	(void)pc;
+	return feature_hop_redirect(f->store, resp) ? SIP_PROXY_RECURSE_FAILOVER : SIP_PROXY_RECURSE_BY_Q;
+}
+
 unsigned featured_admit(void *ctx, struct sip_msg *req, const struct sip_peer *from, char *extra,
 			size_t cap)
 {

@@ -93,6 +93,9 @@ const char *featured_outbound(void *ctx, struct sip_proxy_ctx *pc, const struct 
 unsigned featured_admit(void *ctx, struct sip_msg *req, const struct sip_peer *from, char *extra,
 			size_t cap);
 void featured_final(void *ctx, struct sip_proxy_ctx *pc, unsigned status);
+/* A 3xx featured recurses on: failover only for redirectd's answers
+ * that send the call into a feature hop (feature_hop_redirect). */
+enum sip_proxy_recursion featured_recursion(void *ctx, struct sip_proxy_ctx *pc, struct sip_msg *resp);
 /* An attempt of pc ended without a 2xx: the outcome goes to the script,
  * run again. Returns true when featured took over (a new attempt or its
  * own answer), false to let the proxy answer with the best response. */

@@ -115,6 +115,7 @@ int main(int argc, char **argv)
 	struct sip_proxy_hooks ph = {
 		.ctx = &f, .send = send_hook, .route = featured_route, .outbound = featured_outbound,
 		.admit = featured_admit, .final = featured_final, .failed = featured_failed,
+		.recursion = featured_recursion,
 	};
 	f.proxy = sip_proxy_new(loop, &po, &ph);
 	if (!f.proxy)

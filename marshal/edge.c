@@ -125,6 +125,19 @@ const char *marshal_outbound(void *ctx, struct sip_proxy_ctx *pc, const struct s
 	return m->redirect_uri;
 }
 
+/* redirectd's 302 into a feature hop lists the hop's feature servers by
+ * q, then maybe its skip: alternatives for one job. The next is tried
+ * only when one failed (silent, unreachable, 503); a feature's verdict or
+ * a callee's answer relayed by one is the call's, or the callee would
+ * ring again through the next server, or without its features through
+ * the skip. */
+enum sip_proxy_recursion marshal_recursion(void *ctx, struct sip_proxy_ctx *pc, struct sip_msg *resp)
+{
+	struct marshal *m = ctx;
+	(void)pc;
+	return feature_hop_redirect(m->store, resp) ? SIP_PROXY_RECURSE_FAILOVER : SIP_PROXY_RECURSE_BY_Q;
+}
+
 /* Adds target as the only target, to be sent to the redirect server, and
  * starts. */
 static void ask_redirect(struct marshal *m, struct sip_proxy_ctx *pc, const char *uri, size_t len)

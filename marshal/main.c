@@ -111,7 +111,7 @@ int main(int argc, char **argv)
 	memcpy(po.port, m.port, sizeof(po.port));
 	struct sip_proxy_hooks ph = {
 		.ctx = &m, .send = send_hook, .route = marshal_route, .outbound = marshal_outbound,
-		.admit = marshal_admit,
+		.admit = marshal_admit, .recursion = marshal_recursion,
 	};
 	m.proxy = sip_proxy_new(loop, &po, &ph);
 	if (!m.proxy)

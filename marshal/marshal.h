@@ -6,7 +6,7 @@
  * for the rest), and record-routes so that it stays in every dialog.
  *
  * This module is the policy on top of the proxy core (sip/proxy.h): the
- * core's route, outbound and admit hooks. main.c wires it to transports,
+ * core's route, outbound, admit and recursion hooks. main.c wires it to transports,
  * the database and signals.
  */
 #ifndef VOCAL_MARSHAL_H
@@ -61,6 +61,7 @@ void marshal_route(void *ctx, struct sip_proxy_ctx *pc, struct sip_msg *req);
 const char *marshal_outbound(void *ctx, struct sip_proxy_ctx *pc, const struct sip_uri *target);
 unsigned marshal_admit(void *ctx, struct sip_msg *req, const struct sip_peer *from, char *extra,
 		       size_t cap);
+enum sip_proxy_recursion marshal_recursion(void *ctx, struct sip_proxy_ctx *pc, struct sip_msg *resp);
 
 /* Whether a received datagram or stream message should reach the proxy at
  * all: false for banned addresses (checked before parsing). */

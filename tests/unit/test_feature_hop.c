@@ -52,7 +52,20 @@ static void test_round_trip(void **state)
 		assert_int_equal(h.index, cases[i].index);
 		assert_int_equal(h.group_id, cases[i].group_id);
 		assert_int_equal(h.forwards, cases[i].forwards);
+		/* without the secret (a routing hint): the same fields, and a
+		 * value whose MAC is wrong reads the same */
+		struct feature_hop p = {0};
+		assert_int_equal(feature_hop_peek(sip_str_make(v, strlen(v)), &p), 0);
+		assert_true(p.phase == h.phase && p.index == h.index && p.group_id == h.group_id &&
+			    p.forwards == h.forwards);
+		v[n - 1] = v[n - 1] == '0' ? '1' : '0';
+		assert_int_equal(feature_hop_peek(sip_str_make(v, strlen(v)), &p), 0);
+		assert_int_equal(parse(v, "abc@host", "bob", "example.com", &h), -1);
 	}
+	struct feature_hop p;
+	assert_int_equal(feature_hop_peek(S("t.x.12.2.0123456789abcdef"), &p), -1);
+	assert_int_equal(feature_hop_peek(S("t.3.12.2"), &p), -1);
+	assert_int_equal(feature_hop_peek(S("q.3.12.2.0123456789abcdef"), &p), -1);
 	char v[FEATURE_HOP_MAX];
 	assert_int_equal(fmt(&cases[1], "abc@host", "bob", "example.com", v, sizeof v),
 			 (int)strlen("t.3.12.2.") + 16);

@@ -501,6 +501,79 @@ static void test_q_values(void **state)
 	assert_has(e->extra, line);
 }
 
+/* ---- what the marshal and featured make of the 302s ------------------------------- */
+
+/* feature_hop_redirect (common/feature_hop.h) on the last answer: a 302
+ * built from e->extra as redirectd sends it. */
+static bool hop_redirect(struct env *e)
+{
+	char text[9000];
+	snprintf(text, sizeof text,
+		 "SIP/2.0 302 Moved Temporarily\r\n"
+		 "Via: SIP/2.0/UDP 192.0.2.50:5080;branch=z9hG4bK-r1\r\n"
+		 "To: <sip:x@vocal.test>;tag=t1\r\n"
+		 "From: <sip:alice@vocal.test>;tag=f1\r\n"
+		 "Call-ID: hr@x\r\n"
+		 "CSeq: 1 INVITE\r\n"
+		 "%s"
+		 "Content-Length: 0\r\n\r\n",
+		 e->extra);
+	struct sip_msg m;
+	assert_int_equal(sip_msg_parse(&m, text, strlen(text), NULL, NULL), 0);
+	bool r = feature_hop_redirect(e->rows.store, &m);
+	sip_msg_free(&m);
+	return r;
+}
+
+/* The 302s into a feature hop (its servers: alternatives, tried for
+ * failover only) and the others (the callee's marshal and phones, the
+ * dial plan, a feature's redirect: q order as usual). */
+static void test_hop_redirects_recognised(void **state)
+{
+	struct env *e = *state;
+	const char *cid = "call-hr@x";
+	/* feat-a (skip): servers and the skip */
+	assert_int_equal(302, invite(e, "sip:bob@vocal.test", "sip:alice@vocal.test", cid));
+	assert_true(hop_redirect(e));
+	/* feat-b (fail): one server, IPv6, no skip */
+	assert_int_equal(302, invite(e, ruri_hop("bob", hop('c', 1, 8, 0, cid, "bob", "vocal.test")),
+				     "sip:alice@vocal.test", cid));
+	assert_true(hop_redirect(e));
+	/* feat-big: eleven servers */
+	assert_int_equal(302, invite(e, "sip:carol@vocal.test", "sip:gina@vocal.test", cid));
+	assert_true(hop_redirect(e));
+	/* features done: bob's marshal, whose value names his last called
+	 * group (feat-a, which has servers: the marshal is none of them) */
+	assert_int_equal(302, invite(e, ruri_hop("bob", hop('t', 1, 7, 0, cid, "bob", "vocal.test")),
+				     "sip:alice@vocal.test", cid));
+	assert_has(e->extra, "maddr=127.0.0.1;vocal-hop=t.1.7.0.");
+	assert_false(hop_redirect(e));
+	/* ... and his phone */
+	assert_int_equal(302, route_req(e, "INVITE", ruri_hop("bob", hop('t', 1, 7, 0, cid, "bob", "vocal.test")),
+					"sip:alice@vocal.test", cid, NULL, "127.0.0.1:5060"));
+	assert_false(hop_redirect(e));
+	/* no features at all; the dial plan */
+	assert_int_equal(302, invite(e, "sip:carol@vocal.test", "sip:carol@vocal.test", cid));
+	assert_false(hop_redirect(e));
+	assert_int_equal(302, invite(e, "sip:+12125550100@vocal.test", "sip:carol@vocal.test", cid));
+	assert_false(hop_redirect(e));
+	/* a feature's redirect (featured's Contacts: retargets, phase r, no
+	 * maddr), a value that is not one, a server of another group */
+	snprintf(e->extra, sizeof e->extra, "Contact: <sip:carol@vocal.test;vocal-hop=%s>\r\n",
+		 hop('r', 0, 0, 1, cid, "carol", "vocal.test"));
+	assert_false(hop_redirect(e));
+	snprintf(e->extra, sizeof e->extra, "Contact: <sip:carol@vocal.test;vocal-hop=t.x.7.0>\r\n");
+	assert_false(hop_redirect(e));
+	snprintf(e->extra, sizeof e->extra,
+		 "Contact: <sip:carol@vocal.test:5080;maddr=192.0.2.7;vocal-hop=%s>\r\n",
+		 hop('t', 0, 8, 0, cid, "carol", "vocal.test"));
+	assert_false(hop_redirect(e));
+	/* the skip alone says it too (a server dropped from the store since) */
+	snprintf(e->extra, sizeof e->extra, "Contact: <sip:carol@vocal.test;vocal-hop=%s>;q=0.8\r\n",
+		 hop('c', 0, 7, 0, cid, "carol", "vocal.test"));
+	assert_true(hop_redirect(e));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -513,6 +586,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_non_subscriber_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_skip_and_fail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_q_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hop_redirects_recognised, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
