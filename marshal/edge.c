@@ -8,7 +8,8 @@
  * redirect server with its Request-URI unchanged (an outbound proxy, RFC
  * 3261 16.6 step 7): REGISTER is answered there, anything else gets a 302
  * whose Contacts the core then tries (3xx recursion), devices directly and
- * names through the redirect server again.
+ * names through the redirect server again; a 302 into a feature hop (its
+ * feature servers, then maybe the hop's skip) for failover only.
  */
 #include <arpa/inet.h>
 #include <stdio.h>

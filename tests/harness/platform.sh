@@ -31,6 +31,9 @@
 # feature-hop secret shared with redirectd in FEATURE_SECRET (64 hex
 # digits); FEATURE_GROUP_ID is the group's id. PLATFORM_FEATURED_TRUST
 # adds featured trusted_peers (a test that plays a platform server).
+# PLATFORM_FEATURES=2 runs a second featured (daemon name feature2, on
+# FEATURE2_PORT, its log platform_log feature2) in the same group, after
+# the first (priority 10 against 0: redirectd's 302 lists it second).
 
 # shellcheck source=SCRIPTDIR/postgres.sh
 . "$(dirname "${BASH_SOURCE[0]}")/postgres.sh"
@@ -67,6 +70,9 @@ _platform_seed() {
             echo "INSERT INTO server_groups (name, kind, on_failure) VALUES ('features', 'feature', '${PLATFORM_FEATURE_ON_FAILURE:-fail}');"
             echo "INSERT INTO servers (group_id, host, port) SELECT id, '127.0.0.1', $FEATURE_PORT FROM server_groups WHERE name = 'features';"
         fi
+        if [[ -n "${FEATURE2_PORT:-}" ]]; then
+            echo "INSERT INTO servers (group_id, host, port, priority) SELECT id, '127.0.0.1', $FEATURE2_PORT, 10 FROM server_groups WHERE name = 'features';"
+        fi
         for u in 1000 1001 1002 1003 1004 1005 1006 1007 1008 1009; do
             echo "INSERT INTO subscribers (domain_id, user_part, display_name, ha1_md5, ha1_sha256, ha1_sha512_256, marshal_group_id)
                   SELECT d.id, '$u', 'Test $u', '$(_platform_ha1 md5 "$u" vocal.test "pw$u")',
@@ -98,9 +104,13 @@ ${PLATFORM_EXTRA_REDIRECT:-}
 [db]
 conninfo = "$VOCAL_DB_URI"
 EOF
-    if [[ -n "${FEATURE_PORT:-}" ]]; then
-        cat >"$d/feature.conf" <<EOF
-listen = 127.0.0.1:$FEATURE_PORT
+    local name fport
+    for name in feature feature2; do
+        fport=${FEATURE_PORT:-}
+        [[ $name == feature ]] || fport=${FEATURE2_PORT:-}
+        [[ -n "$fport" ]] || continue
+        cat >"$d/$name.conf" <<EOF
+listen = 127.0.0.1:$fport
 redirect = 127.0.0.1:$REDIRECT_PORT
 features.secret = $FEATURE_SECRET
 features.voicemail = "${PLATFORM_VOICEMAIL:-}"
@@ -111,7 +121,7 @@ ${PLATFORM_EXTRA_FEATURE:-}
 [db]
 conninfo = "$VOCAL_DB_URI"
 EOF
-    fi
+    done
     cat >"$d/ua.conf" <<EOF
 kind = ua
 listen = 127.0.0.1:$UA_PORT
@@ -138,8 +148,8 @@ conninfo = "$VOCAL_DB_URI"
 EOF
 }
 
-# platform_start_daemon NAME (redirect, ua or gw): start it and wait until
-# it answers OPTIONS.
+# platform_start_daemon NAME (redirect, ua, gw, feature or feature2):
+# start it and wait until it answers OPTIONS.
 platform_start_daemon() {
     local name=$1 bin port
     case "$name" in
@@ -147,6 +157,7 @@ platform_start_daemon() {
     ua) bin=marshald port=$UA_PORT ;;
     gw) bin=marshald port=$GW_PORT ;;
     feature) bin=featured port=$FEATURE_PORT ;;
+    feature2) bin=featured port=$FEATURE2_PORT ;;
     *) echo "platform_start_daemon: unknown $name" >&2; return 2 ;;
     esac
     local log="$HARNESS_DIR/platform/$name.log"
@@ -224,10 +235,14 @@ platform_start() {
     GW_PORT=$(harness_free_port udp)
     GATEWAY_PORT=$(harness_free_port udp)
     export REDIRECT_PORT UA_PORT GW_PORT GATEWAY_PORT
-    if [[ "${PLATFORM_FEATURES:-}" == 1 ]]; then
+    if [[ "${PLATFORM_FEATURES:-}" == 1 || "${PLATFORM_FEATURES:-}" == 2 ]]; then
         FEATURE_PORT=$(harness_free_port udp)
         FEATURE_SECRET=$(openssl rand -hex 32)
         export FEATURE_PORT FEATURE_SECRET
+    fi
+    if [[ "${PLATFORM_FEATURES:-}" == 2 ]]; then
+        FEATURE2_PORT=$(harness_free_port udp)
+        export FEATURE2_PORT
     fi
     _platform_seed || return 1
     if [[ -n "${FEATURE_PORT:-}" ]]; then
@@ -238,6 +253,9 @@ platform_start() {
     platform_start_daemon redirect && platform_start_daemon ua && platform_start_daemon gw || return 1
     if [[ -n "${FEATURE_PORT:-}" ]]; then
         platform_start_daemon feature || return 1
+    fi
+    if [[ -n "${FEATURE2_PORT:-}" ]]; then
+        platform_start_daemon feature2 || return 1
     fi
 }
 

@@ -131,6 +131,18 @@ sipp_wait() {
     fi
 }
 
+# sipp_finish NAME: waits for the callee NAME whatever its outcome: one
+# that counts what reaches it (-m N for more calls than should come) and
+# ends by its timeout ($SIPP_TIMEOUT when it started). Read its messages
+# afterwards (sipp_msg NAME).
+sipp_finish() {
+    local name=$1 pid
+    pid=${_SIPP_BG_PIDS[$name]:-}
+    [[ -n "$pid" ]] || fail "sipp_finish: no callee $name is running"
+    unset "_SIPP_BG_PIDS[$name]"
+    wait "$pid" || true
+}
+
 # sipp_stop_all: stop the callees nobody waited for (registered for exit).
 sipp_stop_all() {
     local name
