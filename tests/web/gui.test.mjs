@@ -663,6 +663,83 @@ test('the carrier subscribes a new subscriber to features: offers forwarding, lo
 	await ctx.close();
 });
 
+test('the carrier\'s forms store each kind\'s settings as feature/settings.c reads them', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+	assert.ok(featuredId > 0 && featureGroupId > 0, 'the carrier test ran first');
+	// the domain's default group from now on: new subscriptions need no choice
+	sql(`UPDATE domains SET feature_group_id = ${featureGroupId} WHERE id = ${DOMAIN_ID}`);
+	const ctx = await newContext();
+	const page = watch(await ctx.newPage());
+	await login(page, ADMIN);
+	await page.goto(`/#/subscribers/${featuredId}`);
+	const stored = async (kind) => (await api('GET', `/subscribers/${featuredId}/features/${kind}`)).body;
+	const subscribe = async (sec) => {
+		await sec.getByRole('button', {name: 'Subscribe'}).click();
+		await sec.locator('.form-ok').filter({hasText: 'Subscribed.'}).waitFor();
+	};
+
+	const scr = page.locator('#feature-call_screening');
+	await scr.locator('summary').click();
+	await scr.getByLabel('Callers (one per line)').fill('sip:spam@example.com\n\n @junk.example \nanonymous\n+12125550100');
+	await scr.getByLabel('What they get').selectOption('busy');
+	await scr.getByLabel('Callers (one per line)').press('Tab');
+	await subscribe(scr);
+	let f = await stored('call_screening');
+	assert.equal(f.group_id, featureGroupId, 'the domain default group');
+	assert.deepEqual(f.settings, {callers: ['sip:spam@example.com', '@junk.example', 'anonymous', '+12125550100'], action: 'busy'});
+
+	const vm = page.locator('#feature-voicemail');
+	await vm.locator('summary').click();
+	await vm.getByLabel('Voicemail address').fill('sip:vm@vm.gui.test');
+	await vm.getByLabel('When busy').uncheck();
+	await vm.getByLabel('Ring time (seconds)').fill('15');
+	await subscribe(vm);
+	assert.deepEqual((await stored('voicemail')).settings, {uri: 'sip:vm@vm.gui.test', on_busy: false, on_no_answer: true, ring_time: 15});
+
+	// time of day: one period; a bad time goes next to its field
+	const tod = page.locator('#feature-time_of_day');
+	await tod.locator('summary').click();
+	await tod.getByLabel('Calls', {exact: true}).selectOption('outside');
+	for (const d of ['Mon', 'Tue', 'Wed', 'Thu', 'Fri']) await tod.getByLabel(d).uncheck();
+	for (const d of ['Sat', 'Sun']) await tod.getByLabel(d).check();
+	await tod.getByLabel('From (HH:MM)').fill('25:00');
+	await tod.getByLabel('To (HH:MM)').fill('06:00');
+	await tod.getByLabel('Time zone').fill('Europe/Paris');
+	await tod.getByLabel('Go to').fill('2002');
+	await tod.getByRole('button', {name: 'Subscribe'}).click();
+	await tod.locator('.field', {has: page.getByLabel('From (HH:MM)')}).locator('.field-error')
+		.filter({hasText: /time_of_day\.periods\[0\]\.start: must be a time/}).waitFor();
+	await tod.getByLabel('From (HH:MM)').fill('22:00');
+	await subscribe(tod);
+	assert.deepEqual((await stored('time_of_day')).settings,
+		{tzid: 'Europe/Paris', when: 'outside', target: '2002', periods: [{days: ['SA', 'SU'], start: '22:00', end: '06:00'}]});
+
+	// a raw script: a comment holding markup is kept and shown as text
+	const cpl = page.locator('#feature-cpl');
+	await cpl.locator('summary').click();
+	const script = '<cpl xmlns="urn:ietf:params:xml:ns:cpl"><!-- <script>alert(1)</script> --><incoming><reject status="busy"/></incoming></cpl>';
+	await cpl.getByLabel('CPL script (XML)').fill('<cpl xmlns="urn:ietf:params:xml:ns:cpl"><incoming><nonsense/></incoming></cpl>');
+	await cpl.getByRole('button', {name: 'Subscribe'}).click();
+	await cpl.locator('.field', {has: page.getByLabel('CPL script (XML)')}).locator('.field-error').filter({hasText: /cpl\.script: /}).waitFor();
+	await cpl.getByLabel('CPL script (XML)').fill(script);
+	await subscribe(cpl);
+	assert.deepEqual((await stored('cpl')).settings, {script});
+	await cpl.getByRole('button', {name: 'Show the generated script'}).click();
+	// not on: neither side runs it, so no script
+	await cpl.getByText('No script: nothing of this side that CPL expresses is active.').first().waitFor();
+	await cpl.getByLabel('On', {exact: true}).check();
+	await cpl.getByRole('button', {name: 'Save'}).click();
+	await cpl.locator('.form-ok').filter({hasText: 'Saved.'}).waitFor();
+	assert.equal((await stored('cpl')).active, true);
+	await cpl.getByRole('button', {name: 'Show the generated script'}).click();
+	await cpl.locator('pre.script').filter({hasText: '<!-- <script>alert(1)</script> -->'}).waitFor();
+	assert.equal(await page.locator('#app img, #app script').count(), 0, 'no element injected');
+	// switched off again: the subscriber's page test does not expect it
+	await cpl.getByLabel('On', {exact: true}).uncheck();
+	await cpl.getByRole('button', {name: 'Save'}).click();
+	await cpl.locator('.form-ok').filter({hasText: 'Saved.'}).waitFor();
+	await ctx.close();
+});
+
 test('the subscriber sets forward on no answer on a phone: the row and a NOTIFY say so', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
 	assert.ok(featuredId > 0, 'the carrier test ran first');
 	const ctx = await newContext();
@@ -675,7 +752,7 @@ test('the subscriber sets forward on no answer on a phone: the row and a NOTIFY 
 	await card.waitFor();
 	// only what the carrier offers
 	assert.deepEqual(await page.locator('#features section.feature').evaluateAll((s) => s.map((x) => x.dataset.feature)),
-		['call_blocking', 'forward_no_answer']);
+		['call_blocking', 'cpl', 'call_screening', 'time_of_day', 'forward_no_answer', 'voicemail']);
 	// nothing wider than the phone's screen
 	assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no sideways scrolling at 390px');
 
