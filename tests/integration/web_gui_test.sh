@@ -7,7 +7,12 @@
 # test runner): an administrator creates and edits a subscriber, sets its
 # SIP password, a display name holding markup shows as text, a forged
 # cross-site POST is refused, a subscriber sees and changes only their own
-# data, logout. Screenshots of the main pages at 1280x800 and 390x844 go to
+# data, logout; features: the carrier offers forwarding and locks call
+# blocking for a subscriber it creates, who sets forward on no answer on a
+# phone-sized page (the subscriber_features row and the NOTIFY on
+# vocal_changes checked with psql), cannot change the locked one (disabled,
+# and 403 from the API), sees a 422 beside its field and a 412 reload, and
+# settings holding markup show as text. Screenshots of the main pages at 1280x800 and 390x844 go to
 # build/web-screenshots/ (or $WEB_SCREENSHOTS) for a person to look at.
 set -euo pipefail
 
@@ -153,7 +158,7 @@ OPENAPI="$(curl -s -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/openapi.json"
 [[ $HAS_SESSIONS = 1 ]] || echo "# provd has no /api/v1/session yet: the session, CSRF and subscriber tests are skipped"
 mkdir -p "${WEB_SCREENSHOTS:=$ROOT/build/web-screenshots}"
 rc=0
-(cd "$WEBTEST" && BASE="$BASE" TOKEN="$TOKEN" CHROMIUM="$CHROMIUM" DB_URI="$VOCAL_DB_URI" \
+(cd "$WEBTEST" && BASE="$BASE" TOKEN="$TOKEN" CHROMIUM="$CHROMIUM" DB_URI="$VOCAL_DB_URI" PSQL="$PG_BINDIR/psql" \
     OWN_ID="$OWN_ID" OTHER_ID="$OTHER_ID" DOMAIN_ID="$DOMAIN_ID" SCREENSHOTS="$WEB_SCREENSHOTS" \
     HAS_SESSIONS="$HAS_SESSIONS" node --test --test-reporter=spec --test-concurrency=1 gui.test.mjs) || rc=$?
 if [[ $rc -ne 0 ]]; then

@@ -3,12 +3,14 @@
 // tests/integration/web_gui_test.sh, which gives provd's address (BASE), its
 // bearer token (TOKEN, used here only to set up and to check through the
 // API, never by the browser pages under test), two seeded subscribers
-// (OWN_ID with a registered phone, OTHER_ID) and where screenshots go.
+// (OWN_ID with a registered phone, OTHER_ID), the harness PostgreSQL's URI
+// (DB_URI) and its psql (PSQL), and where screenshots go.
 //
 // Runs with node's test runner: node --test gui.test.mjs.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import {execFileSync, spawn} from 'node:child_process';
 import {chromium} from 'playwright-core';
 
 const BASE = process.env.BASE;
@@ -17,17 +19,22 @@ const OWN_ID = Number(process.env.OWN_ID);
 const OTHER_ID = Number(process.env.OTHER_ID);
 const DOMAIN_ID = Number(process.env.DOMAIN_ID);
 const SHOTS = process.env.SCREENSHOTS || '';
-assert.ok(BASE && TOKEN && OWN_ID && OTHER_ID && DOMAIN_ID, 'run me from tests/integration/web_gui_test.sh');
+const DB_URI = process.env.DB_URI;
+const PSQL = process.env.PSQL || 'psql';
+assert.ok(BASE && TOKEN && OWN_ID && OTHER_ID && DOMAIN_ID && DB_URI, 'run me from tests/integration/web_gui_test.sh');
 
 const XSS = '<img src=x onerror=alert(1)><script>alert(1)</script>';
 const ADMIN = {login: 'gui-admin', password: 'admin-Password-1'};
 const SUBSCRIBER = {login: 'gui-alice', password: 'alice-Password-1'};
+// the subscriber the carrier creates for the feature tests, and its login
+const FEATURED = {user: '3100', login: 'gui-dave', password: 'dave-Password-1'};
 
 let browser;
 // provd has /api/v1/session (the accounts work): the shell script asks
 // provd before node starts, since a test's skip is decided as the file loads
 const hasSessions = process.env.HAS_SESSIONS === '1';
-let hasFeatures = false;   // provd has /api/v1/subscribers/{id}/features
+let featuredId = 0;        // FEATURED's subscriber id
+let featureGroupId = 0;    // a server group of kind feature
 let adminContext;
 let adminPage;
 let createdId = 0;
@@ -86,11 +93,55 @@ async function shot(page, name) {
 	await page.screenshot({path: `${SHOTS}/${name}.png`, fullPage: true});
 }
 
+// One statement in the harness database, its rows as psql -At prints them.
+function sql(query) {
+	return execFileSync(PSQL, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', DB_URI, '-c', query], {encoding: 'utf8'}).trim();
+}
+
+// A psql session that LISTENs on channel from now on; stop() ends it and
+// gives the notifications it printed, as [{channel, payload}] (psql prints
+// them after the next statement, here a SELECT sent by stop()).
+async function listen(channel) {
+	const p = spawn(PSQL, ['-X', '-At', DB_URI], {stdio: ['pipe', 'pipe', 'pipe']});
+	let out = '';
+	p.stdout.on('data', (d) => (out += d));
+	p.stderr.on('data', (d) => (out += d));
+	const closed = new Promise((resolve) => p.on('close', resolve));
+	p.stdin.write(`LISTEN ${channel};\n`);
+	for (let i = 0; !/^LISTEN$/m.test(out); i++) {
+		assert.ok(i < 500 && p.exitCode === null, `psql LISTEN did not start: ${out}`);
+		await new Promise((r) => setTimeout(r, 20));
+	}
+	return {
+		async stop() {
+			p.stdin.end("SELECT 'listen-done';\n");
+			await closed;
+			assert.match(out, /listen-done/, out);
+			return [...out.matchAll(/^Asynchronous notification "([^"]+)" with payload "(.*)" received from server process/gm)]
+				.map((m) => ({channel: m[1], payload: JSON.parse(m[2])}));
+		},
+	};
+}
+
+// The subscriber's csrf token and a feature's ETag, then a PUT of body,
+// from inside page (the subscriber's own session): {status, detail}.
+async function putFromPage(page, sid, feature, body) {
+	return page.evaluate(async ([id, name, b]) => {
+		const session = await (await fetch('/api/v1/session')).json();
+		const got = await fetch(`/api/v1/subscribers/${id}/features/${name}`);
+		const res = await fetch(`/api/v1/subscribers/${id}/features/${name}`, {method: 'PUT',
+			headers: {'Content-Type': 'application/json', 'X-CSRF-Token': session.csrf_token, 'If-Match': got.headers.get('ETag')},
+			body: JSON.stringify(b)});
+		const p = await res.json();
+		return {status: res.status, detail: p.detail || ''};
+	}, [sid, feature, body]);
+}
+
 before(async () => {
 	const doc = await api('GET', '/openapi.json');
 	assert.equal(doc.status, 200);
 	assert.equal(Boolean(doc.body.paths['/api/v1/session']), hasSessions, 'HAS_SESSIONS agrees with openapi.json');
-	hasFeatures = Object.keys(doc.body.paths).some((p) => p.startsWith('/api/v1/subscribers/{id}/features'));
+	assert.ok(doc.body.paths['/api/v1/subscribers/{id}/features/{feature}'], 'provd has the feature routes');
 	browser = await chromium.launch({
 		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
 		// this machine has no network but loopback: no background traffic
@@ -267,13 +318,12 @@ test('aliases, DIDs and registrations of a subscriber', async () => {
 	await regs.getByText('Not registered.').waitFor();
 	assert.equal((await api('GET', `/subscribers/${OTHER_ID}/registrations`)).body.items.length, 0);
 
+	// every feature kind, none subscribed yet
 	const feats = page.locator('#features');
-	if (hasFeatures) {
-		await feats.locator('table, .empty').first().waitFor();
-	} else {
-		await feats.getByText('come in a later release').waitFor();
-		assert.equal(await feats.locator('input, button, select').count(), 0, 'no controls for features that do not exist');
-	}
+	await feats.locator('details.feature').first().waitFor();
+	const kinds = (await api('GET', '/feature-kinds')).body.items.map((k) => k.name);
+	assert.deepEqual(await feats.locator('details.feature').evaluateAll((ds) => ds.map((d) => d.dataset.feature)), kinds);
+	assert.equal(await feats.getByText('not subscribed').count(), kinds.length);
 });
 
 test('the administrator deletes a subscriber (If-Match), asked twice', async () => {
@@ -491,11 +541,8 @@ test('a subscriber sees only their own line and changes their display name', {sk
 	await regs.getByText('No device is registered now.').waitFor();
 
 	await page.goto('/#/features');
-	if (!hasFeatures) {
-		await page.getByText('come in a later release').waitFor();
-		assert.equal(await page.locator('#features').locator('input, button, select').count(), 0);
-	}
-	await shot(page, 'features-1280');
+	await page.locator('#features').getByText('Your carrier offers you no features yet.').waitFor();
+	assert.equal(await page.locator('#features').locator('input, select, textarea').count(), 0);
 
 	await page.goto('/#/passwords');
 	const sip = page.locator('#sip-password');
@@ -518,6 +565,271 @@ test('a subscriber sees only their own line and changes their display name', {sk
 	await page.locator('#logout').click();
 	await page.getByRole('button', {name: 'Log in'}).waitFor();
 	await login(page, {login: SUBSCRIBER.login, password: 'alice-Password-2'});
+	await ctx.close();
+});
+
+test('the carrier subscribes a new subscriber to features: offers forwarding, locks call blocking', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+	let r = await api('POST', '/server-groups', {name: 'features-gui', kind: 'feature'});
+	assert.equal(r.status, 201, JSON.stringify(r.body));
+	featureGroupId = r.body.id;
+
+	const ctx = await newContext();
+	const page = watch(await ctx.newPage());
+	await login(page, ADMIN);
+	// a new subscriber, and a web login for it
+	await page.goto('/#/subscribers/new');
+	await page.getByLabel('Domain').selectOption(String(DOMAIN_ID));
+	await page.getByLabel('Number or user name').fill(FEATURED.user);
+	await page.getByLabel('Display name').fill('Dave Features');
+	await page.getByRole('button', {name: 'Create'}).click();
+	await page.getByRole('heading', {name: `${FEATURED.user}@gui.test`}).waitFor();
+	featuredId = Number(/#\/subscribers\/(\d+)/.exec(page.url())[1]);
+	const web = page.locator('#web-login');
+	await web.getByLabel('Login').fill(FEATURED.login);
+	await web.getByLabel('Password').fill(FEATURED.password);
+	await web.getByRole('button', {name: 'Create web login'}).click();
+	await web.getByText(FEATURED.login).waitFor();
+
+	// forward on no answer: offered, not switched on. The domain has no
+	// default feature group: provd's 400 goes next to the group's select.
+	const fna = page.locator('#feature-forward_no_answer');
+	await fna.locator('summary').click();
+	assert.equal(await fna.getByLabel('Offered to the subscriber').isChecked(), true, 'a new subscription is offered');
+	assert.equal(await fna.getByLabel('On', {exact: true}).isChecked(), false);
+	await fna.getByLabel('Forward to').fill('2001');
+	await fna.getByRole('button', {name: 'Subscribe'}).click();
+	const groupErr = fna.locator('.field', {has: page.getByLabel('Feature server group')}).locator('.field-error');
+	await groupErr.filter({hasText: /group_id: not given/}).waitFor();
+	assert.equal((await api('GET', `/subscribers/${featuredId}/features`)).body.items.length, 0);
+	await fna.getByLabel('Feature server group').selectOption(String(featureGroupId));
+	await fna.getByRole('button', {name: 'Subscribe'}).click();
+	await fna.locator('.form-ok').filter({hasText: 'Subscribed.'}).waitFor();
+	r = await api('GET', `/subscribers/${featuredId}/features/forward_no_answer`);
+	assert.equal(r.status, 200);
+	assert.deepEqual([r.body.admin_enabled, r.body.user_enabled, r.body.locked, r.body.group_id],
+		[true, false, false, featureGroupId]);
+	assert.deepEqual(r.body.settings, {target: '2001', ring_time: 20});
+	await fna.locator('summary').getByText('off').waitFor();
+
+	// call blocking: on and locked by the carrier, its message holding markup
+	const cb = page.locator('#feature-call_blocking');
+	await cb.locator('summary').click();
+	await cb.getByLabel('On', {exact: true}).check();
+	await cb.getByLabel('Locked (the subscriber cannot change it)').check();
+	await cb.getByLabel('Feature server group').selectOption(String(featureGroupId));
+	await cb.getByLabel('Blocked prefixes (one per line)').fill('1900\n+4490');
+	await cb.getByLabel('Message to the caller').fill(XSS);
+	await cb.getByRole('button', {name: 'Subscribe'}).click();
+	await cb.locator('.form-ok').filter({hasText: 'Subscribed.'}).waitFor();
+	r = await api('GET', `/subscribers/${featuredId}/features/call_blocking`);
+	assert.deepEqual([r.body.active, r.body.locked], [true, true]);
+	assert.deepEqual(r.body.settings, {prefixes: ['1900', '+4490'], reason: XSS});
+	// the settings shown as text, and the generated script as text
+	await cb.locator('summary').getByText(XSS, {exact: false}).waitFor();
+	await cb.getByRole('button', {name: 'Show the generated script'}).click();
+	const script = cb.locator('pre.script');
+	await script.waitFor();
+	const text = await script.textContent();
+	assert.match(text, /<cpl xmlns="urn:ietf:params:xml:ns:cpl">/);
+	assert.match(text, /<outgoing>/);
+	assert.ok(text.includes('&lt;script&gt;alert(1)&lt;/script&gt;'), text);
+	assert.equal(await page.locator('#app img, #app script').count(), 0, 'no element injected');
+	await shot(page, 'subscriber-features-1280');
+
+	// caller-ID blocking subscribed but withdrawn: the subscriber must not see it
+	const cid = page.locator('#feature-caller_id_blocking');
+	await cid.locator('summary').click();
+	await cid.getByLabel('Offered to the subscriber').uncheck();
+	await cid.getByLabel('Feature server group').selectOption(String(featureGroupId));
+	await cid.getByRole('button', {name: 'Subscribe'}).click();
+	await cid.locator('.form-ok').filter({hasText: 'Subscribed.'}).waitFor();
+	await cid.locator('summary').getByText('not offered').waitFor();
+	assert.equal((await api('GET', `/subscribers/${featuredId}/features/caller_id_blocking`)).body.admin_enabled, false);
+
+	// a second subscription to remove again: asked twice, gone from the database
+	const fa = page.locator('#feature-forward_all');
+	await fa.locator('summary').click();
+	await fa.getByLabel('Feature server group').selectOption(String(featureGroupId));
+	await fa.getByLabel('Forward to').fill('sip:desk@gui.test');
+	await fa.getByRole('button', {name: 'Subscribe'}).click();
+	await fa.locator('.form-ok').filter({hasText: 'Subscribed.'}).waitFor();
+	assert.equal(sql(`SELECT count(*) FROM subscriber_features WHERE subscriber_id = ${featuredId} AND feature = 'forward_all'`), '1');
+	await fa.getByRole('button', {name: 'Remove'}).click();
+	await fa.getByRole('button', {name: 'Really remove?'}).click();
+	await fa.locator('summary').getByText('not subscribed').waitFor();
+	assert.equal(sql(`SELECT count(*) FROM subscriber_features WHERE subscriber_id = ${featuredId} AND feature = 'forward_all'`), '0');
+	await page.setViewportSize({width: 390, height: 844});
+	await shot(page, 'subscriber-features-390');
+	await ctx.close();
+});
+
+test('the carrier\'s forms store each kind\'s settings as feature/settings.c reads them', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+	assert.ok(featuredId > 0 && featureGroupId > 0, 'the carrier test ran first');
+	// the domain's default group from now on: new subscriptions need no choice
+	sql(`UPDATE domains SET feature_group_id = ${featureGroupId} WHERE id = ${DOMAIN_ID}`);
+	const ctx = await newContext();
+	const page = watch(await ctx.newPage());
+	await login(page, ADMIN);
+	await page.goto(`/#/subscribers/${featuredId}`);
+	const stored = async (kind) => (await api('GET', `/subscribers/${featuredId}/features/${kind}`)).body;
+	const subscribe = async (sec) => {
+		await sec.getByRole('button', {name: 'Subscribe'}).click();
+		await sec.locator('.form-ok').filter({hasText: 'Subscribed.'}).waitFor();
+	};
+
+	const scr = page.locator('#feature-call_screening');
+	await scr.locator('summary').click();
+	await scr.getByLabel('Callers (one per line)').fill('sip:spam@example.com\n\n @junk.example \nanonymous\n+12125550100');
+	await scr.getByLabel('What they get').selectOption('busy');
+	await scr.getByLabel('Callers (one per line)').press('Tab');
+	await subscribe(scr);
+	let f = await stored('call_screening');
+	assert.equal(f.group_id, featureGroupId, 'the domain default group');
+	assert.deepEqual(f.settings, {callers: ['sip:spam@example.com', '@junk.example', 'anonymous', '+12125550100'], action: 'busy'});
+
+	const vm = page.locator('#feature-voicemail');
+	await vm.locator('summary').click();
+	await vm.getByLabel('Voicemail address').fill('sip:vm@vm.gui.test');
+	await vm.getByLabel('When busy').uncheck();
+	await vm.getByLabel('Ring time (seconds)').fill('15');
+	await subscribe(vm);
+	assert.deepEqual((await stored('voicemail')).settings, {uri: 'sip:vm@vm.gui.test', on_busy: false, on_no_answer: true, ring_time: 15});
+
+	// time of day: one period; a bad time goes next to its field
+	const tod = page.locator('#feature-time_of_day');
+	await tod.locator('summary').click();
+	await tod.getByLabel('Calls', {exact: true}).selectOption('outside');
+	for (const d of ['Mon', 'Tue', 'Wed', 'Thu', 'Fri']) await tod.getByLabel(d).uncheck();
+	for (const d of ['Sat', 'Sun']) await tod.getByLabel(d).check();
+	await tod.getByLabel('From (HH:MM)').fill('25:00');
+	await tod.getByLabel('To (HH:MM)').fill('06:00');
+	await tod.getByLabel('Time zone').fill('Europe/Paris');
+	await tod.getByLabel('Go to').fill('2002');
+	await tod.getByRole('button', {name: 'Subscribe'}).click();
+	await tod.locator('.field', {has: page.getByLabel('From (HH:MM)')}).locator('.field-error')
+		.filter({hasText: /time_of_day\.periods\[0\]\.start: must be a time/}).waitFor();
+	await tod.getByLabel('From (HH:MM)').fill('22:00');
+	await subscribe(tod);
+	assert.deepEqual((await stored('time_of_day')).settings,
+		{tzid: 'Europe/Paris', when: 'outside', target: '2002', periods: [{days: ['SA', 'SU'], start: '22:00', end: '06:00'}]});
+
+	// a raw script: a comment holding markup is kept and shown as text
+	const cpl = page.locator('#feature-cpl');
+	await cpl.locator('summary').click();
+	const script = '<cpl xmlns="urn:ietf:params:xml:ns:cpl"><!-- <script>alert(1)</script> --><incoming><reject status="busy"/></incoming></cpl>';
+	await cpl.getByLabel('CPL script (XML)').fill('<cpl xmlns="urn:ietf:params:xml:ns:cpl"><incoming><nonsense/></incoming></cpl>');
+	await cpl.getByRole('button', {name: 'Subscribe'}).click();
+	await cpl.locator('.field', {has: page.getByLabel('CPL script (XML)')}).locator('.field-error').filter({hasText: /cpl\.script: /}).waitFor();
+	await cpl.getByLabel('CPL script (XML)').fill(script);
+	await subscribe(cpl);
+	assert.deepEqual((await stored('cpl')).settings, {script});
+	await cpl.getByRole('button', {name: 'Show the generated script'}).click();
+	// not on: neither side runs it, so no script
+	await cpl.getByText('No script: nothing of this side that CPL expresses is active.').first().waitFor();
+	await cpl.getByLabel('On', {exact: true}).check();
+	await cpl.getByRole('button', {name: 'Save'}).click();
+	await cpl.locator('.form-ok').filter({hasText: 'Saved.'}).waitFor();
+	assert.equal((await stored('cpl')).active, true);
+	await cpl.getByRole('button', {name: 'Show the generated script'}).click();
+	await cpl.locator('pre.script').filter({hasText: '<!-- <script>alert(1)</script> -->'}).waitFor();
+	assert.equal(await page.locator('#app img, #app script').count(), 0, 'no element injected');
+	// switched off again: the subscriber's page test does not expect it
+	await cpl.getByLabel('On', {exact: true}).uncheck();
+	await cpl.getByRole('button', {name: 'Save'}).click();
+	await cpl.locator('.form-ok').filter({hasText: 'Saved.'}).waitFor();
+	await ctx.close();
+});
+
+test('the subscriber sets forward on no answer on a phone: the row and a NOTIFY say so', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+	assert.ok(featuredId > 0, 'the carrier test ran first');
+	const ctx = await newContext();
+	const page = watch(await ctx.newPage());
+	await login(page, FEATURED);
+	await page.setViewportSize({width: 390, height: 844});
+	await page.getByRole('button', {name: 'Menu'}).click();
+	await page.getByRole('link', {name: 'Features'}).click();
+	const card = page.locator('#feature-forward_no_answer');
+	await card.waitFor();
+	// only what the carrier offers
+	assert.deepEqual(await page.locator('#features section.feature').evaluateAll((s) => s.map((x) => x.dataset.feature)),
+		['call_blocking', 'cpl', 'call_screening', 'time_of_day', 'forward_no_answer', 'voicemail']);
+	// nothing wider than the phone's screen
+	assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no sideways scrolling at 390px');
+
+	// a bad target: provd's 422 next to the field, nothing stored
+	await card.getByLabel('On', {exact: true}).check();
+	await card.getByLabel('Forward to').fill('not a target');
+	await card.getByRole('button', {name: 'Save'}).click();
+	const targetErr = card.locator('.field', {has: page.getByLabel('Forward to')}).locator('.field-error');
+	await targetErr.filter({hasText: /forward_no_answer\.target: must be a sip:, sips: or tel: URI/}).waitFor();
+	assert.equal(await card.getByLabel('Forward to').getAttribute('aria-invalid'), 'true');
+	assert.equal(await card.locator('.form-error').textContent(), '', 'the complaint is beside the field, not above the buttons');
+	assert.equal(sql(`SELECT user_enabled FROM subscriber_features WHERE subscriber_id = ${featuredId} AND feature = 'forward_no_answer'`), 'f');
+
+	// target and ring time; featured hears of it by NOTIFY
+	const listener = await listen('vocal_changes');
+	await card.getByLabel('Forward to').fill('+15550002002');
+	await card.getByLabel('Ring time (seconds)').fill('30');
+	await card.getByRole('button', {name: 'Save'}).click();
+	await card.locator('.form-ok').filter({hasText: 'Saved.'}).waitFor();
+	const notes = await listener.stop();
+	const row = sql(`SELECT id, user_enabled, admin_enabled, settings::text FROM subscriber_features
+		WHERE subscriber_id = ${featuredId} AND feature = 'forward_no_answer'`).split('|');
+	assert.deepEqual(row.slice(1, 3), ['t', 't'], 'switched on, still offered');
+	assert.deepEqual(JSON.parse(row[3]), {target: '+15550002002', ring_time: 30});
+	assert.ok(notes.some((n) => n.channel === 'vocal_changes' && n.payload.table === 'subscriber_features' &&
+		n.payload.op === 'UPDATE' && n.payload.id === Number(row[0]) && n.payload.subscriber_id === featuredId),
+	`a NOTIFY named subscriber ${featuredId}'s subscriber_features row: ${JSON.stringify(notes)}`);
+	await card.getByText('on', {exact: true}).waitFor();
+	await card.getByText('to +15550002002 after 30 s').waitFor();
+	await shot(page, 'features-390');
+
+	// the carrier's locked call blocking: shown, every control disabled, the
+	// markup in its message as text
+	const cb = page.locator('#feature-call_blocking');
+	await cb.getByText('Set up by your carrier: you cannot change it.').waitFor();
+	assert.equal(await cb.getByLabel('On', {exact: true}).isDisabled(), true);
+	assert.equal(await cb.getByLabel('On', {exact: true}).isChecked(), true);
+	assert.equal(await cb.getByLabel('Blocked prefixes (one per line)').isDisabled(), true);
+	assert.equal(await cb.getByLabel('Message to the caller').inputValue(), XSS);
+	assert.equal(await cb.getByRole('button', {name: 'Save'}).isDisabled(), true);
+	await cb.getByText(XSS, {exact: false}).first().waitFor();
+	assert.equal(await page.locator('#app img, #app script').count(), 0, 'no element injected');
+	// and the API refuses the subscriber's own session too
+	const before = sql(`SELECT user_enabled, settings::text FROM subscriber_features WHERE subscriber_id = ${featuredId} AND feature = 'call_blocking'`);
+	let res = await putFromPage(page, featuredId, 'call_blocking', {user_enabled: false});
+	assert.equal(res.status, 403);
+	assert.match(res.detail, /call_blocking is locked by the carrier/);
+	res = await putFromPage(page, featuredId, 'call_blocking', {settings: {prefixes: []}});
+	assert.equal(res.status, 403);
+	res = await putFromPage(page, featuredId, 'forward_no_answer', {locked: true});
+	assert.equal(res.status, 403, 'a subscriber may not lock');
+	assert.match(res.detail, /may not change locked/);
+	res = await putFromPage(page, featuredId, 'caller_id_blocking', {user_enabled: true});
+	assert.equal(res.status, 403, 'nor switch on what the carrier withdrew');
+	assert.equal(sql(`SELECT user_enabled, settings::text FROM subscriber_features WHERE subscriber_id = ${featuredId} AND feature = 'call_blocking'`), before);
+	await page.setViewportSize({width: 1280, height: 800});
+	await shot(page, 'features-1280');
+	await page.setViewportSize({width: 390, height: 844});
+
+	// someone else changes it meanwhile: the Save gets 412, the page reloads
+	// the current values and says so
+	const cur = await api('GET', `/subscribers/${featuredId}/features/forward_no_answer`);
+	const changed = await api('PUT', `/subscribers/${featuredId}/features/forward_no_answer`,
+		{settings: {target: '2001', ring_time: 45}}, {'If-Match': cur.etag});
+	assert.equal(changed.status, 200);
+	await card.getByLabel('Ring time (seconds)').fill('25');
+	await card.getByRole('button', {name: 'Save'}).click();
+	const reloaded = page.locator('#feature-forward_no_answer');
+	await reloaded.locator('.notice').filter({hasText: /changed by someone else.*reloaded/}).waitFor();
+	assert.equal(await reloaded.getByLabel('Ring time (seconds)').inputValue(), '45');
+	assert.equal(await reloaded.getByLabel('Forward to').inputValue(), '2001');
+	assert.deepEqual((await api('GET', `/subscribers/${featuredId}/features/forward_no_answer`)).body.settings, {target: '2001', ring_time: 45});
+	// saving again now works
+	await reloaded.getByLabel('Ring time (seconds)').fill('25');
+	await reloaded.getByRole('button', {name: 'Save'}).click();
+	await reloaded.locator('.form-ok').filter({hasText: 'Saved.'}).waitFor();
+	assert.equal((await api('GET', `/subscribers/${featuredId}/features/forward_no_answer`)).body.settings.ring_time, 25);
 	await ctx.close();
 });
 

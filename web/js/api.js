@@ -39,10 +39,12 @@ export function problemField(detail) {
 	return null;
 }
 
-// api(method, path, {body, etag, query}): {status, data, etag}. path is
-// under /api/v1 ("/subscribers/7"); query an object of parameters.
+// api(method, path, {body, etag, query, text}): {status, data, etag}. path
+// is under /api/v1 ("/subscribers/7"); query an object of parameters; with
+// text, data is the body as text (a CPL script), not parsed JSON.
 export async function api(method, path, opts = {}) {
 	const headers = {Accept: 'application/json, application/problem+json'};
+	if (opts.text) headers.Accept = 'application/xml, application/problem+json';
 	if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
 	if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
 	if (opts.etag) headers['If-Match'] = opts.etag;
@@ -69,7 +71,9 @@ export async function api(method, path, opts = {}) {
 	}
 	const text = await res.text();
 	let data = null;
-	if (text) {
+	if (text && opts.text && res.ok) {
+		data = text;
+	} else if (text) {
 		try {
 			data = JSON.parse(text);
 		} catch {

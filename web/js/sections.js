@@ -1,6 +1,6 @@
 // Sections of a subscriber's page that the carrier's view and the
 // subscriber's own view share: registered devices, aliases and DIDs, the
-// SIP password, and features.
+// SIP password. (Features have their own module, features.js.)
 import {api, ApiError} from './api.js';
 import {h, replace, fmtTime} from './dom.js';
 import {confirmButton, errorBox, field, form} from './form.js';
@@ -104,35 +104,6 @@ export function sipPasswordSection(sid) {
 				return 'SIP password set. Phones must use the new one from their next registration.';
 			},
 		}));
-}
-
-// Feature subscriptions (/subscribers/{id}/features): shown as the API
-// gives them. Until provd has that API (a 404 for the route), the section
-// says so and offers nothing to click.
-export function featuresSection(sid, {title = 'Features'} = {}) {
-	const body = h('div', {}, h('p.loading', {}, 'Loading…'));
-	const sec = h('section.card', {id: 'features'}, h('h2', {}, title), body);
-	(async () => {
-		try {
-			const {data} = await api('GET', `/subscribers/${sid}/features`);
-			const items = data && Array.isArray(data.items) ? data.items : [];
-			replace(body, table([
-				['Feature', (f) => String(f.feature ?? f.name ?? '').replace(/_/g, ' ')],
-				['On', (f) => (f.admin_enabled !== false && f.user_enabled ? 'yes' : 'no')],
-				['Offered by the carrier', (f) => (f.admin_enabled === false ? 'no' : 'yes')],
-				['Locked', (f) => (f.locked ? 'yes' : 'no')],
-				['Settings', (f) => h('code', {}, JSON.stringify(f.settings ?? {}))],
-			], items, {empty: 'No features subscribed.'}));
-		} catch (e) {
-			if (e instanceof ApiError && e.status === 404) {
-				replace(body, h('p.placeholder', {'data-placeholder': 'features'},
-					'Call features (forwarding, screening, blocking, caller-ID blocking) come in a later release.'));
-			} else {
-				replace(body, errorBox(e));
-			}
-		}
-	})();
-	return sec;
 }
 
 // The signed-in account's own web password (PUT /session/password).

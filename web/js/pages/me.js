@@ -4,7 +4,8 @@ import {api} from '../api.js';
 import {h, replace} from '../dom.js';
 import {field, form} from '../form.js';
 import {domainMap, aor} from '../common.js';
-import {featuresSection, numbersSection, registrationsSection, sipPasswordSection, webPasswordSection} from '../sections.js';
+import {numbersSection, registrationsSection, sipPasswordSection, webPasswordSection} from '../sections.js';
+import {myFeaturesSection} from '../features.js';
 import {session} from '../app.js';
 
 function sid() {
@@ -52,7 +53,9 @@ export async function renderDevices(main) {
 }
 
 export async function renderFeatures(main) {
-	replace(main, h('h1', {}, 'Features'), featuresSection(sid(), {title: 'Forwarding, screening and blocking'}));
+	replace(main, h('h1', {}, 'Features'),
+		h('p.muted', {}, 'Forwarding, screening and blocking: what your carrier offers you. Switch each on or off and save it.'),
+		myFeaturesSection(sid()));
 }
 
 export async function renderPasswords(main) {

@@ -4,7 +4,8 @@ import {api} from '../api.js';
 import {h, replace, link, fmtTime} from '../dom.js';
 import {confirmButton, field, form} from '../form.js';
 import {aor, domainMap} from '../common.js';
-import {featuresSection, numbersSection, registrationsSection, sipPasswordSection, webLoginSection} from '../sections.js';
+import {numbersSection, registrationsSection, sipPasswordSection, webLoginSection} from '../sections.js';
+import {carrierFeaturesSection} from '../features.js';
 import {go} from '../app.js';
 
 export async function render(main, params, query, current) {
@@ -41,7 +42,7 @@ export async function render(main, params, query, current) {
 			sipPasswordSection(sid)),
 		numbersSection(sid, {editable: true, domains}),
 		registrationsSection(sid),
-		featuresSection(sid),
+		carrierFeaturesSection(sid),
 		webLoginSection(sid),
 		h('section.card.danger-zone', {}, h('h2', {}, 'Delete'),
 			h('p', {}, 'Deleting the subscriber removes its aliases, DIDs, registrations and features.'),
