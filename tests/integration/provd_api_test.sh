@@ -401,6 +401,38 @@ assert_eq "sip:alice@192.0.2.1:5060|0.5|Phone/1.0|udp:192.0.2.1:5060|<sip:edge.e
     "a registration: contact, q, user_agent, received, path"
 [[ "$(jf '.items[0].expires_at')" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T ]] || fail "a registration: expires_at ($BODY)"
 ok "a registration: expires_at is a timestamp"
+# every subscriber's bindings at once, for the carrier's registrations page
+aor() { app_sql -c "SELECT s.user_part || '@' || d.name FROM subscribers s JOIN domains d ON d.id = s.domain_id WHERE s.id = $1"; }
+api GET /api/v1/registrations
+assert_eq 200 "$CODE" "list every registration: 200"
+assert_eq "$B1:$S1:$(aor "$S1") $B2:$S1:$(aor "$S1") $B3:$S3:$(aor "$S3")" \
+    "$(jf '[.items[] | "\(.id):\(.subscriber_id):\(.aor)"] | join(" ")')" "every registration with its subscriber and AOR"
+api GET "/api/v1/registrations?subscriber=$S3"
+assert_eq "$B3" "$(jf '[.items[].id] | join(" ")')" "registrations ?subscriber="
+D3="$(app_sql -c "SELECT domain_id FROM subscribers WHERE id = $S3")"
+api GET "/api/v1/registrations?domain=$D3&limit=1"
+assert_eq "$(app_sql -c "SELECT min(b.id) FROM location_bindings b JOIN subscribers s ON s.id = b.subscriber_id WHERE s.domain_id = $D3")" \
+    "$(jf '.items[0].id')" "registrations ?domain= (first page of one)"
+api GET "/api/v1/registrations?subscriber=x"
+expect_problem 400 "registrations ?subscriber=x" "subscriber"
+CODE="$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/registrations")"
+assert_eq 401 "$CODE" "every registration without a token: 401"
+
+# the dashboard's counts: exact, and an expired binding is no registration
+app_sql -c "INSERT INTO location_bindings (subscriber_id, contact, q, expires, expires_at, call_id, cseq)
+    VALUES ($S3, 'sip:old@192.0.2.4', 1, 60, now() - interval '1 minute', 'cid-old', 1)" >/dev/null
+api GET /api/v1/stats
+assert_eq 200 "$CODE" "stats: 200"
+assert_eq "$(app_sql -c "SELECT count(*) || ' ' || count(*) FILTER (WHERE enabled) FROM subscribers") 3 2" \
+    "$(jf '"\(.subscribers.total) \(.subscribers.enabled) \(.registrations.bindings) \(.registrations.subscribers)"')" \
+    "stats: subscribers (total, enabled) and live registrations (bindings, subscribers)"
+for t in domains server_groups servers dial_plans accounts; do
+    assert_eq "$(app_sql -c "SELECT count(*) FROM $t")" "$(jf ".$t")" "stats: $t"
+done
+app_sql -c "DELETE FROM location_bindings WHERE call_id = 'cid-old'" >/dev/null
+CODE="$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/stats")"
+assert_eq 401 "$CODE" "stats without a token: 401"
+
 api GET "/api/v1/subscribers/$S1/registrations?limit=1"
 assert_eq "1 $B1" "$(jf '.items | length') $(jf .next)" "registrations: limit=1 pages"
 api GET "/api/v1/subscribers/$S1/registrations?after=-1"
@@ -726,7 +758,7 @@ while read -r method path; do
     n=$((n + 1))
 done < <(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | select(. != "parameters") | "\(.) \($p)"' \
     "$ROOT/provisioning/openapi.json")
-assert_eq 58 "$n" "every one of the 58 operations of openapi.json is served"
+assert_eq 60 "$n" "every one of the 60 operations of openapi.json is served"
 
 # --- the database goes away and comes back: 503, then served again ---
 pg_stop

@@ -318,6 +318,21 @@ assert_eq 200 "$CODE" "enabled again"
 # --- lockout: 5 failures of an account lock it (429), even for the right password ---
 assert_eq 1 "$(app_sql -c "SELECT failed_logins FROM accounts WHERE id = $BOB")" "a disabled account's login counts as a failure"
 app_sql -c "UPDATE accounts SET failed_logins = 0, first_failed_at = NULL WHERE id = $BOB"
+
+# --- disabling the subscriber (not the account) stops its web logins too ---
+login bob bob "$BOB_PW"
+assert_eq 200 "$CODE" "bob logs in"
+req - PATCH "/api/v1/subscribers/$S2" '{"enabled": false}' "If-Match: *"
+assert_eq 200 "$CODE" "an administrator disables bob's subscriber"
+req bob GET "/api/v1/subscribers/$S2"
+expect_problem 401 "the session of a disabled subscriber's account no longer works"
+login x bob "$BOB_PW"
+expect_problem 401 "a disabled subscriber's account cannot log in" "wrong login or password"
+req - PATCH "/api/v1/subscribers/$S2" '{"enabled": true}' "If-Match: *"
+assert_eq 200 "$CODE" "the subscriber enabled again"
+login bob bob "$BOB_PW"
+assert_eq 200 "$CODE" "...and bob logs in again"
+app_sql -c "UPDATE accounts SET failed_logins = 0, first_failed_at = NULL WHERE id = $BOB"
 for i in 1 2 3 4 5; do
     login x bob "bad-password-$i"
     assert_eq 401 "$CODE" "bob: wrong password $i: 401"

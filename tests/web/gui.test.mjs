@@ -155,6 +155,32 @@ test('an administrator logs in and sees the dashboard', async () => {
 	await shot(adminPage, 'dashboard-1280');
 });
 
+test('the registrations page lists every registered device with its subscriber', async () => {
+	const page = adminPage;
+	const own = (await api('GET', `/subscribers/${OWN_ID}`)).body;
+	const dom = (await api('GET', `/domains/${own.domain_id}`)).body;
+	const want = (await api('GET', '/registrations')).body.items;
+	assert.ok(want.some((b) => b.subscriber_id === OWN_ID), 'the seeded subscriber has a registration');
+	await page.getByRole('navigation', {name: 'Main'}).getByRole('link', {name: 'Registrations'}).click();
+	await page.getByRole('heading', {name: 'Registrations'}).waitFor();
+	const rows = page.locator('main table tbody tr');
+	await rows.first().waitFor();
+	const aorLinks = page.locator('main table tbody tr td[data-label="Subscriber"] a');
+	assert.deepEqual(await aorLinks.allTextContents(), want.map((b) => b.aor));
+	assert.ok(want.some((b) => b.aor === `${own.user_part}@${dom.name}`), 'the AOR is user@domain');
+	const ownLink = aorLinks.filter({hasText: `${own.user_part}@${dom.name}`}).first();
+	assert.equal(await ownLink.getAttribute('href'), `#/subscribers/${OWN_ID}`);
+	assert.deepEqual((await page.locator('main table tbody td[data-label="Contact"]').allTextContents()).sort(),
+		want.map((b) => b.contact).sort());
+	// another domain's filter shows none of them
+	const other = await api('POST', '/domains', {name: 'empty-regs.example'});
+	assert.equal(other.status, 201);
+	await page.goto(`/#/registrations?domain=${other.body.id}`);
+	await page.getByText('No device is registered.').waitFor();
+	await api('DELETE', `/domains/${other.body.id}`, undefined, {'If-Match': other.etag});
+	await shot(page, 'registrations-1280');
+});
+
 test('the administrator creates a subscriber and finds it in the list', async () => {
 	const page = adminPage;
 	await page.goto('/#/subscribers/new');
@@ -181,7 +207,11 @@ test('the administrator creates a subscriber and finds it in the list', async ()
 	await page.getByRole('searchbox').fill('carol');
 	await page.getByRole('button', {name: 'Search'}).click();
 	await page.waitForURL(/q=carol/);
-	await page.locator('tbody tr').first().waitFor();
+	// the list is replaced when the search's answer comes: wait for it,
+	// then count (a count taken in between sees the old or no table)
+	await page.locator('tbody tr').filter({hasText: 'Carol Created'}).waitFor();
+	await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1, null, {timeout: 5000})
+		.catch(() => {});
 	assert.equal(await page.locator('tbody tr').count(), 1);
 	await shot(page, 'subscribers-1280');
 });

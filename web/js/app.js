@@ -13,6 +13,7 @@ import * as servers from './pages/servers.js';
 import * as dialplans from './pages/dialplans.js';
 import * as accounts from './pages/accounts.js';
 import * as audit from './pages/audit.js';
+import * as registrations from './pages/registrations.js';
 import * as me from './pages/me.js';
 
 // The signed-in account ({id, login, role, subscriber_id}) or null.
@@ -33,6 +34,7 @@ const routes = [
 	{path: 'dial-plans', role: 'admin', page: dialplans.renderList},
 	{path: 'dial-plans/:id', role: 'admin', page: dialplans.renderPlan},
 	{path: 'accounts', role: 'admin', page: accounts.render},
+	{path: 'registrations', role: 'admin', page: registrations.render},
 	{path: 'audit', role: 'admin', page: audit.render},
 	{path: 'password', role: 'admin', page: adminPassword},
 	{path: '', role: 'subscriber', page: me.renderProfile},
@@ -42,7 +44,7 @@ const routes = [
 ];
 
 const navs = {
-	admin: [['', 'Dashboard'], ['subscribers', 'Subscribers'], ['domains', 'Domains'],
+	admin: [['', 'Dashboard'], ['subscribers', 'Subscribers'], ['registrations', 'Registrations'], ['domains', 'Domains'],
 		['server-groups', 'Servers'], ['dial-plans', 'Dial plans'], ['accounts', 'Accounts'], ['audit', 'Audit log']],
 	subscriber: [['', 'My line'], ['devices', 'Devices'], ['features', 'Features'], ['passwords', 'Passwords']],
 };
