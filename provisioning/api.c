@@ -18,6 +18,7 @@
 #include "provisioning/features.h"
 #include "provisioning/import.h"
 #include "provisioning/session.h"
+#include "provisioning/tokens.h"
 #include "provisioning/validate.h"
 #include "sip/digest.h"
 
@@ -180,7 +181,7 @@ PGresult *api_change(struct api_call *c, const char *resource, const char *stmt,
 	 * referenced or not: no change without its row, nor a row without
 	 * its change (none when stmt changed nothing) */
 	int acct = c->who.account_id ? api_param_num(ps, c->who.account_id) : api_param(ps, NULL);
-	int actor = api_param(ps, c->who.role == ROLE_TOKEN ? "token" : c->who.login);
+	int actor = api_param(ps, c->who.login);
 	int method = api_param(ps, c->req->method);
 	int path = api_param(ps, c->req->path);
 	int res = api_param(ps, resource);
@@ -971,6 +972,11 @@ const struct api_route api_routes[] = {
 	{"DELETE", "/api/v1/accounts/{id}", OP_DELETE, &api_accounts, NULL, ACCESS_ADMIN, 0, NULL},
 	{"PUT", "/api/v1/accounts/{id}/password", OP_CUSTOM, NULL, account_password, ACCESS_ADMIN, 0, NULL},
 	{"GET", "/api/v1/audit", OP_LIST, &api_audit, NULL, ACCESS_ADMIN, 0, NULL},
+	{"GET", "/api/v1/tokens", OP_LIST, &api_tokens, NULL, ACCESS_ADMIN, 0, NULL},
+	{"POST", "/api/v1/tokens", OP_CUSTOM, NULL, token_create, ACCESS_ADMIN, 0, NULL},
+	{"GET", "/api/v1/tokens/{id}", OP_GET, &api_tokens, NULL, ACCESS_ADMIN, 0, NULL},
+	{"PATCH", "/api/v1/tokens/{id}", OP_PATCH, &api_tokens, NULL, ACCESS_ADMIN, 0, NULL},
+	{"DELETE", "/api/v1/tokens/{id}", OP_DELETE, &api_tokens, NULL, ACCESS_ADMIN, 0, NULL},
 	{"GET", "/api/v1/stats", OP_CUSTOM, NULL, stats, ACCESS_ADMIN, 0, NULL},
 	{"GET", "/api/v1/registrations", OP_LIST, &all_bindings, NULL, ACCESS_ADMIN, 0, NULL},
 	CRUD("/api/v1/domains", domains),

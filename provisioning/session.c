@@ -130,8 +130,15 @@ int session_authenticate(struct api_call *c)
 	memset(&c->who, 0, sizeof(c->who));
 	if (c->req->bearer) {
 		c->who.role = ROLE_TOKEN;
-		strcpy(c->who.login, "token");
+		if (c->req->token_name && c->req->token_name[0])
+			snprintf(c->who.login, sizeof(c->who.login), "token:%s", c->req->token_name);
+		else
+			strcpy(c->who.login, "token");
 		return 0;
+	}
+	if (c->req->auth_unavailable) {
+		http_fail(c->resp, 503, "Database unavailable", "cannot check the token now; try again later");
+		return -1;
 	}
 	char id[SESSION_ID_HEX + 1], hash[65], idle[24];
 	if (cookie_session_id(http_header(c->req, "Cookie"), id) < 0)

@@ -654,6 +654,19 @@ static const struct field_spec account_fields[] = {
 const struct body_spec body_account = {"not a field of an account", sizeof(struct account_in),
 				       account_fields, true, account_finish};
 
+#define T struct api_token_in
+static const struct field_spec api_token_fields[] = {
+	{"name", STR(T, name), .flags = FIELD_REQUIRED | FIELD_FIXED, .bit = IN_NAME,
+	 .check = check_login, .why = "cannot change; make a new token instead"},
+	{"valid_days", INT(T, valid_days, 1, 3650, 0), .flags = FIELD_FIXED, .bit = IN_VALID_DAYS,
+	 .why = "cannot change; make a new token instead"},
+	{"enabled", BOOL(T, enabled, 1), .bit = IN_ENABLED},
+	{0},
+};
+#undef T
+const struct body_spec body_api_token = {"not a field of an API token (the token itself is made by provd)",
+					 sizeof(struct api_token_in), api_token_fields, true, NULL};
+
 static const struct field_spec web_password_fields[] = {
 	{"password", STR(struct web_password_in, password), .flags = FIELD_REQUIRED | FIELD_SECRET,
 	 .bit = IN_PASSWORD, .check = check_web_password},

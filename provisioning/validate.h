@@ -60,6 +60,7 @@ enum {
 	IN_LOCKED = 1u << 26,
 	IN_GROUP_ID = 1u << 27,
 	IN_SETTINGS = 1u << 28,
+	IN_VALID_DAYS = 1u << 29,
 };
 
 /*
@@ -143,7 +144,17 @@ struct own_password_in {
 	char new_password[1025];
 };
 
-extern const struct body_spec body_login, body_account, body_web_password, body_own_password;
+/* An API token for scripts (POST /tokens; a PATCH may change only
+ * enabled). The token itself is made by provd, never given. */
+struct api_token_in {
+	unsigned has;
+	char name[65];                /* as a login: ^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$ */
+	int valid_days;               /* 1 to 3650; 0 (absent): no expiry */
+	bool enabled;
+};
+
+extern const struct body_spec body_login, body_account, body_web_password, body_own_password,
+	body_api_token;
 
 bool valid_login(const char *s);
 /* The password policy of web logins: NULL when s is acceptable (10

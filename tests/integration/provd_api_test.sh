@@ -758,12 +758,18 @@ while read -r method path; do
     n=$((n + 1))
 done < <(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | select(. != "parameters") | "\(.) \($p)"' \
     "$ROOT/provisioning/openapi.json")
-assert_eq 60 "$n" "every one of the 60 operations of openapi.json is served"
+assert_eq 65 "$n" "every one of the 65 operations of openapi.json is served"
 
 # --- the database goes away and comes back: 503, then served again ---
+api POST /api/v1/tokens '{"name": "db-down"}'
+NAMED="$(jf .token)"
 pg_stop
 api GET "/api/v1/subscribers/$S1"
 expect_problem 503 "the database is down" "try again later"
+saved="$TOKEN"; TOKEN="$NAMED"
+api GET "/api/v1/subscribers/$S1"
+TOKEN="$saved"
+expect_problem 503 "a named token while the database is down: 503, not 401" "cannot check the token"
 pg_restart
 api GET "/api/v1/subscribers/$S1"
 [[ "$CODE" == 200 ]] || { echo "$BODY"; cat "$HARNESS_DIR/provd.log"; }

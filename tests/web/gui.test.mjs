@@ -423,6 +423,33 @@ test('accounts and the audit log', {skip: !hasSessions && 'provd has no accounts
 	await shot(page, 'audit-1280');
 });
 
+test('the administrator makes an API token, shown once, and revokes it', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+	const page = adminPage;
+	await page.goto('/#/accounts');
+	const sec = page.locator('#tokens');
+	await sec.getByLabel('Token name').fill('gui-script');
+	await sec.getByLabel('Valid for (days)').fill('7');
+	await sec.getByRole('button', {name: 'Make token'}).click();
+	const shown = page.locator('#new-token');
+	await shown.waitFor();
+	const token = (await shown.textContent()).trim();
+	assert.match(token, /^vocal_[0-9a-f]{64}$/);
+	await sec.getByRole('cell', {name: 'gui-script'}).waitFor();
+	const asScript = async () => (await fetch(`${BASE}/api/v1/subscribers/${OWN_ID}`, {headers: {Authorization: `Bearer ${token}`}})).status;
+	assert.equal(await asScript(), 200, 'the token works for a script');
+	// shown once: a reload of the page does not show it again
+	await page.reload();
+	await sec.getByRole('cell', {name: 'gui-script'}).waitFor();
+	assert.equal(await page.locator('#new-token').count(), 0);
+	assert.equal((await page.content()).includes(token), false, 'the token is nowhere on the page');
+	const row = sec.locator('tr', {has: page.getByRole('cell', {name: 'gui-script'})});
+	await row.getByRole('button', {name: 'Revoke'}).click();
+	await row.getByRole('button', {name: 'Really revoke?'}).click();
+	await sec.getByText('No API tokens.').waitFor();
+	assert.equal(await asScript(), 401, 'a revoked token is refused');
+	await shot(page, 'tokens-1280');
+});
+
 test('a forged cross-site POST with the administrator\'s cookie is refused', {skip: !hasSessions && 'provd has no sessions yet'}, async (t) => {
 	const port = new URL(BASE).port;
 	// the attacker: another origin (same host, another port: the same
