@@ -637,9 +637,13 @@ static void patch_row(struct api_call *c)
 	for (const struct field_spec *f = res->body->fields; f->name; f++) {
 		if (f->flags & (FIELD_PATH | FIELD_FIXED))
 			continue;
-		int k = in.domain.has & f->bit ? param_field(&ps, f, &in) : api_param(&ps, NULL);
-		sql_add(&q, "%s%s = coalesce($%d%s, %s)", k == 2 ? "" : ", ", f->name, k, sql_cast(f),
-			f->name);
+		bool given = in.domain.has & f->bit;
+		int k = given ? param_field(&ps, f, &in) : api_param(&ps, NULL);
+		if (given && (f->flags & FIELD_NULLABLE)) /* null given: set to NULL */
+			sql_add(&q, "%s%s = $%d%s", k == 2 ? "" : ", ", f->name, k, sql_cast(f));
+		else
+			sql_add(&q, "%s%s = coalesce($%d%s, %s)", k == 2 ? "" : ", ", f->name, k,
+				sql_cast(f), f->name);
 	}
 	int t = api_param(&ps, tag);
 	sql_add(&q,
@@ -711,7 +715,7 @@ static const struct api_resource domains = {
 	.table = "domains",
 	.noun = "domain",
 	.json = "json_build_object('id', id, 'name', name, 'realm', realm, 'enabled', enabled, "
-		"'created_at', created_at, 'updated_at', updated_at)",
+		"'feature_group_id', feature_group_id, 'created_at', created_at, 'updated_at', updated_at)",
 	.body = &body_domain,
 	.self = "/api/v1/domains/",
 };
@@ -806,7 +810,7 @@ static const struct api_resource server_groups = {
 	.table = "server_groups",
 	.noun = "server group",
 	.json = "json_build_object('id', id, 'name', name, 'kind', kind, 'description', description, "
-		"'created_at', created_at, 'updated_at', updated_at)",
+		"'on_failure', on_failure, 'created_at', created_at, 'updated_at', updated_at)",
 	.body = &body_server_group,
 	.self = "/api/v1/server-groups/",
 	.filters = (const struct list_filter[]){

@@ -387,6 +387,25 @@ test('domains, server groups and dial plans', async () => {
 	await edit.getByRole('button', {name: 'Save'}).click();
 	await page.getByRole('cell', {name: '5080', exact: true}).waitFor();
 	await shot(page, 'servers-1280');
+	// a feature group that skips its hop, made the second domain's default
+	await page.goto('/#/server-groups');
+	await page.getByLabel('Name', {exact: true}).fill('features-gui');
+	await page.getByLabel('Kind').selectOption('feature');
+	await page.getByLabel('When no server answers').selectOption('skip');
+	await page.getByRole('button', {name: 'Create group'}).click();
+	await page.getByRole('heading', {name: 'features-gui'}).waitFor();
+	const fg = (await api('GET', '/server-groups?kind=feature')).body.items.find((g) => g.name === 'features-gui');
+	assert.equal(fg.on_failure, 'skip');
+	const second = (await api('GET', '/domains')).body.items.find((d) => d.name === 'second.test');
+	await page.goto(`/#/domains/${second.id}`);
+	await page.getByLabel('Feature servers').selectOption(String(fg.id));
+	await page.getByRole('button', {name: 'Save'}).click();
+	await page.locator('.form-ok').filter({hasText: 'Saved'}).waitFor();
+	assert.equal((await api('GET', `/domains/${second.id}`)).body.feature_group_id, fg.id);
+	await page.getByLabel('Feature servers').selectOption('');
+	await page.getByRole('button', {name: 'Save'}).click();
+	await page.locator('.form-ok').filter({hasText: 'Saved'}).waitFor();
+	assert.equal((await api('GET', `/domains/${second.id}`)).body.feature_group_id, null);
 
 	await page.goto('/#/dial-plans');
 	await page.getByLabel('Name', {exact: true}).fill('pstn');
