@@ -233,6 +233,36 @@ test('the administrator pages through the subscribers', async () => {
 	await page.getByRole('link', {name: '2001@gui.test'}).waitFor();
 });
 
+test('the administrator imports subscribers from a CSV file: all or nothing, then partial', async () => {
+	const page = adminPage;
+	const dom = (await api('GET', `/domains/${DOMAIN_ID}`)).body.name;
+	const csv = `user_part,domain,display_name,password\n4001,${dom},Imported <b>One</b>,imported-pass-1\n4002,nowhere.example,Bad Domain,\n`;
+	await page.goto('/#/subscribers');
+	await page.getByRole('link', {name: 'Import CSV'}).click();
+	await page.getByRole('heading', {name: 'Import subscribers'}).waitFor();
+	const file = {name: 'subs.csv', mimeType: 'text/csv', buffer: Buffer.from(csv)};
+	await page.getByLabel('CSV file').setInputFiles(file);
+	await page.getByRole('button', {name: 'Import'}).click();
+	const result = page.locator('#import-result');
+	await result.getByRole('heading', {name: 'Nothing imported'}).waitFor();
+	const cells = await result.locator('tbody td').allTextContents();
+	assert.deepEqual(cells.slice(0, 2), ['3', 'domain'], 'the bad row by its line in the file, and its column');
+	assert.ok(cells[2].length > 0, 'and what is wrong');
+	assert.equal((await api('GET', '/subscribers?q=4001')).body.items.length, 0, 'all or nothing: nothing written');
+	await page.getByLabel('Import the good rows and list the bad ones').check();
+	await page.getByLabel('CSV file').setInputFiles(file);
+	await page.getByRole('button', {name: 'Import'}).click();
+	await result.getByRole('heading', {name: 'Imported'}).waitFor();
+	assert.match(await result.getByRole('status').textContent(), /1 of 2 rows imported, 1 refused/);
+	assert.equal(await result.locator('tbody tr').count(), 1);
+	const made = (await api('GET', '/subscribers?q=4001')).body.items;
+	assert.equal(made.length, 1);
+	assert.equal(made[0].display_name, 'Imported <b>One</b>');
+	assert.equal(made[0].has_password, true);
+	await shot(page, 'import-1280');
+	await api('DELETE', `/subscribers/${made[0].id}`, undefined, {'If-Match': '*'});
+});
+
 test('the administrator edits the display name (If-Match) and sets the SIP password', async () => {
 	const page = adminPage;
 	await page.goto(`/#/subscribers/${createdId}`);

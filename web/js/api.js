@@ -25,6 +25,7 @@ export class ApiError extends Error {
 		this.detail = p.detail || '';
 		this.retryAfter = retryAfter;
 		this.field = problemField(this.detail);
+		this.problem = p;          // the whole document (an import's errors)
 	}
 }
 
@@ -39,11 +40,12 @@ export function problemField(detail) {
 	return null;
 }
 
-// api(method, path, {body, etag, query}): {status, data, etag}. path is
-// under /api/v1 ("/subscribers/7"); query an object of parameters.
+// api(method, path, {body, type, etag, query}): {status, data, etag}. path
+// is under /api/v1 ("/subscribers/7"); query an object of parameters; body
+// is sent as JSON, or as it is with type as its Content-Type (a CSV file).
 export async function api(method, path, opts = {}) {
 	const headers = {Accept: 'application/json, application/problem+json'};
-	if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+	if (opts.body !== undefined) headers['Content-Type'] = opts.type || 'application/json';
 	if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
 	if (opts.etag) headers['If-Match'] = opts.etag;
 	let url = '/api/v1' + path;
@@ -59,7 +61,7 @@ export async function api(method, path, opts = {}) {
 		res = await fetch(url, {
 			method,
 			headers,
-			body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+			body: opts.body === undefined ? undefined : opts.type ? opts.body : JSON.stringify(opts.body),
 			credentials: 'same-origin',
 			cache: 'no-store',
 			redirect: 'error',

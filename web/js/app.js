@@ -14,6 +14,7 @@ import * as dialplans from './pages/dialplans.js';
 import * as accounts from './pages/accounts.js';
 import * as audit from './pages/audit.js';
 import * as registrations from './pages/registrations.js';
+import * as importPage from './pages/import.js';
 import * as me from './pages/me.js';
 
 // The signed-in account ({id, login, role, subscriber_id}) or null.
@@ -26,6 +27,7 @@ const routes = [
 	{path: '', role: 'admin', page: dashboard.render},
 	{path: 'subscribers', role: 'admin', page: subscribers.renderList},
 	{path: 'subscribers/new', role: 'admin', page: subscribers.renderCreate},
+	{path: 'subscribers/import', role: 'admin', page: importPage.render},
 	{path: 'subscribers/:id', role: 'admin', page: subscriber.render},
 	{path: 'domains', role: 'admin', page: domains.renderList},
 	{path: 'domains/:id', role: 'admin', page: domains.renderOne},
