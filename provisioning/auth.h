@@ -28,7 +28,7 @@ struct api_principal {
 	bool cookie;                   /* by the session cookie (CSRF rules apply) */
 	long long account_id;          /* 0 for the token */
 	long long subscriber_id;       /* ROLE_SUBSCRIBER */
-	char login[65];                /* "token" for the token */
+	char login[72];                /* "token" for the configured token, "token:NAME" for a named one */
 	char csrf[CSRF_TOKEN_HEX + 1]; /* the session's CSRF token */
 	char session[65];              /* the session's id_sha256 (hex) */
 };

@@ -15,7 +15,7 @@ const struct config_key provd_keys[] = {
 	 .desc = "PostgreSQL, the one source of truth"},
 	{.name = "api.token_sha256", CONFIG_STRING_AT(C, api_token_sha256), .def = "\"\"",
 	 .desc = "hex SHA-256 of the bearer token scripts send (Authorization: Bearer TOKEN); "
-		 "empty: every API request is refused"},
+		 "empty: none (scripts use named tokens, POST /api/v1/tokens, and people web logins)"},
 	{.name = "web.root", CONFIG_STRING_AT(C, web_root), .def = "\"\"",
 	 .desc = "directory of the web GUI, served for every path not under /api; empty: web/ "
 		 "beside bin/ (a source tree), else PREFIX/share/vocal/web"},

@@ -24,7 +24,9 @@ struct http_req {
 	const char *body;             /* NUL-terminated; "" when none */
 	size_t len;
 	struct MHD_Connection *conn;  /* for http_header, http_query */
-	bool bearer;                  /* Authorization: Bearer with the right token */
+	bool bearer;                  /* Authorization: Bearer with a right token */
+	const char *token_name;       /* which: "" the configured one, else a named one's */
+	bool auth_unavailable;        /* a bearer token the database could not check (503) */
 	const struct sockaddr *peer;  /* the client's address (NULL: unknown) */
 	char peer_text[64];           /* the same for logs */
 };
@@ -64,7 +66,8 @@ struct http_server;
 /*
  * Starts threads request threads serving listen (a numeric address; port
  * 0: the kernel chooses). token_sha256: 32 bytes that SHA-256 of the
- * bearer token must equal (req->bearer), or NULL: no token is right. Every
+ * configured bearer token equals, or NULL: none (named tokens still work
+ * through http_token_lookup). Every
  * request goes to handler, which decides who may do what (api.c); a body
  * is kept only for a request with the token, a Cookie header, or to
  * /api/v1/session (a login), else answered 401 unread. Returns the
@@ -73,6 +76,12 @@ struct http_server;
 struct http_server *http_start(const struct config_addr *listen, unsigned threads,
 			       const uint8_t *token_sha256, http_handler handler, uint16_t *port,
 			       char *err, size_t errlen);
+
+/* Before http_start: bearer tokens other than the configured one are
+ * asked of lookup (with the token's SHA-256 in lower-case hex): 1 and the
+ * token's name in name, 0 not a token, -1 cannot say now. It runs as the
+ * headers arrive, before any body is kept. */
+void http_token_lookup(int (*lookup)(const char *sha256_hex, char *name, size_t cap));
 
 /* Before http_start: requests to path (exact) may send bodies of up to
  * max bytes instead of API_BODY_MAX (the bulk import). path is kept. */

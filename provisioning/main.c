@@ -19,6 +19,7 @@
 #include "provisioning/http.h"
 #include "provisioning/static.h"
 #include "provisioning/session.h"
+#include "provisioning/tokens.h"
 
 static struct daemon d = {
 	.name = "provd",
@@ -132,7 +133,7 @@ int main(int argc, char **argv)
 	if (has_token < 0)
 		fatalx("api.token_sha256: must be 64 hex digits (sha256sum of the token)");
 	if (!has_token)
-		log_warnx("api.token_sha256 is empty: every API request is refused (401)");
+		log_info("api.token_sha256 is empty: scripts use the named tokens of /api/v1/tokens");
 
 	int web = static_init(c->web_root, err, sizeof(err));
 	if (web < 0)
@@ -189,6 +190,7 @@ int main(int argc, char **argv)
 	if (session_init(&sc, err, sizeof(err)) < 0)
 		fatalx("sessions: %s", err);
 	http_body_limit("/api/v1/subscribers/import", (size_t)c->import_max_bytes);
+	http_token_lookup(token_lookup);
 	uint16_t port;
 	struct http_server *http = http_start(&c->listen, (unsigned)c->threads,
 					      has_token ? token : NULL, api_handle, &port, err, sizeof(err));

@@ -130,8 +130,15 @@ int session_authenticate(struct api_call *c)
 	memset(&c->who, 0, sizeof(c->who));
 	if (c->req->bearer) {
 		c->who.role = ROLE_TOKEN;
-		strcpy(c->who.login, "token");
+		if (c->req->token_name && c->req->token_name[0])
+			snprintf(c->who.login, sizeof(c->who.login), "token:%s", c->req->token_name);
+		else
+			strcpy(c->who.login, "token");
 		return 0;
+	}
+	if (c->req->auth_unavailable) {
+		http_fail(c->resp, 503, "Database unavailable", "cannot check the token now; try again later");
+		return -1;
 	}
 	char id[SESSION_ID_HEX + 1], hash[65], idle[24];
 	if (cookie_session_id(http_header(c->req, "Cookie"), id) < 0)
@@ -143,6 +150,7 @@ int session_authenticate(struct api_call *c)
 		c->resp,
 		"UPDATE sessions s SET last_seen_at = now() FROM accounts a "
 		"WHERE s.id_sha256 = $1 AND a.id = s.account_id AND a.enabled AND s.expires_at > now() "
+		"AND NOT EXISTS (SELECT 1 FROM subscribers d WHERE d.id = a.subscriber_id AND NOT d.enabled) "
 		"AND s.last_seen_at > now() - make_interval(secs => $2::float8) "
 		"RETURNING a.id, a.login, a.role, coalesce(a.subscriber_id, 0), s.csrf_token",
 		&ps);
@@ -243,9 +251,11 @@ void session_login(struct api_call *c)
 	struct api_params ps = API_PARAMS(in.login);
 	PGresult *r = api_query(
 		c->resp,
-		"SELECT id, login, role, coalesce(subscriber_id, 0), password_hash, enabled, "
-		"coalesce(ceil(extract(epoch FROM locked_until - now()) * 1000), 0)::bigint "
-		"FROM accounts WHERE lower(login) = lower($1)",
+		"SELECT a.id, a.login, a.role, coalesce(a.subscriber_id, 0), a.password_hash, "
+		"a.enabled AND coalesce(s.enabled, true), "
+		"coalesce(ceil(extract(epoch FROM a.locked_until - now()) * 1000), 0)::bigint "
+		"FROM accounts a LEFT JOIN subscribers s ON s.id = a.subscriber_id "
+		"WHERE lower(a.login) = lower($1)",
 		&ps);
 	if (!r)
 		goto out;
@@ -296,7 +306,7 @@ void session_login(struct api_call *c)
 		PQclear(r);
 		count_failure(c, key, false);
 		http_log(LOG_WARNING, "login failed: %s for %s (from %s)%s",
-			 enabled ? "wrong password" : "account disabled", login, from,
+			 enabled ? "wrong password" : "account or its subscriber disabled", login, from,
 			 locked ? "; the account is locked now" : "");
 		wrong(c);
 		goto out;

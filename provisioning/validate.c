@@ -213,6 +213,10 @@ static int field_get(const struct field_spec *f, json_t *v, void *out, struct pr
 		*(int *)at = (int)json_integer_value(v);
 		return 0;
 	case FIELD_ID:
+		if ((f->flags & FIELD_NULLABLE) && json_is_null(v)) {
+			*(int64_t *)at = 0;
+			return 0;
+		}
 		if (!json_is_integer(v) || json_integer_value(v) <= 0)
 			return problem_set(p, 422, "Invalid field", "%s: must be a positive integer", f->name);
 		*(int64_t *)at = json_integer_value(v);
@@ -349,6 +353,11 @@ static bool valid_auth_kind(const char *s)
 	return !strcmp(s, "none") || !strcmp(s, "ip") || !strcmp(s, "digest");
 }
 
+static bool valid_on_failure(const char *s)
+{
+	return !strcmp(s, "fail") || !strcmp(s, "skip");
+}
+
 static bool non_empty(const char *s)
 {
 	return s[0] != 0;
@@ -373,6 +382,7 @@ STRING_CHECK(check_kind, valid_server_kind,
 	     "must be one of marshal_ua, marshal_gateway, redirect, feature, cdr, provisioning, "
 	     "heartbeat, voicemail")
 STRING_CHECK(check_description, chars_1024, "too long (at most 1024 characters)")
+STRING_CHECK(check_on_failure, valid_on_failure, "must be one of fail, skip")
 STRING_CHECK(check_host, valid_host, "a host name or an IP address (IPv6 without brackets)")
 STRING_CHECK(check_transport, valid_transport, "must be one of udp, tcp, tls, sctp, ws, wss")
 STRING_CHECK(check_template, valid_contact_template,
@@ -440,6 +450,8 @@ static const struct field_spec domain_fields[] = {
 	 .check = check_domain_name, .why = "cannot change; create a new domain instead"},
 	{"realm", STR(T, realm), .bit = IN_REALM, .check = check_realm},
 	{"enabled", BOOL(T, enabled, 1), .bit = IN_ENABLED},
+	/* a group of kind feature: the schema's trigger (007) says so otherwise */
+	{"feature_group_id", ID(T, feature_group_id), .flags = FIELD_NULLABLE, .bit = IN_GROUP_ID},
 	{0},
 };
 #undef T
@@ -495,6 +507,8 @@ static const struct field_spec server_group_fields[] = {
 	{"kind", STR(T, kind), .flags = FIELD_REQUIRED | FIELD_FIXED | FIELD_ENUM, .bit = IN_KIND,
 	 .check = check_kind, .why = "cannot change; create a new group instead"},
 	{"description", STR(T, description), .bit = IN_DESCRIPTION, .check = check_description},
+	{"on_failure", STR(T, on_failure), .flags = FIELD_ENUM, .bit = IN_ON_FAILURE,
+	 .check = check_on_failure, .sdef = "fail"},
 	{0},
 };
 #undef T
@@ -653,6 +667,19 @@ static const struct field_spec account_fields[] = {
 #undef T
 const struct body_spec body_account = {"not a field of an account", sizeof(struct account_in),
 				       account_fields, true, account_finish};
+
+#define T struct api_token_in
+static const struct field_spec api_token_fields[] = {
+	{"name", STR(T, name), .flags = FIELD_REQUIRED | FIELD_FIXED, .bit = IN_NAME,
+	 .check = check_login, .why = "cannot change; make a new token instead"},
+	{"valid_days", INT(T, valid_days, 1, 3650, 0), .flags = FIELD_FIXED, .bit = IN_VALID_DAYS,
+	 .why = "cannot change; make a new token instead"},
+	{"enabled", BOOL(T, enabled, 1), .bit = IN_ENABLED},
+	{0},
+};
+#undef T
+const struct body_spec body_api_token = {"not a field of an API token (the token itself is made by provd)",
+					 sizeof(struct api_token_in), api_token_fields, true, NULL};
 
 static const struct field_spec web_password_fields[] = {
 	{"password", STR(struct web_password_in, password), .flags = FIELD_REQUIRED | FIELD_SECRET,

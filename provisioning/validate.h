@@ -60,6 +60,8 @@ enum {
 	IN_LOCKED = 1u << 26,
 	IN_GROUP_ID = 1u << 27,
 	IN_SETTINGS = 1u << 28,
+	IN_VALID_DAYS = 1u << 29,
+	IN_ON_FAILURE = 1u << 30,
 };
 
 /*
@@ -84,6 +86,7 @@ enum {
 	FIELD_ENUM = 1u << 3,         /* every fault is check's message (one of a list) */
 	FIELD_PARENT_DEFAULT = 1u << 4, /* FIELD_ID: absent (0) takes the parent row's column */
 	FIELD_SECRET = 1u << 5,       /* never stored or logged as given (passwords) */
+	FIELD_NULLABLE = 1u << 6,     /* FIELD_ID: JSON null is 0, stored as SQL NULL */
 };
 
 struct field_spec {
@@ -143,7 +146,17 @@ struct own_password_in {
 	char new_password[1025];
 };
 
-extern const struct body_spec body_login, body_account, body_web_password, body_own_password;
+/* An API token for scripts (POST /tokens; a PATCH may change only
+ * enabled). The token itself is made by provd, never given. */
+struct api_token_in {
+	unsigned has;
+	char name[65];                /* as a login: ^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$ */
+	int valid_days;               /* 1 to 3650; 0 (absent): no expiry */
+	bool enabled;
+};
+
+extern const struct body_spec body_login, body_account, body_web_password, body_own_password,
+	body_api_token;
 
 bool valid_login(const char *s);
 /* The password policy of web logins: NULL when s is acceptable (10
@@ -201,6 +214,7 @@ struct domain_in {
 	char name[254];               /* lower-case DNS name */
 	char realm[129];              /* printable ASCII, no '"' or '\\' */
 	bool enabled;
+	int64_t feature_group_id;     /* new subscriptions' feature group; 0 (null): none */
 };
 
 struct subscriber_in {
@@ -237,6 +251,7 @@ struct server_group_in {
 	char name[64];                /* ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$ */
 	char kind[16];                /* marshal_ua, marshal_gateway, redirect, feature, ... */
 	char description[4 * 1024 + 1]; /* up to 1024 characters of UTF-8 */
+	char on_failure[8];           /* a feature group's: fail (the call) or skip (the hop) */
 };
 
 /* One server of a group (RFC 2782 priority and weight). */

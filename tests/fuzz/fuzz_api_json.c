@@ -3,7 +3,7 @@
  * api_parse_subscriber, api_parse_password, api_parse_alias, api_parse_did,
  * api_parse_server_group, api_parse_server, api_parse_dial_plan,
  * api_parse_dial_entry, api_parse_feature with its settings; and the web-login bodies of body_login,
- * body_account, body_web_password, body_own_password; provisioning/validate.h),
+ * body_account, body_web_password, body_own_password, body_api_token; provisioning/validate.h),
  * the code that sees untrusted JSON first (a login's body comes from
  * anyone, before any authentication).
  *
@@ -13,8 +13,9 @@
  * subscription (api_parse_feature: the next byte modulo the number of
  * kinds is the feature kind, whose settings feature/settings.c validates,
  * a raw cpl script being compiled); with bit 7 set,
- * a web-login body instead, by bits 3-4: 0 login, 1 account, 2 an
- * account's password, 3 one's own password change; bit 2: a create
+ * a web-login body instead, by bits 3-5: 0 login, 1 account, 2 an
+ * account's password, 3 and 5-7 one's own password change, 4 an API
+ * token; bit 2: a create
  * rather than a patch), then the body. Properties
  * (__builtin_trap when broken):
  *
@@ -107,6 +108,18 @@ static void web_bodies(unsigned which, bool create, const char *text, size_t len
 			CHECK(!web_password_policy(w.password));
 		break;
 	}
+	case 4: {
+		struct api_token_in t;
+		rc = body_parse(&body_api_token, text, len, create, &t, p);
+		check_problem(rc, p);
+		if (rc == 0 && create) {
+			CHECK(valid_login(t.name) && t.valid_days >= 0 && t.valid_days <= 3650);
+			check_summary(&body_api_token, &t);
+		} else if (rc == 0) {
+			CHECK(t.has == IN_ENABLED);
+		}
+		break;
+	}
 	default: {
 		struct own_password_in o;
 		rc = body_parse(&body_own_password, text, len, true, &o, p);
@@ -160,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 3:
 		if (sel & 0x80) {
-			web_bodies((sel >> 3) & 3, create, text, len, &p);
+			web_bodies((sel >> 3) & 7, create, text, len, &p);
 			break;
 		}
 		switch ((sel >> 3) & 7) {

@@ -401,6 +401,38 @@ assert_eq "sip:alice@192.0.2.1:5060|0.5|Phone/1.0|udp:192.0.2.1:5060|<sip:edge.e
     "a registration: contact, q, user_agent, received, path"
 [[ "$(jf '.items[0].expires_at')" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T ]] || fail "a registration: expires_at ($BODY)"
 ok "a registration: expires_at is a timestamp"
+# every subscriber's bindings at once, for the carrier's registrations page
+aor() { app_sql -c "SELECT s.user_part || '@' || d.name FROM subscribers s JOIN domains d ON d.id = s.domain_id WHERE s.id = $1"; }
+api GET /api/v1/registrations
+assert_eq 200 "$CODE" "list every registration: 200"
+assert_eq "$B1:$S1:$(aor "$S1") $B2:$S1:$(aor "$S1") $B3:$S3:$(aor "$S3")" \
+    "$(jf '[.items[] | "\(.id):\(.subscriber_id):\(.aor)"] | join(" ")')" "every registration with its subscriber and AOR"
+api GET "/api/v1/registrations?subscriber=$S3"
+assert_eq "$B3" "$(jf '[.items[].id] | join(" ")')" "registrations ?subscriber="
+D3="$(app_sql -c "SELECT domain_id FROM subscribers WHERE id = $S3")"
+api GET "/api/v1/registrations?domain=$D3&limit=1"
+assert_eq "$(app_sql -c "SELECT min(b.id) FROM location_bindings b JOIN subscribers s ON s.id = b.subscriber_id WHERE s.domain_id = $D3")" \
+    "$(jf '.items[0].id')" "registrations ?domain= (first page of one)"
+api GET "/api/v1/registrations?subscriber=x"
+expect_problem 400 "registrations ?subscriber=x" "subscriber"
+CODE="$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/registrations")"
+assert_eq 401 "$CODE" "every registration without a token: 401"
+
+# the dashboard's counts: exact, and an expired binding is no registration
+app_sql -c "INSERT INTO location_bindings (subscriber_id, contact, q, expires, expires_at, call_id, cseq)
+    VALUES ($S3, 'sip:old@192.0.2.4', 1, 60, now() - interval '1 minute', 'cid-old', 1)" >/dev/null
+api GET /api/v1/stats
+assert_eq 200 "$CODE" "stats: 200"
+assert_eq "$(app_sql -c "SELECT count(*) || ' ' || count(*) FILTER (WHERE enabled) FROM subscribers") 3 2" \
+    "$(jf '"\(.subscribers.total) \(.subscribers.enabled) \(.registrations.bindings) \(.registrations.subscribers)"')" \
+    "stats: subscribers (total, enabled) and live registrations (bindings, subscribers)"
+for t in domains server_groups servers dial_plans accounts; do
+    assert_eq "$(app_sql -c "SELECT count(*) FROM $t")" "$(jf ".$t")" "stats: $t"
+done
+app_sql -c "DELETE FROM location_bindings WHERE call_id = 'cid-old'" >/dev/null
+CODE="$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/stats")"
+assert_eq 401 "$CODE" "stats without a token: 401"
+
 api GET "/api/v1/subscribers/$S1/registrations?limit=1"
 assert_eq "1 $B1" "$(jf '.items | length') $(jf .next)" "registrations: limit=1 pages"
 api GET "/api/v1/subscribers/$S1/registrations?after=-1"
@@ -486,6 +518,33 @@ assert_eq "200 edge-A edge A" "$CODE $(jf .name) $(jf .description)" "group PATC
 GETAG2="$(header ETag)"
 [[ "$GETAG2" != "$GETAG" ]] || fail "group PATCH gives a new ETag"
 ok "group PATCH gives a new ETag"
+
+# a feature group's on_failure, and a domain's default feature group
+assert_eq "fail" "$(jf .on_failure)" "on_failure defaults to fail"
+api POST /api/v1/server-groups '{"name": "features-1", "kind": "feature", "on_failure": "skip"}'
+assert_eq "201 skip" "$CODE $(jf .on_failure)" "a feature group that skips its hop"
+GF="$(jf .id)"
+api PATCH "/api/v1/server-groups/$GF" '{"on_failure": "fail"}' "If-Match: *"
+assert_eq "200 fail" "$CODE $(jf .on_failure)" "on_failure changed"
+api PATCH "/api/v1/server-groups/$GF" '{"on_failure": "retry"}' "If-Match: *"
+expect_problem 422 "on_failure retry" "on_failure: must be one of fail, skip"
+api GET "/api/v1/domains/$D1"
+assert_eq "null" "$(jf .feature_group_id)" "a domain has no default feature group"
+api PATCH "/api/v1/domains/$D1" "{\"feature_group_id\": $GF}" "If-Match: *"
+assert_eq "200 $GF" "$CODE $(jf .feature_group_id)" "a domain's default feature group"
+assert_eq "$GF" "$(app_sql -c "SELECT feature_group_id FROM domains WHERE id = $D1")" "...stored"
+api PATCH "/api/v1/domains/$D1" "{\"feature_group_id\": $G1}" "If-Match: *"
+expect_problem 422 "a marshal group as a domain's feature group" "server group $G1 is of kind marshal_ua, not feature"
+api PATCH "/api/v1/domains/$D1" '{"feature_group_id": 999999}' "If-Match: *"
+expect_problem 422 "a missing group as a domain's feature group" "999999"
+api PATCH "/api/v1/domains/$D1" '{"feature_group_id": "x"}' "If-Match: *"
+expect_problem 422 "a feature_group_id of text" "feature_group_id: must be a positive integer"
+api PATCH "/api/v1/domains/$D1" '{"feature_group_id": null}' "If-Match: *"
+assert_eq "200 null" "$CODE $(jf .feature_group_id)" "null removes the default"
+api PATCH "/api/v1/domains/$D1" '{"realm": null}' "If-Match: *"
+expect_problem 422 "null only where a member may be none" "realm:"
+api DELETE "/api/v1/server-groups/$GF" "" "If-Match: *"
+assert_eq 204 "$CODE" "the feature group deleted"
 
 api POST "/api/v1/server-groups/$G1/servers" '{"host": "192.0.2.10"}'
 assert_eq 201 "$CODE" "create a server: 201"
@@ -726,12 +785,18 @@ while read -r method path; do
     n=$((n + 1))
 done < <(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | select(. != "parameters") | "\(.) \($p)"' \
     "$ROOT/provisioning/openapi.json")
-assert_eq 58 "$n" "every one of the 58 operations of openapi.json is served"
+assert_eq 65 "$n" "every one of the 65 operations of openapi.json is served"
 
 # --- the database goes away and comes back: 503, then served again ---
+api POST /api/v1/tokens '{"name": "db-down"}'
+NAMED="$(jf .token)"
 pg_stop
 api GET "/api/v1/subscribers/$S1"
 expect_problem 503 "the database is down" "try again later"
+saved="$TOKEN"; TOKEN="$NAMED"
+api GET "/api/v1/subscribers/$S1"
+TOKEN="$saved"
+expect_problem 503 "a named token while the database is down: 503, not 401" "cannot check the token"
 pg_restart
 api GET "/api/v1/subscribers/$S1"
 [[ "$CODE" == 200 ]] || { echo "$BODY"; cat "$HARNESS_DIR/provd.log"; }

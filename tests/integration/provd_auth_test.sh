@@ -318,6 +318,21 @@ assert_eq 200 "$CODE" "enabled again"
 # --- lockout: 5 failures of an account lock it (429), even for the right password ---
 assert_eq 1 "$(app_sql -c "SELECT failed_logins FROM accounts WHERE id = $BOB")" "a disabled account's login counts as a failure"
 app_sql -c "UPDATE accounts SET failed_logins = 0, first_failed_at = NULL WHERE id = $BOB"
+
+# --- disabling the subscriber (not the account) stops its web logins too ---
+login bob bob "$BOB_PW"
+assert_eq 200 "$CODE" "bob logs in"
+req - PATCH "/api/v1/subscribers/$S2" '{"enabled": false}' "If-Match: *"
+assert_eq 200 "$CODE" "an administrator disables bob's subscriber"
+req bob GET "/api/v1/subscribers/$S2"
+expect_problem 401 "the session of a disabled subscriber's account no longer works"
+login x bob "$BOB_PW"
+expect_problem 401 "a disabled subscriber's account cannot log in" "wrong login or password"
+req - PATCH "/api/v1/subscribers/$S2" '{"enabled": true}' "If-Match: *"
+assert_eq 200 "$CODE" "the subscriber enabled again"
+login bob bob "$BOB_PW"
+assert_eq 200 "$CODE" "...and bob logs in again"
+app_sql -c "UPDATE accounts SET failed_logins = 0, first_failed_at = NULL WHERE id = $BOB"
 for i in 1 2 3 4 5; do
     login x bob "bad-password-$i"
     assert_eq 401 "$CODE" "bob: wrong password $i: 401"
@@ -381,6 +396,79 @@ assert_eq 204 "$CODE" "delete a subscriber"
 assert_eq 0 "$(app_sql -c "SELECT count(*) FROM accounts WHERE id = $BOB")" "its web login goes with it"
 req bob GET /api/v1/session
 expect_problem 401 "and its sessions"
+
+# --- named API tokens for scripts: made once, stored hashed, named in the audit log, revoked ---
+login tadm admin "$ADMIN_PW"
+TCSRF="$CSRF"
+req tadm POST /api/v1/tokens '{"name": "billing-sync", "valid_days": 30}' "X-CSRF-Token: $TCSRF"
+assert_eq 201 "$CODE" "an administrator makes an API token"
+T1="$(jf .token)"; T1ID="$(jf .id)"; T1TAG="$(header ETag)"
+[[ "$T1" =~ ^vocal_[0-9a-f]{64}$ ]] || fail "the token: $T1"
+ok "the token is vocal_ and 256 random bits in hex"
+assert_eq "billing-sync Admin true" "$(jf '"\(.name) \(.created_by_login) \(.enabled)"')" "name, maker, enabled"
+assert_eq "/api/v1/tokens/$T1ID" "$(header Location)" "Location names it"
+assert_eq t "$(app_sql -c "SELECT expires_at BETWEEN now() + interval '29 days' AND now() + interval '31 days' FROM api_tokens WHERE id = $T1ID")" "valid_days: expires in 30 days"
+assert_eq "$(printf '%s' "$T1" | sha256sum | cut -d' ' -f1)" "$(app_sql -c "SELECT token_sha256 FROM api_tokens WHERE id = $T1ID")" "only the token's SHA-256 is stored"
+assert_eq 0 "$(app_sql -c "SELECT count(*) FROM api_tokens t, audit_log a WHERE position('$T1' IN t::text) > 0 OR position('$T1' IN a::text) > 0")" "the token is nowhere in the database"
+req tadm GET "/api/v1/tokens/$T1ID"
+assert_eq "200 null" "$CODE $(jf .token)" "reading a token never shows it again"
+tok() { # TOKEN METHOD PATH [BODY]: as a script with that token
+    local t="$1"; shift
+    local saved="$TOKEN"; TOKEN="$t"; req - "$@"; TOKEN="$saved"
+}
+tok "$T1" GET "/api/v1/subscribers/$S1"
+assert_eq 200 "$CODE" "a script reads with the named token"
+tok "$T1" POST /api/v1/domains '{"name": "token-made.example"}'
+assert_eq 201 "$CODE" "...and writes, with no CSRF token (not a browser)"
+TD="$(jf .id)"
+assert_eq "token:billing-sync " "$(app_sql -c "SELECT actor || ' ' || coalesce(account_id::text, '') FROM audit_log WHERE resource = 'domains' AND resource_id = $TD")" \
+    "the audit log names the token"
+req - DELETE "/api/v1/domains/$TD" "" "If-Match: *"
+assert_eq "token" "$(app_sql -c "SELECT actor FROM audit_log WHERE resource = 'domains' AND resource_id = $TD AND method = 'DELETE'")" \
+    "the configured token is still 'token'"
+assert_eq t "$(app_sql -c "SELECT last_used_at > now() - interval '1 minute' FROM api_tokens WHERE id = $T1ID")" "last_used_at moves"
+req tadm GET "/api/v1/tokens/$T1ID"
+assert_eq "$T1TAG" "$(header ETag)" "...and using the token leaves its ETag"
+tok "vocal_$(printf '%064d' 0)" GET "/api/v1/subscribers/$S1"
+expect_problem 401 "a token that was never made"
+req tadm POST /api/v1/tokens '{"name": "Billing-Sync"}' "X-CSRF-Token: $TCSRF"
+expect_problem 409 "a second token of the same name (case-insensitively)"
+req tadm POST /api/v1/tokens '{"name": "-x"}' "X-CSRF-Token: $TCSRF"
+expect_problem 422 "a token name that is no name" "name:"
+req tadm POST /api/v1/tokens '{"name": "x", "token": "vocal_mine"}' "X-CSRF-Token: $TCSRF"
+expect_problem 422 "a token cannot be chosen" "token:"
+req tadm POST /api/v1/tokens '{"name": "x", "valid_days": 0}' "X-CSRF-Token: $TCSRF"
+expect_problem 422 "valid_days 0" "valid_days:"
+req tadm POST /api/v1/tokens '{"name": "nocsrf"}'
+expect_problem 403 "a session makes no token without its CSRF token"
+login tsub alice "$ALICE_PW2"
+req tsub POST /api/v1/tokens '{"name": "mine"}' "X-CSRF-Token: $CSRF"
+expect_problem 403 "a subscriber makes no token"
+req tsub GET /api/v1/tokens
+expect_problem 403 "a subscriber lists no tokens"
+tok "$T1" POST /api/v1/tokens '{"name": "made-by-a-token"}'
+assert_eq "201 token:billing-sync null" "$CODE $(jf .created_by_login) $(jf .created_by)" "a token may make a token (it acts as an administrator)"
+T2="$(jf .token)"; T2ID="$(jf .id)"
+req tadm GET /api/v1/tokens
+assert_eq "$T1ID $T2ID" "$(jf '[.items[].id] | join(" ")')" "the list"
+assert_eq 0 "$(jf '[.items[] | select(has("token") or has("token_sha256"))] | length')" "...shows no token or hash"
+# revocation: disabled, expired, deleted
+req tadm PATCH "/api/v1/tokens/$T1ID" '{"enabled": false}' "If-Match: $T1TAG" "X-CSRF-Token: $TCSRF"
+assert_eq "200 false" "$CODE $(jf .enabled)" "a token disabled (If-Match)"
+tok "$T1" GET "/api/v1/subscribers/$S1"
+expect_problem 401 "a disabled token is refused at once"
+req tadm PATCH "/api/v1/tokens/$T1ID" '{"name": "renamed"}' "If-Match: *" "X-CSRF-Token: $TCSRF"
+expect_problem 422 "a token's name cannot change" "name: cannot change"
+app_sql -c "UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE id = $T2ID"
+tok "$T2" GET "/api/v1/subscribers/$S1"
+expect_problem 401 "an expired token"
+app_sql -c "UPDATE api_tokens SET expires_at = NULL WHERE id = $T2ID"
+tok "$T2" GET "/api/v1/subscribers/$S1"
+assert_eq 200 "$CODE" "(not expired again)"
+req tadm DELETE "/api/v1/tokens/$T2ID" "" "If-Match: *" "X-CSRF-Token: $TCSRF"
+assert_eq 204 "$CODE" "a token deleted"
+tok "$T2" GET "/api/v1/subscribers/$S1"
+expect_problem 401 "a deleted token"
 
 # --- per address: a second provd that blocks after 3 failures, Secure cookies ---
 PORT2=$(harness_free_port tcp)

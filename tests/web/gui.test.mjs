@@ -206,6 +206,32 @@ test('an administrator logs in and sees the dashboard', async () => {
 	await shot(adminPage, 'dashboard-1280');
 });
 
+test('the registrations page lists every registered device with its subscriber', async () => {
+	const page = adminPage;
+	const own = (await api('GET', `/subscribers/${OWN_ID}`)).body;
+	const dom = (await api('GET', `/domains/${own.domain_id}`)).body;
+	const want = (await api('GET', '/registrations')).body.items;
+	assert.ok(want.some((b) => b.subscriber_id === OWN_ID), 'the seeded subscriber has a registration');
+	await page.getByRole('navigation', {name: 'Main'}).getByRole('link', {name: 'Registrations'}).click();
+	await page.getByRole('heading', {name: 'Registrations'}).waitFor();
+	const rows = page.locator('main table tbody tr');
+	await rows.first().waitFor();
+	const aorLinks = page.locator('main table tbody tr td[data-label="Subscriber"] a');
+	assert.deepEqual(await aorLinks.allTextContents(), want.map((b) => b.aor));
+	assert.ok(want.some((b) => b.aor === `${own.user_part}@${dom.name}`), 'the AOR is user@domain');
+	const ownLink = aorLinks.filter({hasText: `${own.user_part}@${dom.name}`}).first();
+	assert.equal(await ownLink.getAttribute('href'), `#/subscribers/${OWN_ID}`);
+	assert.deepEqual((await page.locator('main table tbody td[data-label="Contact"]').allTextContents()).sort(),
+		want.map((b) => b.contact).sort());
+	// another domain's filter shows none of them
+	const other = await api('POST', '/domains', {name: 'empty-regs.example'});
+	assert.equal(other.status, 201);
+	await page.goto(`/#/registrations?domain=${other.body.id}`);
+	await page.getByText('No device is registered.').waitFor();
+	await api('DELETE', `/domains/${other.body.id}`, undefined, {'If-Match': other.etag});
+	await shot(page, 'registrations-1280');
+});
+
 test('the administrator creates a subscriber and finds it in the list', async () => {
 	const page = adminPage;
 	await page.goto('/#/subscribers/new');
@@ -232,7 +258,11 @@ test('the administrator creates a subscriber and finds it in the list', async ()
 	await page.getByRole('searchbox').fill('carol');
 	await page.getByRole('button', {name: 'Search'}).click();
 	await page.waitForURL(/q=carol/);
-	await page.locator('tbody tr').first().waitFor();
+	// the list is replaced when the search's answer comes: wait for it,
+	// then count (a count taken in between sees the old or no table)
+	await page.locator('tbody tr').filter({hasText: 'Carol Created'}).waitFor();
+	await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1, null, {timeout: 5000})
+		.catch(() => {});
 	assert.equal(await page.locator('tbody tr').count(), 1);
 	await shot(page, 'subscribers-1280');
 });
@@ -252,6 +282,36 @@ test('the administrator pages through the subscribers', async () => {
 	assert.equal(await page.locator('tbody tr').count(), 8); // 3 + 55 = 58 in all
 	await page.getByRole('link', {name: '← Previous'}).click();
 	await page.getByRole('link', {name: '2001@gui.test'}).waitFor();
+});
+
+test('the administrator imports subscribers from a CSV file: all or nothing, then partial', async () => {
+	const page = adminPage;
+	const dom = (await api('GET', `/domains/${DOMAIN_ID}`)).body.name;
+	const csv = `user_part,domain,display_name,password\n4001,${dom},Imported <b>One</b>,imported-pass-1\n4002,nowhere.example,Bad Domain,\n`;
+	await page.goto('/#/subscribers');
+	await page.getByRole('link', {name: 'Import CSV'}).click();
+	await page.getByRole('heading', {name: 'Import subscribers'}).waitFor();
+	const file = {name: 'subs.csv', mimeType: 'text/csv', buffer: Buffer.from(csv)};
+	await page.getByLabel('CSV file').setInputFiles(file);
+	await page.getByRole('button', {name: 'Import'}).click();
+	const result = page.locator('#import-result');
+	await result.getByRole('heading', {name: 'Nothing imported'}).waitFor();
+	const cells = await result.locator('tbody td').allTextContents();
+	assert.deepEqual(cells.slice(0, 2), ['3', 'domain'], 'the bad row by its line in the file, and its column');
+	assert.ok(cells[2].length > 0, 'and what is wrong');
+	assert.equal((await api('GET', '/subscribers?q=4001')).body.items.length, 0, 'all or nothing: nothing written');
+	await page.getByLabel('Import the good rows and list the bad ones').check();
+	await page.getByLabel('CSV file').setInputFiles(file);
+	await page.getByRole('button', {name: 'Import'}).click();
+	await result.getByRole('heading', {name: 'Imported'}).waitFor();
+	assert.match(await result.getByRole('status').textContent(), /1 of 2 rows imported, 1 refused/);
+	assert.equal(await result.locator('tbody tr').count(), 1);
+	const made = (await api('GET', '/subscribers?q=4001')).body.items;
+	assert.equal(made.length, 1);
+	assert.equal(made[0].display_name, 'Imported <b>One</b>');
+	assert.equal(made[0].has_password, true);
+	await shot(page, 'import-1280');
+	await api('DELETE', `/subscribers/${made[0].id}`, undefined, {'If-Match': '*'});
 });
 
 test('the administrator edits the display name (If-Match) and sets the SIP password', async () => {
@@ -407,6 +467,25 @@ test('domains, server groups and dial plans', async () => {
 	await edit.getByRole('button', {name: 'Save'}).click();
 	await page.getByRole('cell', {name: '5080', exact: true}).waitFor();
 	await shot(page, 'servers-1280');
+	// a feature group that skips its hop, made the second domain's default
+	await page.goto('/#/server-groups');
+	await page.getByLabel('Name', {exact: true}).fill('features-gui');
+	await page.getByLabel('Kind').selectOption('feature');
+	await page.getByLabel('When no server answers').selectOption('skip');
+	await page.getByRole('button', {name: 'Create group'}).click();
+	await page.getByRole('heading', {name: 'features-gui'}).waitFor();
+	const fg = (await api('GET', '/server-groups?kind=feature')).body.items.find((g) => g.name === 'features-gui');
+	assert.equal(fg.on_failure, 'skip');
+	const second = (await api('GET', '/domains')).body.items.find((d) => d.name === 'second.test');
+	await page.goto(`/#/domains/${second.id}`);
+	await page.getByLabel('Feature servers').selectOption(String(fg.id));
+	await page.getByRole('button', {name: 'Save'}).click();
+	await page.locator('.form-ok').filter({hasText: 'Saved'}).waitFor();
+	assert.equal((await api('GET', `/domains/${second.id}`)).body.feature_group_id, fg.id);
+	await page.getByLabel('Feature servers').selectOption('');
+	await page.getByRole('button', {name: 'Save'}).click();
+	await page.locator('.form-ok').filter({hasText: 'Saved'}).waitFor();
+	assert.equal((await api('GET', `/domains/${second.id}`)).body.feature_group_id, null);
 
 	await page.goto('/#/dial-plans');
 	await page.getByLabel('Name', {exact: true}).fill('pstn');
@@ -441,6 +520,33 @@ test('accounts and the audit log', {skip: !hasSessions && 'provd has no accounts
 	await page.locator('tbody tr').first().waitFor();
 	await page.getByText('/api/v1/subscribers').first().waitFor();
 	await shot(page, 'audit-1280');
+});
+
+test('the administrator makes an API token, shown once, and revokes it', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+	const page = adminPage;
+	await page.goto('/#/accounts');
+	const sec = page.locator('#tokens');
+	await sec.getByLabel('Token name').fill('gui-script');
+	await sec.getByLabel('Valid for (days)').fill('7');
+	await sec.getByRole('button', {name: 'Make token'}).click();
+	const shown = page.locator('#new-token');
+	await shown.waitFor();
+	const token = (await shown.textContent()).trim();
+	assert.match(token, /^vocal_[0-9a-f]{64}$/);
+	await sec.getByRole('cell', {name: 'gui-script'}).waitFor();
+	const asScript = async () => (await fetch(`${BASE}/api/v1/subscribers/${OWN_ID}`, {headers: {Authorization: `Bearer ${token}`}})).status;
+	assert.equal(await asScript(), 200, 'the token works for a script');
+	// shown once: a reload of the page does not show it again
+	await page.reload();
+	await sec.getByRole('cell', {name: 'gui-script'}).waitFor();
+	assert.equal(await page.locator('#new-token').count(), 0);
+	assert.equal((await page.content()).includes(token), false, 'the token is nowhere on the page');
+	const row = sec.locator('tr', {has: page.getByRole('cell', {name: 'gui-script'})});
+	await row.getByRole('button', {name: 'Revoke'}).click();
+	await row.getByRole('button', {name: 'Really revoke?'}).click();
+	await sec.getByText('No API tokens.').waitFor();
+	assert.equal(await asScript(), 401, 'a revoked token is refused');
+	await shot(page, 'tokens-1280');
 });
 
 test('a forged cross-site POST with the administrator\'s cookie is refused', {skip: !hasSessions && 'provd has no sessions yet'}, async (t) => {

@@ -25,6 +25,7 @@ export class ApiError extends Error {
 		this.detail = p.detail || '';
 		this.retryAfter = retryAfter;
 		this.field = problemField(this.detail);
+		this.problem = p;          // the whole document (an import's errors)
 	}
 }
 
@@ -39,13 +40,14 @@ export function problemField(detail) {
 	return null;
 }
 
-// api(method, path, {body, etag, query, text}): {status, data, etag}. path
-// is under /api/v1 ("/subscribers/7"); query an object of parameters; with
-// text, data is the body as text (a CPL script), not parsed JSON.
+// api(method, path, {body, type, etag, query, text}): {status, data, etag}.
+// path is under /api/v1 ("/subscribers/7"); query an object of parameters;
+// body is sent as JSON, or as it is with type as its Content-Type (a CSV
+// file); with text, data is the answer as text (a CPL script), not JSON.
 export async function api(method, path, opts = {}) {
 	const headers = {Accept: 'application/json, application/problem+json'};
 	if (opts.text) headers.Accept = 'application/xml, application/problem+json';
-	if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+	if (opts.body !== undefined) headers['Content-Type'] = opts.type || 'application/json';
 	if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
 	if (opts.etag) headers['If-Match'] = opts.etag;
 	let url = '/api/v1' + path;
@@ -61,7 +63,7 @@ export async function api(method, path, opts = {}) {
 		res = await fetch(url, {
 			method,
 			headers,
-			body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+			body: opts.body === undefined ? undefined : opts.type ? opts.body : JSON.stringify(opts.body),
 			credentials: 'same-origin',
 			cache: 'no-store',
 			redirect: 'error',

@@ -13,6 +13,8 @@ import * as servers from './pages/servers.js';
 import * as dialplans from './pages/dialplans.js';
 import * as accounts from './pages/accounts.js';
 import * as audit from './pages/audit.js';
+import * as registrations from './pages/registrations.js';
+import * as importPage from './pages/import.js';
 import * as me from './pages/me.js';
 
 // The signed-in account ({id, login, role, subscriber_id}) or null.
@@ -25,6 +27,7 @@ const routes = [
 	{path: '', role: 'admin', page: dashboard.render},
 	{path: 'subscribers', role: 'admin', page: subscribers.renderList},
 	{path: 'subscribers/new', role: 'admin', page: subscribers.renderCreate},
+	{path: 'subscribers/import', role: 'admin', page: importPage.render},
 	{path: 'subscribers/:id', role: 'admin', page: subscriber.render},
 	{path: 'domains', role: 'admin', page: domains.renderList},
 	{path: 'domains/:id', role: 'admin', page: domains.renderOne},
@@ -33,6 +36,7 @@ const routes = [
 	{path: 'dial-plans', role: 'admin', page: dialplans.renderList},
 	{path: 'dial-plans/:id', role: 'admin', page: dialplans.renderPlan},
 	{path: 'accounts', role: 'admin', page: accounts.render},
+	{path: 'registrations', role: 'admin', page: registrations.render},
 	{path: 'audit', role: 'admin', page: audit.render},
 	{path: 'password', role: 'admin', page: adminPassword},
 	{path: '', role: 'subscriber', page: me.renderProfile},
@@ -42,7 +46,7 @@ const routes = [
 ];
 
 const navs = {
-	admin: [['', 'Dashboard'], ['subscribers', 'Subscribers'], ['domains', 'Domains'],
+	admin: [['', 'Dashboard'], ['subscribers', 'Subscribers'], ['registrations', 'Registrations'], ['domains', 'Domains'],
 		['server-groups', 'Servers'], ['dial-plans', 'Dial plans'], ['accounts', 'Accounts'], ['audit', 'Audit log']],
 	subscriber: [['', 'My line'], ['devices', 'Devices'], ['features', 'Features'], ['passwords', 'Passwords']],
 };

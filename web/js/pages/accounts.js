@@ -1,8 +1,9 @@
 // Web accounts: carrier administrators and subscribers' own logins.
 // Passwords are set here and never shown (provd keeps Argon2id hashes).
+// Below them, the API tokens scripts use: made here, shown once, revoked.
 import {api, listAll} from '../api.js';
 import {h, replace, fmtTime} from '../dom.js';
-import {confirmButton, field, form} from '../form.js';
+import {confirmButton, errorBox, field, form} from '../form.js';
 import {table} from '../common.js';
 import {go, session} from '../app.js';
 
@@ -77,5 +78,64 @@ export async function render(main, params, query, current) {
 			['Locked until', (a) => (a.locked_until && new Date(a.locked_until) > new Date() ? fmtTime(a.locked_until) : '')],
 			['', actions],
 		], items, {empty: 'No accounts.'})),
-		h('section.card', {}, h('h2', {}, 'New account'), create));
+		h('section.card', {}, h('h2', {}, 'New account'), create),
+		tokensSection());
+}
+
+// Named API tokens (POST /api/v1/tokens): the token is in the answer to
+// its creation only, so it is shown until the page is left, with a note.
+function tokensSection() {
+	const list = h('div');
+	const fresh = h('div', {'aria-live': 'polite'});
+	const load = async () => {
+		try {
+			const {items} = await listAll('/tokens', {}, 10000);
+			replace(list, table([
+				['Name', (t) => t.name],
+				['Made by', (t) => t.created_by_login],
+				['Expires', (t) => fmtTime(t.expires_at) || 'never'],
+				['Last used', (t) => fmtTime(t.last_used_at) || 'never'],
+				['Enabled', (t) => (t.enabled ? 'yes' : 'no')],
+				['', (t) => {
+					const toggle = h('button', {type: 'button'}, t.enabled ? 'Disable' : 'Enable');
+					toggle.addEventListener('click', async () => {
+						toggle.disabled = true;
+						const {etag} = await api('GET', `/tokens/${t.id}`);
+						await api('PATCH', `/tokens/${t.id}`, {etag, body: {enabled: !t.enabled}});
+						load();
+					});
+					return h('span.row-actions', {}, toggle, ' ', confirmButton('Revoke', async () => {
+						const {etag} = await api('GET', `/tokens/${t.id}`);
+						await api('DELETE', `/tokens/${t.id}`, {etag});
+						load();
+					}));
+				}],
+			], items, {empty: 'No API tokens.'}));
+		} catch (e) {
+			replace(list, errorBox(e));
+		}
+	};
+	const create = form({
+		submit: 'Make token', cls: 'compact',
+		fields: [
+			field({name: 'name', label: 'Token name', maxlength: 64, required: true, autocapitalize: 'none',
+				spellcheck: 'false', autocomplete: 'off', hint: 'what uses it, e.g. billing-sync; the audit log shows it'}),
+			field({name: 'valid_days', label: 'Valid for (days)', type: 'number', min: 1, max: 3650,
+				hint: 'empty: no expiry'}),
+		],
+		onsubmit: async (v, f) => {
+			const body = {name: v.name.trim()};
+			if (v.valid_days !== '') body.valid_days = Number(v.valid_days);
+			const {data} = await api('POST', '/tokens', {body});
+			f.reset();
+			replace(fresh, h('div.notice', {role: 'status'},
+				h('p', {}, `Token ${data.name}: copy it now, it is not shown again.`),
+				h('code.secret', {id: 'new-token'}, data.token)));
+			load();
+		},
+	});
+	load();
+	return h('section.card', {id: 'tokens'}, h('h2', {}, 'API tokens'),
+		h('p.hint', {}, 'Scripts send Authorization: Bearer TOKEN and act as an administrator.'),
+		fresh, list, h('h3', {}, 'New token'), create);
 }

@@ -1,4 +1,5 @@
-// Hosted domains: list, create, edit (realm, enabled), delete.
+// Hosted domains: list, create, edit (realm, enabled, the default feature
+// server group), delete.
 import {api, listAll} from '../api.js';
 import {h, replace, link, fmtTime} from '../dom.js';
 import {confirmButton, field, form} from '../form.js';
@@ -32,7 +33,8 @@ export async function renderList(main, params, query, current) {
 }
 
 export async function renderOne(main, params, query, current) {
-	const {data: d, etag} = await api('GET', `/domains/${params.id}`);
+	const [{data: d, etag}, {items: groups}] = await Promise.all([
+		api('GET', `/domains/${params.id}`), listAll('/server-groups', {kind: 'feature'}, 1000)]);
 	if (!current()) return;
 	let tag = etag;
 	replace(main, h('p.crumbs', {}, link('Domains', 'domains')), h('h1', {}, d.name),
@@ -42,9 +44,14 @@ export async function renderOne(main, params, query, current) {
 				fields: [
 					field({name: 'realm', label: 'Realm (digest)', value: d.realm, maxlength: 128}),
 					field({name: 'enabled', label: 'Enabled', type: 'checkbox', value: d.enabled}),
+					field({name: 'feature_group_id', label: 'Feature servers', type: 'select',
+						value: d.feature_group_id ?? '',
+						options: [['', 'none (each feature names its group)'], ...groups.map((g) => [g.id, g.name])],
+						hint: 'the group new features of this domain\'s subscribers run in'}),
 				],
 				onsubmit: async (v) => {
-					const r = await api('PATCH', `/domains/${params.id}`, {etag: tag, body: v});
+					const body = {...v, feature_group_id: v.feature_group_id === '' ? null : Number(v.feature_group_id)};
+					const r = await api('PATCH', `/domains/${params.id}`, {etag: tag, body});
 					tag = r.etag;
 					return 'Saved.';
 				},

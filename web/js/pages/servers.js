@@ -20,12 +20,21 @@ export async function renderGroups(main, params, query, current) {
 				field({name: 'name', label: 'Name', maxlength: 63, required: true}),
 				field({name: 'kind', label: 'Kind', type: 'select', options: groupKinds.map((k) => [k, k]), value: 'marshal_ua'}),
 				field({name: 'description', label: 'Description', maxlength: 1024}),
+				onFailureField('fail', 'feature groups only'),
 			],
 			onsubmit: async (v) => {
 				const {data} = await api('POST', '/server-groups', {body: v});
 				go(`server-groups/${data.id}`);
 			},
 		})));
+}
+
+// A feature group's choice when none of its servers answers.
+function onFailureField(value, note) {
+	return field({name: 'on_failure', label: 'When no server answers', type: 'select', value,
+		options: [['fail', 'fail the call (blocking and screening are never skipped)'],
+			['skip', 'skip these features, the call goes on']],
+		hint: note});
 }
 
 function serverFields(s = {}) {
@@ -100,6 +109,7 @@ export async function renderGroup(main, params, query, current) {
 			fields: [
 				field({name: 'name', label: 'Name', value: g.name, maxlength: 63}),
 				field({name: 'description', label: 'Description', value: g.description, maxlength: 1024}),
+				g.kind === 'feature' ? onFailureField(g.on_failure) : null,
 			],
 			onsubmit: async (v) => {
 				const r = await api('PATCH', `/server-groups/${gid}`, {etag: tag, body: v});

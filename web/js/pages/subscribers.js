@@ -41,7 +41,9 @@ export async function renderList(main, params, query, current) {
 			? h('a', {href: hash({q, after: String(page.data.next), prev: [...prev, after || '0'].join(',')})}, 'Next →')
 			: h('span.muted', {}, 'Next →'));
 	replace(main,
-		h('div.heading', {}, h('h1', {}, 'Subscribers'), h('a.button.primary', {href: '#/subscribers/new'}, 'New subscriber')),
+		h('div.heading', {}, h('h1', {}, 'Subscribers'), h('span.actions', {},
+			h('a.button', {href: '#/subscribers/import'}, 'Import CSV'),
+			h('a.button.primary', {href: '#/subscribers/new'}, 'New subscriber'))),
 		search,
 		h('section.card', {}, table([
 			['Address', (s) => link(aor(s, domains), 'subscribers', s.id)],
