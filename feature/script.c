@@ -71,8 +71,8 @@ static void generate(struct featured *f, struct feature_compiled *e, const struc
 			if (!e->shared)
 				e->error = strdup(err);
 		}
-		in.part = CPL_GEN_LOCKED;
 		if (e->script && out.raw) {
+			in.part = CPL_GEN_LOCKED;
 			/* The locked part failing must not let the subscriber's
 			 * script run alone: the hop then runs without scripts,
 			 * as for any script that is not usable. */
