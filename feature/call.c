@@ -112,23 +112,6 @@ static enum cpl_lookup_status lookup(void *ctx, const char *source, unsigned tim
 	return CPL_LOOKUP_SUCCESS;
 }
 
-struct run_src {
-	struct cpl_replay rp;
-	struct fcall *c;
-};
-
-static enum cpl_lookup_status run_lookup(void *ctx, const char *source, unsigned timeout,
-					 const char *const **urls, unsigned *n)
-{
-	return lookup(((struct run_src *)ctx)->c, source, timeout, urls, n);
-}
-
-static enum cpl_proxy_status run_proxy(void *ctx, const struct cpl_proxy_request *req,
-				       const char *const **urls, unsigned *n)
-{
-	return cpl_replay_proxy(&((struct run_src *)ctx)->rp, req, urls, n);
-}
-
 /* Runs the script with the outcomes so far. */
 static void run(struct fcall *c, struct cpl_result *res)
 {
@@ -165,9 +148,11 @@ static void run(struct fcall *c, struct cpl_result *res)
 		call.initial_locations = initial;
 		call.n_initial_locations = 1;
 	}
-	struct run_src rs = {.rp = {.outcomes = c->outcomes, .n = c->n}, .c = c};
-	struct cpl_outcome_src src = {.ctx = &rs, .lookup = run_lookup, .proxy = run_proxy};
-	if (cpl_run(c->fc->script, &call, &src, res) < 0) {
+	struct cpl_outcome_src src = {.ctx = c, .lookup = lookup};
+	/* beside the subscriber's own script, the carrier-locked features run
+	 * first; ringing the subscriber (c->cont) is where they let it go on */
+	if (cpl_run_gated(c->fc->locked, c->fc->script, c->cont, &call, &src, c->outcomes, c->n, res,
+			  NULL) < 0) {
 		c->f->stats.run_errors++;
 		log_call(LOG_WARNING, call_id_of(c), "subscriber %" PRId64 ": script stopped (%s): "
 			 "going on as without it", c->sub_id, res->error);

@@ -216,4 +216,38 @@ struct cpl_replay {
 enum cpl_proxy_status cpl_replay_proxy(void *ctx, const struct cpl_proxy_request *req,
 				       const char *const **urls, unsigned *n);
 
+
+/*
+ * A hop with two scripts: a gate that must run first (the carrier-locked
+ * features' script, cpl_gen's locked part) and the subscriber's own. Run
+ * by replay like one script; returns what cpl_run returns for the script
+ * that decides.
+ *
+ * 1. The gate runs with an empty location set (so that a gate with
+ *    nothing to say ends in CPL_DEFAULT on either side) over the recorded
+ *    outcomes. An attempt to self alone (the call's own destination, as
+ *    a registration lookup gives it: ringing the subscriber) is the
+ *    gate's continuation, not an attempt: the gate stops there.
+ * 2. Any other end of the gate decides: reject, redirect, an attempt
+ *    (pending, answered or the best response: its outcome is final), a
+ *    location set, an error.
+ * 3. When the gate ended in CPL_DEFAULT or stopped at its continuation,
+ *    main runs as the hop's script (with the call's initial locations),
+ *    over the outcomes the gate did not use, and decides.
+ * 4. Except when main leaves the call to default behaviour (CPL_DEFAULT:
+ *    nothing done, nothing tried) after the gate stopped at its
+ *    continuation: the gate's continuation is then made, with the gate's
+ *    own outputs for its outcome (a locked forward on busy, voicemail).
+ *
+ * Each step is a pure function of the call and the outcomes, so the runs
+ * after every new outcome take the same path up to it. gate NULL: main
+ * alone (cpl_run with replay). lookups.proxy is not used (the replay
+ * answers attempts). *gate_decided (may be NULL) says whether the gate's
+ * result is the one returned.
+ */
+int cpl_run_gated(const struct cpl_script *gate, const struct cpl_script *main_script,
+		  const char *self, const struct cpl_call *call, const struct cpl_outcome_src *lookups,
+		  const struct cpl_outcome *outcomes, unsigned n, struct cpl_result *out,
+		  bool *gate_decided);
+
 #endif

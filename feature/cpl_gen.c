@@ -111,6 +111,10 @@ struct gen {
 	const struct cpl_gen_in *in;
 	struct cpl_gen_out *out;
 	const struct feature_settings *f[FEATURE_KINDS];
+	/* the voicemail feature's settings for its URI (screening's
+	 * voicemail action), even when the feature itself is left out of a
+	 * locked part */
+	const struct feature_settings *vm_uri;
 	struct sb subs; /* subaction definitions, in order of first use */
 	char vm[FEATURE_TARGET_MAX * 2 + 16]; /* voicemail URI, "" when none */
 };
@@ -413,8 +417,8 @@ static void build_called(struct gen *g, struct sb *top)
 {
 	struct piece vm = {.id = "voicemail"}, ring = {.id = "ring"}, tod = {.id = "next"};
 	const struct feature_settings *v = g->f[FEATURE_VOICEMAIL];
-	if (v && v->u.voicemail.has_uri)
-		target_uri(g, &v->u.voicemail.uri, g->vm, sizeof(g->vm));
+	if (g->vm_uri && g->vm_uri->u.voicemail.has_uri)
+		target_uri(g, &g->vm_uri->u.voicemail.uri, g->vm, sizeof(g->vm));
 	else if (g->in->voicemail_uri)
 		snprintf(g->vm, sizeof(g->vm), "%s", g->in->voicemail_uri);
 	if (v && !g->vm[0])
@@ -511,6 +515,7 @@ int cpl_gen(const struct cpl_gen_in *in, char *buf, size_t cap, struct cpl_gen_o
 		return -1;
 	}
 	struct gen g = {.in = in, .out = out};
+	bool locked[FEATURE_KINDS] = {0};
 	for (unsigned i = 0; i < in->n; i++) {
 		const struct feature_settings *f = in->features[i];
 		if (!f || (unsigned)f->kind >= FEATURE_KINDS) {
@@ -524,6 +529,12 @@ int cpl_gen(const struct cpl_gen_in *in, char *buf, size_t cap, struct cpl_gen_o
 			return -1;
 		}
 		g.f[f->kind] = f;
+		locked[f->kind] = in->locked && in->locked[i];
+	}
+	g.vm_uri = g.f[FEATURE_VOICEMAIL];
+	if (in->part != CPL_GEN_HOP && in->part != CPL_GEN_LOCKED) {
+		snprintf(err, errlen, "part must be the hop's script or its locked part");
+		return -1;
 	}
 	out->caller_id_blocking = g.f[FEATURE_CALLER_ID_BLOCKING] != NULL;
 	out->call_return = g.f[FEATURE_CALL_RETURN] != NULL;
@@ -567,12 +578,22 @@ int cpl_gen(const struct cpl_gen_in *in, char *buf, size_t cap, struct cpl_gen_o
 		}
 	}
 
-	/* The subscriber's own script wins for its side. */
+	/* The subscriber's own script replaces what the subscriber set on its
+	 * side; what the carrier locked runs before it, as the locked part. */
 	const struct feature_settings *raw = g.f[FEATURE_CPL];
-	if (raw && (in->side == FEATURE_CALLED ? raw->u.cpl.has_incoming : raw->u.cpl.has_outgoing)) {
+	bool raw_side = raw && (in->side == FEATURE_CALLED ? raw->u.cpl.has_incoming
+							   : raw->u.cpl.has_outgoing);
+	if (in->part == CPL_GEN_LOCKED) {
+		if (!raw_side)
+			return 0; /* the hop's script carries the locked features */
+		for (int k = 0; k < FEATURE_KINDS; k++)
+			if (k == FEATURE_CPL || !locked[k])
+				g.f[k] = NULL;
+	} else if (raw_side) {
 		for (int k = 0; k < FEATURE_KINDS; k++)
 			if (g.f[k] && k != FEATURE_CPL && !feature_kinds[k].native)
-				note(&g, "%s ignored: the subscriber's cpl script is used",
+				note(&g, locked[k] ? "%s locked: runs before the subscriber's cpl script"
+						   : "%s ignored: the subscriber's cpl script is used",
 				     feature_kinds[k].name);
 		out->raw = true;
 		return copy_out(raw->u.cpl.script, raw->u.cpl.len, buf, cap, out, err, errlen);

@@ -15,9 +15,12 @@
  *   to default behaviour (RFC 3880 section 10).
  * Calling side: call_blocking (prefixes of the destination number, 603).
  * A raw cpl feature whose script has the side's action (incoming for
- * called, outgoing for calling) is used alone for that side: the generated
- * features of that side are then ignored (the subscriber's own script
- * wins; out->note says which were ignored).
+ * called, outgoing for calling) replaces the generated features of that
+ * side that the subscriber set (out->note says which were ignored); the
+ * ones the carrier locked (in->locked) are not ignored but written as a
+ * separate script, the hop's locked part (in->part), which featured runs
+ * first (cpl_run_gated): it rejects, redirects or forwards the call, or
+ * lets it go on to the subscriber's script.
  *
  * Every string from the settings is escaped for XML attributes; the
  * settings were validated by feature_settings_parse() already.
@@ -49,6 +52,15 @@ struct cpl_gen_in {
 	 * feature has no uri and for screening's "voicemail" action; NULL:
 	 * none configured. */
 	const char *voicemail_uri;
+	/* locked[i]: the carrier locked features[i]; NULL: none locked. */
+	const bool *locked;
+	/* Which script to write. CPL_GEN_HOP: the script the hop runs (the
+	 * generated one, or the subscriber's own cpl). CPL_GEN_LOCKED: the
+	 * script that runs before the subscriber's own: generated from the
+	 * locked features of the side alone, and written only when a raw
+	 * cpl script replaces the side's generated one (otherwise the
+	 * locked features are in the hop's script already; len 0). */
+	enum cpl_gen_part { CPL_GEN_HOP, CPL_GEN_LOCKED } part;
 };
 
 struct cpl_gen_out {

@@ -557,3 +557,84 @@ enum cpl_proxy_status cpl_replay_proxy(void *ctx, const struct cpl_proxy_request
 	*n = o->n;
 	return o->status == CPL_PROXY_PENDING ? CPL_PROXY_FAILURE : o->status;
 }
+
+/* ---- a gate, then the hop's script ---------------------------------------- */
+
+struct gated_src {
+	struct cpl_replay rp;
+	const struct cpl_outcome_src *lookups;
+	const char *self;          /* the gate's continuation; NULL: none */
+	bool stopped;              /* the gate reached its continuation */
+};
+
+static enum cpl_lookup_status gated_lookup(void *ctx, const char *source, unsigned timeout,
+					   const char *const **urls, unsigned *n)
+{
+	const struct cpl_outcome_src *l = ((struct gated_src *)ctx)->lookups;
+	if (!l || !l->lookup)
+		return CPL_LOOKUP_FAILURE;
+	return l->lookup(l->ctx, source, timeout, urls, n);
+}
+
+static enum cpl_proxy_status gated_proxy(void *ctx, const struct cpl_proxy_request *req,
+					 const char *const **urls, unsigned *n)
+{
+	struct gated_src *g = ctx;
+	if (g->self && req->n) {
+		bool only_self = true;
+		for (unsigned i = 0; i < req->n && only_self; i++)
+			only_self = same_location(req->locations[i].url, g->self);
+		if (only_self) {
+			g->stopped = true;
+			return CPL_PROXY_PENDING;
+		}
+	}
+	return cpl_replay_proxy(&g->rp, req, urls, n);
+}
+
+/* One run of s over outcomes[0..n); self non-NULL: stop at an attempt to
+ * self alone (gs->stopped). */
+static int gated_one(const struct cpl_script *s, const struct cpl_call *call, struct gated_src *gs,
+		     const struct cpl_outcome *outcomes, unsigned n, struct cpl_result *out)
+{
+	gs->rp = (struct cpl_replay){.outcomes = outcomes, .n = n};
+	gs->stopped = false;
+	struct cpl_outcome_src src = {.ctx = gs, .lookup = gated_lookup, .proxy = gated_proxy};
+	return cpl_run(s, call, &src, out);
+}
+
+int cpl_run_gated(const struct cpl_script *gate, const struct cpl_script *main_script,
+		  const char *self, const struct cpl_call *call, const struct cpl_outcome_src *lookups,
+		  const struct cpl_outcome *outcomes, unsigned n, struct cpl_result *out,
+		  bool *gate_decided)
+{
+	struct gated_src gs = {.lookups = lookups};
+	bool dummy;
+	if (!gate_decided)
+		gate_decided = &dummy;
+	*gate_decided = false;
+	if (!gate)
+		return gated_one(main_script, call, &gs, outcomes, n, out);
+
+	struct cpl_call bare = *call;
+	bare.initial_locations = NULL;
+	bare.n_initial_locations = 0;
+	gs.self = self;
+	int rc = gated_one(gate, &bare, &gs, outcomes, n, out);
+	bool stopped = gs.stopped && out->verdict == CPL_PENDING;
+	if (!stopped && out->verdict != CPL_DEFAULT) {
+		*gate_decided = true;
+		return rc;
+	}
+	/* the gate lets the call go on: the subscriber's script, over the
+	 * outcomes after the gate's */
+	unsigned used = gs.rp.next;
+	gs.self = NULL;
+	rc = gated_one(main_script, call, &gs, outcomes + used, n - used, out);
+	if (!stopped || out->verdict != CPL_DEFAULT)
+		return rc;
+	/* the script leaves the call to default behaviour: the gate's
+	 * continuation, with the gate's outputs for its outcome */
+	*gate_decided = true;
+	return gated_one(gate, &bare, &gs, outcomes, n, out);
+}

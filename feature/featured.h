@@ -4,7 +4,8 @@
  * signed vocal-hop parameter (feature_hop.h) naming the hop: the calling
  * side of the caller or the called side of the target, and the feature
  * group. featured runs that subscriber's features of that side and group
- * (one CPL script, generated from the settings or uploaded, plus the
+ * (one CPL script, generated from the settings or uploaded, the
+ * carrier-locked features running before an uploaded one; plus the
  * native caller-ID blocking and call return) and continues the call
  * through redirectd. It does not record-route: no feature needs the
  * dialog.

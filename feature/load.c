@@ -21,9 +21,9 @@
  * ids cost nothing). Ranges rather than "the next N subscribers" keep the
  * plan an index range scan even as a generic prepared plan; a DISTINCT
  * ... LIMIT page scanned the whole table each time (7 minutes for
- * 1,000,000 subscribers). The first column is lo, for the next page. */
+ * 1,000,000 subscribers). The last column is lo, for the next page. */
 #define PAGE_IDS "4096"
-#define ROW_COLUMNS "f.subscriber_id, f.feature, k.side, f.group_id, f.settings::text"
+#define ROW_COLUMNS "f.subscriber_id, f.feature, k.side, f.group_id, f.settings::text, f.locked"
 #define ACTIVE "f.admin_enabled AND f.user_enabled"
 
 static const struct {
@@ -71,6 +71,7 @@ static void apply_rows(struct featured *f, const PGresult *res, int from, int to
 			.group_id = strtoll(PQgetvalue(res, i, 3), NULL, 10),
 			.settings = PQgetvalue(res, i, 4),
 			.settings_len = (size_t)PQgetlength(res, i, 4),
+			.locked = PQgetvalue(res, i, 5)[0] == 't',
 		};
 		n++;
 	}
@@ -126,7 +127,7 @@ static void on_page(void *arg, const PGresult *res, const char *err)
 		return;
 	}
 	apply_result(f, res);
-	load_page(f, strtoll(PQgetvalue(res, 0, 5), NULL, 10) + strtoll(PAGE_IDS, NULL, 10));
+	load_page(f, strtoll(PQgetvalue(res, 0, 6), NULL, 10) + strtoll(PAGE_IDS, NULL, 10));
 }
 
 static void load_page(struct featured *f, int64_t from)

@@ -2,7 +2,10 @@
  * A hop's features to what featured runs (see featured.h): the rows of
  * one subscriber, side and group; the script generated from their settings
  * by cpl_gen (or the subscriber's own cpl) compiled under the configured
- * limits, plus the native flags; cached until the rows change.
+ * limits, plus the native flags; with the subscriber's own cpl, also the
+ * script of the carrier-locked features, which runs first; cached until
+ * the rows change. Both scripts are interned by text: a carrier's locked
+ * policy is one compiled script however many subscribers have it.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@ static void generate(struct featured *f, struct feature_compiled *e, const struc
 		     int64_t sub_id)
 {
 	struct feature_settings *parsed[MAX_HOP_ROWS];
+	bool locked[MAX_HOP_ROWS];
 	unsigned np = 0;
 	char err[300];
 	for (unsigned i = 0; i < n; i++) {
@@ -38,12 +42,14 @@ static void generate(struct featured *f, struct feature_compiled *e, const struc
 				 rows[i].kind, err);
 			continue;
 		}
+		locked[np] = rows[i].locked;
 		parsed[np++] = s;
 	}
 	struct cpl_gen_in in = {
 		.user = user, .domain = domain, .side = (enum feature_side)side,
 		.features = (const struct feature_settings *const *)parsed, .n = np,
 		.voicemail_uri = f->conf->voicemail[0] ? f->conf->voicemail : NULL,
+		.locked = locked,
 	};
 	size_t cap = CPL_DEFAULT_MAX_BYTES + 1;
 	if (f->limits.max_bytes + 1 > cap)
@@ -64,6 +70,26 @@ static void generate(struct featured *f, struct feature_compiled *e, const struc
 						      &e->script, err, sizeof(err));
 			if (!e->shared)
 				e->error = strdup(err);
+		}
+		if (e->script && out.raw) {
+			in.part = CPL_GEN_LOCKED;
+			/* The locked part failing must not let the subscriber's
+			 * script run alone: the hop then runs without scripts,
+			 * as for any script that is not usable. */
+			if (cpl_gen(&in, buf, cap, &out, err, sizeof(err)) < 0) {
+				e->error = strdup(err);
+			} else if (out.len) {
+				e->locked_shared = script_intern_get(f->intern, buf, out.len, &f->limits,
+								     f->limits_gen, &e->locked, err,
+								     sizeof(err));
+				if (!e->locked_shared)
+					e->error = strdup(err);
+			}
+			if (e->error) {
+				script_intern_put(e->shared);
+				e->shared = NULL;
+				e->script = NULL;
+			}
 		}
 	}
 	free(buf);

@@ -57,7 +57,8 @@ struct feature_kind_info {
 	 * forward_all, then forward_busy / forward_no_answer / voicemail
 	 * (outputs of ringing the subscriber). A raw cpl script that has the
 	 * side's action replaces the generated features of that side in its
-	 * hop (cpl_gen.h). */
+	 * hop, except the carrier-locked ones, which run before it
+	 * (cpl_gen.h). */
 	unsigned order;
 	bool native;           /* done by featured itself, not expressible in CPL */
 };

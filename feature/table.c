@@ -9,8 +9,9 @@
 #include "feature/intern.h"
 
 /* A subscriber's rows in one allocation: the header, then per row the
- * kind index (1 byte), sides (1 byte), group (8 bytes, unaligned),
- * settings length (4 bytes) and the settings with a NUL. */
+ * kind index (1 byte), sides with the locked bit (1 byte), group (8
+ * bytes, unaligned), settings length (4 bytes) and the settings with a
+ * NUL. */
 struct sub_rows {
 	int64_t id;
 	uint32_t version;
@@ -21,6 +22,7 @@ struct sub_rows {
 };
 
 #define ROW_HEAD 14
+#define ROW_LOCKED 0x80 /* in the sides byte */
 
 struct feature_table {
 	struct sub_rows **slots;  /* open addressing, linear probing; NULL empty */
@@ -174,7 +176,8 @@ int feature_table_set(struct feature_table *t, int64_t id, const struct feature_
 			return -1;
 		}
 		p[0] = (uint8_t)ki;
-		p[1] = (uint8_t)rows[k].sides;
+		p[1] = (uint8_t)((rows[k].sides & (FEATURE_SIDE_CALLING | FEATURE_SIDE_CALLED)) |
+				 (rows[k].locked ? ROW_LOCKED : 0));
 		memcpy(p + 2, &rows[k].group_id, 8);
 		memcpy(p + 10, &len, 4);
 		if (len)
@@ -216,8 +219,9 @@ unsigned feature_table_get(const struct feature_table *t, int64_t id, unsigned s
 		memcpy(&len, p + 10, 4);
 		if ((p[1] & side) && (!group_id || g == group_id) && got < cap)
 			out[got++] = (struct feature_row){
-				.kind = t->kinds[p[0]], .sides = p[1], .group_id = g,
+				.kind = t->kinds[p[0]], .sides = p[1] & (unsigned)~ROW_LOCKED, .group_id = g,
 				.settings = (const char *)p + ROW_HEAD, .settings_len = len,
+				.locked = (p[1] & ROW_LOCKED) != 0,
 			};
 		p += ROW_HEAD + len + 1;
 	}
@@ -286,6 +290,10 @@ static void entry_free(struct feature_compiled *e)
 		script_intern_put(e->shared);
 	else
 		cpl_free(e->script);
+	if (e->locked_shared)
+		script_intern_put(e->locked_shared);
+	else
+		cpl_free(e->locked);
 	free(e->error);
 	free(e);
 }

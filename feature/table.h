@@ -29,6 +29,7 @@ struct feature_row {
 	int64_t group_id;
 	const char *settings;  /* JSON text */
 	size_t settings_len;
+	bool locked;           /* the carrier locked it: runs before a raw cpl script */
 };
 
 struct feature_table;
@@ -71,6 +72,10 @@ struct interned;
 struct feature_compiled {
 	struct cpl_script *script;
 	struct interned *shared; /* script shared by text (intern.h): released, not freed */
+	/* The carrier-locked features' script that runs before script when
+	 * script is the subscriber's own cpl (cpl_run_gated); NULL: none. */
+	struct cpl_script *locked;
+	struct interned *locked_shared;
 	bool caller_id_blocking, call_return;
 	char *error;           /* the script did not compile: why (script NULL) */
 	/* private */

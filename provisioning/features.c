@@ -105,11 +105,6 @@ struct stored {
 	const char *etag;
 };
 
-static bool active(const struct stored *s)
-{
-	return s->admin && s->user;
-}
-
 /* Does the If-Match list (api_if_match's form: "*" or tags without quotes,
  * comma-separated) name etag? */
 static bool tag_matches(const char *list, const char *etag)
@@ -126,32 +121,6 @@ static bool tag_matches(const char *list, const char *etag)
 	return false;
 }
 
-/* The sides whose generated script a raw cpl script replaces: the called
- * side when it has an incoming action, the calling side for outgoing. */
-static unsigned raw_sides(const struct feature_settings *s)
-{
-	return (s->u.cpl.has_incoming ? FEATURE_CALLED : 0u) |
-	       (s->u.cpl.has_outgoing ? FEATURE_CALLING : 0u);
-}
-
-/* Would a raw script on sides leave out a feature of kind k? The native
- * ones (call_return, caller_id_blocking) run beside any script. */
-static bool silenced(int k, unsigned sides)
-{
-	return k != FEATURE_CPL && !feature_kinds[k].native && (feature_kinds[k].sides & sides);
-}
-
-static void refuse_bypass(struct http_resp *resp, int locked_kind, unsigned sides)
-{
-	unsigned side = feature_kinds[locked_kind].sides & sides;
-	http_fail(resp, 409, "Conflict",
-		  "an active cpl script with an %s action replaces the generated script of the %s "
-		  "side, so it would bypass %s, which the carrier locked; switch one of them off "
-		  "(or take that action out of the script) first",
-		  side & FEATURE_CALLING ? "outgoing" : "incoming",
-		  side & FEATURE_CALLING ? "calling" : "called", feature_kinds[locked_kind].name);
-}
-
 /* Checks and writes one subscription (inside the caller's transaction,
  * the subscriber's row locked). Returns the changed row's result (json,
  * etag, id), or NULL with the answer in resp. */
@@ -160,7 +129,7 @@ static PGresult *put_locked(struct api_call *c, int kind, const struct feature_i
 {
 	struct http_resp *resp = c->resp;
 	PGresult *sub = NULL, *rows = NULL, *out = NULL;
-	struct feature_settings *mine = NULL, *cpl = NULL;
+	struct feature_settings *mine = NULL;
 	char *settings_text = NULL;
 	struct api_params ps = {0};
 	api_param_num(&ps, c->id[0]);
@@ -292,7 +261,8 @@ static PGresult *put_locked(struct api_call *c, int kind, const struct feature_i
 		PQclear(g);
 	}
 
-	/* the settings the row will have: given, kept, or {} for a new one */
+	/* the settings the row will have (given, kept, or {} for a new one)
+	 * must be valid for the kind */
 	char err[512];
 	if (!given) {
 		const char *text = now ? now->settings : "{}";
@@ -300,28 +270,6 @@ static PGresult *put_locked(struct api_call *c, int kind, const struct feature_i
 		if (!mine) {
 			http_fail(resp, 422, "Invalid settings", "%s", err);
 			goto done;
-		}
-	}
-	const struct feature_settings *set = given ? given : mine;
-
-	/* the safety rule, whichever of the two is written second */
-	if (active(&next) && kind == FEATURE_CPL) {
-		unsigned sides = raw_sides(set);
-		for (int i = 0; i < ns; i++)
-			if (i != cur && active(&st[i]) && st[i].locked && silenced(st[i].kind, sides)) {
-				refuse_bypass(resp, st[i].kind, sides);
-				goto done;
-			}
-	} else if (active(&next) && next.locked) {
-		for (int i = 0; i < ns; i++) {
-			if (st[i].kind != FEATURE_CPL || !active(&st[i]))
-				continue;
-			cpl = feature_settings_parse(FEATURE_CPL, st[i].settings, strlen(st[i].settings),
-						     err, sizeof(err));
-			if (cpl && silenced(kind, raw_sides(cpl))) {
-				refuse_bypass(resp, kind, raw_sides(cpl));
-				goto done;
-			}
 		}
 	}
 
@@ -360,7 +308,6 @@ static PGresult *put_locked(struct api_call *c, int kind, const struct feature_i
 done:
 	free(settings_text);
 	feature_settings_free(mine);
-	feature_settings_free(cpl);
 	if (rows)
 		PQclear(rows);
 	if (sub)
@@ -477,6 +424,16 @@ void feature_script(struct api_call *c)
 		http_fail(resp, 400, "Invalid query parameter", "side: must be calling or called");
 		return;
 	}
+	/* the hop's script, or the carrier-locked part that featured runs
+	 * before a subscriber's own cpl script */
+	const char *pq = http_query(c->req, "part");
+	enum cpl_gen_part part = CPL_GEN_HOP;
+	if (pq && strcmp(pq, "locked") == 0) {
+		part = CPL_GEN_LOCKED;
+	} else if (pq && strcmp(pq, "hop") != 0) {
+		http_fail(resp, 400, "Invalid query parameter", "part: must be hop or locked");
+		return;
+	}
 
 	struct api_params ps = {0};
 	api_param_num(&ps, c->id[0]);
@@ -497,10 +454,11 @@ void feature_script(struct api_call *c)
 	struct api_params ap = {0};
 	api_param_num(&ap, c->id[0]);
 	PGresult *rows = api_query(resp,
-				   "SELECT feature, settings::text FROM subscriber_features "
+				   "SELECT feature, settings::text, locked FROM subscriber_features "
 				   "WHERE subscriber_id = $1 AND admin_enabled AND user_enabled",
 				   &ap);
 	struct feature_settings *set[FEATURE_KINDS] = {0};
+	bool locked[FEATURE_KINDS] = {0};
 	unsigned n = 0;
 	char err[512];
 	char *buf = NULL;
@@ -516,6 +474,7 @@ void feature_script(struct api_call *c)
 			http_fail(resp, 500, "Internal error", "stored settings refused: %s", err);
 			goto done;
 		}
+		locked[n] = PQgetvalue(rows, i, 2)[0] == 't';
 		n++;
 	}
 	struct cpl_gen_in in = {
@@ -524,6 +483,8 @@ void feature_script(struct api_call *c)
 		.side = side,
 		.features = (const struct feature_settings *const *)set,
 		.n = n,
+		.locked = locked,
+		.part = part,
 	};
 	struct cpl_gen_out out;
 	size_t cap = CPL_DEFAULT_MAX_BYTES + 1;
@@ -539,7 +500,8 @@ void feature_script(struct api_call *c)
 	free(resp->body);
 	resp->body = NULL;
 	if (out.len == 0) {
-		/* nothing of this side is expressible in CPL: the hop runs no script */
+		/* nothing of this side is expressible in CPL: the hop runs no
+		 * script; or no locked part runs before the hop's script */
 		resp->status = 204;
 	} else {
 		resp->body = buf;

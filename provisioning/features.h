@@ -11,12 +11,10 @@
  * handler; within a PUT, what a subscriber may change is the route's
  * own_fields, on a subscription the carrier offers and did not lock.
  *
- * Interim safety rule: an active raw cpl script whose side (its incoming
- * or outgoing action) has an active carrier-locked feature that the
- * generated script of that side carries (call_blocking, call_screening,
- * ...) is refused (409) whichever is written second, because featured
- * runs a raw script instead of that side's generated features: the
- * subscriber would bypass the carrier's blocking.
+ * An active raw cpl script beside active carrier-locked features is
+ * allowed: featured runs the locked features of the script's side first
+ * (cpl_gen's locked part, cpl_run_gated), so the script cannot bypass
+ * them; GET .../script?part=locked shows that part.
  */
 #ifndef VOCAL_PROVISIONING_FEATURES_H
 #define VOCAL_PROVISIONING_FEATURES_H
@@ -28,6 +26,6 @@ void features_list(struct api_call *c);      /* GET /subscribers/{id}/features *
 void feature_get(struct api_call *c);        /* GET .../features/{feature} */
 void feature_put(struct api_call *c);        /* PUT .../features/{feature} */
 void feature_delete(struct api_call *c);     /* DELETE .../features/{feature} */
-void feature_script(struct api_call *c);     /* GET .../features/{feature}/script */
+void feature_script(struct api_call *c);     /* GET .../features/{feature}/script[?part=locked] */
 
 #endif

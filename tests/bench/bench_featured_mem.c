@@ -60,19 +60,19 @@ int main(int argc, char **argv)
 		unsigned k = 0, m = (unsigned)(i % 10);
 		if (m < 6) {
 			rows[k++] = (struct feature_row){"voicemail", FEATURE_SIDE_CALLED, 7,
-							 "{\"on_busy\": true, \"on_no_answer\": true}", 0};
+							 "{\"on_busy\": true, \"on_no_answer\": true}", 0, false};
 		} else if (m < 8) {
 			rows[k++] = (struct feature_row){"call_screening", FEATURE_SIDE_CALLED, 7,
-				"{\"callers\": [\"anonymous\", \"sip:spam@example.com\", \"+15550000000\"]}", 0};
+				"{\"callers\": [\"anonymous\", \"sip:spam@example.com\", \"+15550000000\"]}", 0, false};
 			rows[k++] = (struct feature_row){"forward_no_answer", FEATURE_SIDE_CALLED, 7,
-							 "{\"target\": \"sip:vm@voicemail.vocal.test\", \"ring_time\": 25}", 0};
+							 "{\"target\": \"sip:vm@voicemail.vocal.test\", \"ring_time\": 25}", 0, false};
 		} else if (m < 9) {
 			int len = snprintf(settings, sizeof(settings), "{\"target\": \"+1212555%04ld\"}", i % 10000);
-			rows[k++] = (struct feature_row){"forward_all", FEATURE_SIDE_CALLED, 7, settings, (size_t)len};
+			rows[k++] = (struct feature_row){"forward_all", FEATURE_SIDE_CALLED, 7, settings, (size_t)len, false};
 		} else {
 			rows[k++] = (struct feature_row){"call_blocking", FEATURE_SIDE_CALLING, 7,
-							 "{\"prefixes\": [\"1900\", \"1976\", \"011\"]}", 0};
-			rows[k++] = (struct feature_row){"caller_id_blocking", FEATURE_SIDE_CALLING, 7, "{}", 0};
+							 "{\"prefixes\": [\"1900\", \"1976\", \"011\"]}", 0, true};
+			rows[k++] = (struct feature_row){"caller_id_blocking", FEATURE_SIDE_CALLING, 7, "{}", 0, false};
 		}
 		for (unsigned x = 0; x < k; x++)
 			if (!rows[x].settings_len)

@@ -126,6 +126,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	enum feature_side side = flags & 1 ? FEATURE_CALLING : FEATURE_CALLED;
+	/* flags' high bits: which features the carrier locked */
+	bool locked[FEATURE_KINDS];
+	for (unsigned i = 0; i < n; i++)
+		locked[i] = (flags >> (3 + i % 5)) & 1;
 	struct cpl_gen_in in = {
 		.user = "bob",
 		.domain = flags & 4 ? NULL : "vocal.test",
@@ -133,6 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.features = (const struct feature_settings *const *)f,
 		.n = n,
 		.voicemail_uri = flags & 2 ? NULL : "sip:vm@voicemail.vocal.test",
+		.locked = locked,
 	};
 	static char buf[CPL_DEFAULT_MAX_BYTES + 1];
 	struct cpl_gen_out out;
@@ -153,6 +158,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		run_calls(s, side == FEATURE_CALLING);
 		cpl_free(s);
+		/* beside a raw script, the locked part: generated, of the side */
+		bool raw = out.raw;
+		in.part = CPL_GEN_LOCKED;
+		CHECK(cpl_gen(&in, buf, sizeof(buf), &out, err, sizeof(err)) == 0);
+		CHECK(raw || out.len == 0);
+		if (out.len) {
+			CHECK(!out.raw);
+			s = cpl_compile(buf, out.len, NULL, err, sizeof(err));
+			if (!s)
+				fprintf(stderr, "locked part refused: %s\n%s\n", err, buf);
+			CHECK(s != NULL);
+			CHECK(cpl_has_incoming(s) == (side == FEATURE_CALLED));
+			CHECK(cpl_has_outgoing(s) == (side == FEATURE_CALLING));
+			run_calls(s, side == FEATURE_CALLING);
+			cpl_free(s);
+		}
 	}
 	for (unsigned i = 0; i < n; i++)
 		feature_settings_free(f[i]);

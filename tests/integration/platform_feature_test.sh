@@ -17,6 +17,10 @@
 #     target answers), voicemail on no answer, a chain (screening then
 #     forward on no answer to voicemail), time of day, a raw CPL script
 #     with a timeout and a noanswer output;
+#   - carrier-locked features beside a raw CPL script: locked call blocking
+#     refuses the premium number, other calls follow the raw script (and
+#     unlocked, the raw script replaces the blocking); locked screening
+#     refuses the listed caller, others follow the raw script;
 #   - calling side: call blocking (prefix, 603), caller-ID blocking (the
 #     callee sees an anonymous From and Privacy: id), call return (the
 #     called side remembered the caller; *69 reaches it; nobody to return
@@ -46,6 +50,11 @@ feature() {
     platform_sql -c "INSERT INTO subscriber_features (subscriber_id, feature, user_enabled, group_id, settings)
         SELECT id, '$2', true, $G, '$3'::jsonb FROM subscribers WHERE user_part = '$1'
         ON CONFLICT (subscriber_id, feature) DO UPDATE SET settings = EXCLUDED.settings, user_enabled = true" >/dev/null
+}
+# locked USER KIND: the carrier locks USER's subscription to KIND
+locked() {
+    platform_sql -c "UPDATE subscriber_features SET locked = true WHERE feature = '$2'
+        AND subscriber_id = (SELECT id FROM subscribers WHERE user_part = '$1')" >/dev/null
 }
 nofeatures() {
     platform_sql -c "DELETE FROM subscriber_features WHERE subscriber_id = (SELECT id FROM subscribers WHERE user_part = '$1')" >/dev/null
@@ -238,6 +247,47 @@ settle
 fcall c-block $F/invite_expect.xml.in c 1000 19005551212 STATUS=603
 assert_eq "603" "$(last_status c-block)" "call blocking: 1000 dialling 19005551212 gets 603"
 nofeatures 1000
+
+# --- calling side: carrier-locked call blocking beside a raw CPL script ------------
+# The raw script proxies every outgoing call to 1002; the carrier's blocking
+# runs first, so the premium number is refused and anything else follows
+# the raw script.
+CPL_ALL='<?xml version=\"1.0\"?><cpl xmlns=\"urn:ietf:params:xml:ns:cpl\"><outgoing><location url=\"sip:1002@vocal.test\" clear=\"yes\"><proxy/></location></outgoing></cpl>'
+feature 1000 call_blocking '{"prefixes": ["1900"], "reason": "Premium Rate Blocked"}'
+locked 1000 call_blocking
+feature 1000 cpl "{\"script\": \"$CPL_ALL\"}"
+settle
+fcall c-lock-block $F/invite_expect.xml.in c 1000 19005551212 STATUS=603
+assert_eq "603" "$(last_status c-lock-block)" "locked call blocking beside a raw script: 1000 dialling 19005551212 gets 603"
+assert_contains "$(platform_received c-lock-block | grep '^SIP/2.0 603')" "Premium Rate Blocked" \
+    "locked call blocking beside a raw script: the carrier's reason"
+sipp_bg p2-lock-raw $S/uas_answer.xml "$H:$P2"
+fcall c-lock-raw $F/invite_answer.xml.in c 1000 1001
+sipp_wait p2-lock-raw
+assert_contains "$(platform_received p2-lock-raw | grep -m1 '^INVITE ')" "INVITE sip:1002@" \
+    "locked call blocking beside a raw script: a call to 1001 follows the raw script to 1002's phone"
+# the same blocking unlocked is the subscriber's own: the raw script replaces it
+platform_sql -c "UPDATE subscriber_features SET locked = false WHERE feature = 'call_blocking'" >/dev/null
+settle
+sipp_bg p2-unlocked $S/uas_answer.xml "$H:$P2"
+fcall c-unlocked $F/invite_answer.xml.in c 1000 19005551212
+sipp_wait p2-unlocked
+ok "unlocked call blocking beside a raw script: the raw script decides, 19005551212 goes to 1002"
+nofeatures 1000
+
+# --- called side: carrier-locked screening beside a raw CPL script ---------------
+CPL_FWD='<?xml version=\"1.0\"?><cpl xmlns=\"urn:ietf:params:xml:ns:cpl\"><incoming><location url=\"sip:1002@vocal.test\"><proxy/></location></incoming></cpl>'
+feature 1001 call_screening '{"callers": ["sip:1004@vocal.test"], "action": "reject"}'
+locked 1001 call_screening
+feature 1001 cpl "{\"script\": \"$CPL_FWD\"}"
+settle
+fcall c-lock-screen $F/invite_expect.xml.in t 1004 1001 STATUS=603
+assert_eq "603" "$(last_status c-lock-screen)" "locked screening beside a raw script: 1004 calling 1001 gets 603"
+sipp_bg p2-lock-fwd $S/uas_answer.xml "$H:$P2"
+fcall c-lock-fwd $F/invite_answer.xml.in t 1000 1001
+sipp_wait p2-lock-fwd
+ok "locked screening beside a raw script: 1000's call follows the raw script to 1002"
+nofeatures 1001
 
 # --- calling side: caller-ID blocking --------------------------------------------
 feature 1000 caller_id_blocking '{}'

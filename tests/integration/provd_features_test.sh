@@ -5,9 +5,9 @@
 # per kind with feature/settings.c's message (a raw cpl script compiled at
 # upload), the group's kind and the domain's default group, what a
 # subscriber's session may change (user_enabled and settings of what the
-# carrier offers and did not lock), the raw-cpl / carrier-locked rule in
-# both orders, the generated script route, a NOTIFY per change and the
-# audit rows.
+# carrier offers and did not lock), a raw cpl beside carrier-locked
+# features (accepted; the locked part of the script route), the generated
+# script route, a NOTIFY per change and the audit rows.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -228,33 +228,44 @@ assert_eq "f|f" "$(app_sql -c "SELECT locked, admin_enabled FROM subscriber_feat
 assert_eq "alice" "$(app_sql -c "SELECT actor FROM audit_log WHERE resource = 'subscriber_features' AND actor <> 'token' LIMIT 1")" \
     "a subscriber's change is audited under their login"
 
-# --- raw cpl versus carrier-locked features, both orders ---
+# --- raw cpl beside carrier-locked features: accepted, the locked part runs first ---
 OUTGOING='<cpl xmlns="urn:ietf:params:xml:ns:cpl"><outgoing><location url="sip:9@feat.example"><proxy/></location></outgoing></cpl>'
 INCOMING='<cpl xmlns="urn:ietf:params:xml:ns:cpl"><incoming><location url="sip:9@feat.example"><proxy/></location></incoming></cpl>'
 cplbody() { jq -cn --arg s "$1" --argjson u "$2" '{user_enabled: $u, settings: {script: $s}}'; }
 req - PUT "$F/call_blocking" '{"user_enabled": true, "locked": true, "settings": {"prefixes": ["+1900"]}}'
 assert_eq 201 "$CODE" "a carrier-locked call_blocking"
 req - PUT "$F/cpl" "$(cplbody "$OUTGOING" true)"
-expect_problem 409 "an active cpl with an outgoing action beside locked call_blocking" "bypass call_blocking"
-req - PUT "$F/cpl" "$(cplbody "$INCOMING" true)"
-assert_eq 201 "$CODE" "an active cpl with only an incoming action: no conflict on the calling side"
+assert_eq "201 true" "$CODE $(jf .active)" "an active cpl with an outgoing action beside locked call_blocking: accepted (no 409)"
 CPL_ETAG="$(header ETag)"
-req - PUT "$F/cpl" "$(cplbody "$OUTGOING" true)" "If-Match: $CPL_ETAG"
-expect_problem 409 "replacing it by an outgoing script" "calling side"
+req - GET "$F/call_blocking/script"
+assert_eq 200 "$CODE" "the calling hop's script..."
+assert_contains "$BODY" "sip:9@feat.example" "...is the subscriber's own outgoing script"
+req - GET "$F/call_blocking/script?part=locked"
+assert_eq 200 "$CODE" "the calling hop's locked part..."
+assert_contains "$BODY" 'subdomain-of="1900"' "...is the carrier's blocking, which featured runs first"
+[[ "$BODY" != *"feat.example"* ]] || fail "the locked part carries nothing of the subscriber's script"
+ok "the locked part has nothing of the subscriber's script"
+req - GET "$F/call_blocking/script?part=all"
+expect_problem 400 "an unknown part" "part: must be hop or locked"
+req - PUT "$F/cpl" "$(cplbody "$INCOMING" true)" "If-Match: $CPL_ETAG"
+assert_eq 200 "$CODE" "the cpl replaced by an incoming-only script"
+CPL_ETAG="$(header ETag)"
+req - GET "$F/call_blocking/script?part=locked"
+assert_eq 204 "$CODE" "no outgoing script: no locked part on the calling side (the hop's generated script has the blocking)"
 req - PUT "$F/call_screening" '{"user_enabled": true, "locked": true, "settings": {"callers": ["anonymous"]}}'
-expect_problem 409 "a locked call_screening after an active incoming cpl" "bypass call_screening"
-req - PUT "$F/call_screening" '{"user_enabled": true, "locked": false, "settings": {"callers": ["anonymous"]}}'
-assert_eq 201 "$CODE" "an unlocked call_screening beside it: accepted"
-req - PUT "$F/call_screening" '{"locked": true}' "If-Match: $(header ETag)"
-expect_problem 409 "locking it afterwards" "bypass call_screening"
+assert_eq 201 "$CODE" "a locked call_screening after an active incoming cpl: accepted"
+req - GET "$F/cpl/script?side=called&part=locked"
+assert_eq 200 "$CODE" "the called hop's locked part..."
+assert_contains "$BODY" "anonymous" "...is the carrier's screening"
+req - GET "$F/cpl/script?side=called"
+assert_contains "$BODY" "sip:9@feat.example" "the called hop's script is the subscriber's own"
+req - GET "$F/call_screening"
+req - PUT "$F/call_screening" '{"locked": false}' "If-Match: $(header ETag)"
+assert_eq "200 false" "$CODE $(jf .locked)" "the screening unlocked"
+req - GET "$F/cpl/script?side=called&part=locked"
+assert_eq 204 "$CODE" "unlocked, the screening is the subscriber's: the raw script replaces it, no locked part"
 req - PUT "$F/cpl" '{"user_enabled": false}' "If-Match: $CPL_ETAG"
 assert_eq "200 false" "$CODE $(jf .active)" "the cpl switched off"
-req - GET "$F/call_screening"
-req - PUT "$F/call_screening" '{"locked": true}' "If-Match: $(header ETag)"
-assert_eq "200 true" "$CODE $(jf .locked)" "then the screening may be locked"
-req - GET "$F/cpl"
-req - PUT "$F/cpl" '{"user_enabled": true}' "If-Match: $(header ETag)"
-expect_problem 409 "switching the cpl on again" "bypass call_screening"
 
 # the generated script of the calling side: call_blocking
 req - GET "$F/call_blocking/script"

@@ -596,6 +596,87 @@ static void replay_redirection_contacts(void **state)
 	cpl_free(s);
 }
 
+/* ---- a gate before the hop's script (cpl_run_gated) ------------------ */
+
+static struct cpl_script *compile_text(const char *body)
+{
+	char xml[2048], err[300];
+	snprintf(xml, sizeof(xml),
+		 "<?xml version=\"1.0\"?><cpl xmlns=\"urn:ietf:params:xml:ns:cpl\">%s</cpl>", body);
+	struct cpl_script *s = cpl_compile(xml, strlen(xml), NULL, err, sizeof(err));
+	if (!s)
+		fail_msg("%s: %s", body, err);
+	return s;
+}
+
+static enum cpl_verdict gated(const struct cpl_script *gate, const struct cpl_script *own,
+			      const struct cpl_call *c, const struct cpl_outcome *o, unsigned n,
+			      bool *by_gate)
+{
+	if (cpl_run_gated(gate, own, "sip:jones@example.com", c, NULL, o, n, &result, by_gate))
+		fail_msg("run failed: %s", result.error);
+	return result.verdict;
+}
+
+static void gated_runs(void **state)
+{
+	struct uris u;
+	struct cpl_call c = call_from(&u, "sip:a@b.example", NULL);
+	bool by_gate;
+	/* no gate: the script alone, as replay runs it */
+	struct cpl_script *fig20 = load("fig20-call-forward-busy-noanswer.cpl");
+	struct cpl_outcome busy = {.status = CPL_PROXY_BUSY};
+	assert_int_equal(gated(NULL, fig20, &c, &busy, 1, &by_gate), replay(fig20, &c, &busy, 1));
+	assert_false(by_gate);
+
+	/* a gate whose attempt is the call's own destination (the same URI,
+	 * written otherwise) stops there and lets the script decide */
+	struct cpl_script *ring = compile_text(
+		"<incoming><location url=\"sip:jones@EXAMPLE.COM\"><proxy timeout=\"9\">"
+		"<busy><reject status=\"busy\" reason=\"gate\"/></busy></proxy></location></incoming>");
+	struct cpl_script *rejects = compile_text("<incoming><reject status=\"notfound\"/></incoming>");
+	assert_int_equal(gated(ring, rejects, &c, NULL, 0, &by_gate), CPL_REJECT);
+	assert_int_equal(result.status, 404);
+	assert_false(by_gate);
+	/* the script's attempts are its own, replayed after the gate's */
+	assert_int_equal(gated(ring, fig20, &c, NULL, 0, &by_gate), CPL_PENDING);
+	assert_false(by_gate);
+	assert_string_equal(result.proxy.locations[0].url, "sip:jones@jonespc.example.com");
+	assert_int_equal(gated(ring, fig20, &c, &busy, 1, &by_gate), CPL_PENDING);
+	assert_string_equal(result.proxy.locations[0].url, "sip:jones@voicemail.example.com");
+
+	/* a script with nothing to say: the gate's attempt goes ahead, its
+	 * outputs handle the outcome */
+	struct cpl_script *quiet = compile_text("<incoming><log name=\"quiet\"/></incoming>");
+	assert_int_equal(gated(ring, quiet, &c, NULL, 0, &by_gate), CPL_PENDING);
+	assert_true(by_gate);
+	assert_int_equal(result.proxy.timeout, 9);
+	assert_int_equal(gated(ring, quiet, &c, &busy, 1, &by_gate), CPL_REJECT);
+	assert_true(by_gate);
+	assert_int_equal(result.status, 486);
+	assert_string_equal(result.reason, "gate");
+
+	/* an attempt that is not the destination alone is the gate's decision */
+	struct cpl_script *forward = compile_text(
+		"<incoming><location url=\"sip:jones@example.com\"><location url=\"sip:x@y.example\">"
+		"<proxy/></location></location></incoming>");
+	assert_int_equal(gated(forward, rejects, &c, NULL, 0, &by_gate), CPL_PENDING);
+	assert_true(by_gate);
+	assert_int_equal(result.proxy.n, 2);
+	struct cpl_outcome failed = {.status = CPL_PROXY_FAILURE};
+	assert_int_equal(gated(forward, rejects, &c, &failed, 1, &by_gate), CPL_BEST_RESPONSE);
+	assert_true(by_gate);
+	/* a gate with nothing to say, or quiet both: default behaviour */
+	assert_int_equal(gated(quiet, rejects, &c, NULL, 0, &by_gate), CPL_REJECT);
+	assert_false(by_gate);
+	assert_int_equal(gated(quiet, quiet, &c, NULL, 0, &by_gate), CPL_DEFAULT);
+	cpl_free(fig20);
+	cpl_free(ring);
+	cpl_free(rejects);
+	cpl_free(quiet);
+	cpl_free(forward);
+}
+
 /* ---- refusals and limits ------------------------------------------------ */
 
 #define HEAD "<?xml version=\"1.0\"?>\n<cpl xmlns=\"urn:ietf:params:xml:ns:cpl\">\n"
@@ -1053,6 +1134,7 @@ int main(void)
 		cmocka_unit_test(replay_complex),
 		cmocka_unit_test(replay_matches_synchronous_run),
 		cmocka_unit_test(replay_redirection_contacts),
+		cmocka_unit_test(gated_runs),
 		cmocka_unit_test(refuses_bad_xml),
 		cmocka_unit_test(refuses_invalid_scripts),
 		cmocka_unit_test(refuses_recursion),

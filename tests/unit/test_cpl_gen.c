@@ -126,7 +126,7 @@ static struct cpl_script *gen_list(enum feature_side side, const char *vm,
 	unsigned n = 0;
 	while (f[n])
 		n++;
-	struct cpl_gen_in in = {"bob", DOMAIN, side, (const struct feature_settings *const *)f, n, vm};
+	struct cpl_gen_in in = {"bob", DOMAIN, side, (const struct feature_settings *const *)f, n, vm, NULL, CPL_GEN_HOP};
 	char err[300];
 	if (hop.script)
 		cpl_free(hop.script);
@@ -623,7 +623,7 @@ static void native_flags(void **state)
 	assert_true(hop.out.call_return);
 	assert_false(hop.out.raw);
 	/* nothing at all */
-	struct cpl_gen_in in = {"bob", DOMAIN, FEATURE_CALLED, NULL, 0, VM};
+	struct cpl_gen_in in = {"bob", DOMAIN, FEATURE_CALLED, NULL, 0, VM, NULL, CPL_GEN_HOP};
 	char buf[16];
 	assert_int_equal(cpl_gen(&in, buf, sizeof(buf), &hop.out, NULL, 0), 0);
 	assert_int_equal(hop.out.len, 0);
@@ -750,6 +750,262 @@ static void raw_cpl(void **state)
 	assert_string_equal(hop.out.note, "");
 }
 
+/* ---- carrier-locked features beside a raw script ---------------------------- */
+
+/* A settings JSON {"script": XML} with XML's quotes escaped. */
+static struct feature_settings *raw_settings(const char *xml)
+{
+	char json[2048];
+	size_t o = (size_t)snprintf(json, sizeof(json), "{\"script\": \"");
+	for (const char *p = xml; *p && o + 4 < sizeof(json); p++) {
+		if (*p == '"')
+			json[o++] = '\\';
+		json[o++] = *p;
+	}
+	snprintf(json + o, sizeof(json) - o, "\"}");
+	return settings(FEATURE_CPL, json);
+}
+
+struct two {
+	struct hop main, locked;
+	struct cpl_script *gate, *own;
+};
+
+static struct two pair;
+
+/* Generates both parts of side's hop from f[] (locked[i] for f[i], n of
+ * them; freed here) and compiles them. */
+static void gen_two(enum feature_side side, struct feature_settings **f, const bool *locked,
+		    unsigned n)
+{
+	struct cpl_gen_in in = {"bob", DOMAIN, side, (const struct feature_settings *const *)f, n, VM,
+				locked, CPL_GEN_HOP};
+	char err[300];
+	cpl_free(pair.gate);
+	cpl_free(pair.own);
+	pair.gate = pair.own = NULL;
+	if (cpl_gen(&in, pair.main.xml, sizeof(pair.main.xml), &pair.main.out, err, sizeof(err)))
+		fail_msg("cpl_gen: %s", err);
+	in.part = CPL_GEN_LOCKED;
+	if (cpl_gen(&in, pair.locked.xml, sizeof(pair.locked.xml), &pair.locked.out, err, sizeof(err)))
+		fail_msg("cpl_gen, locked part: %s", err);
+	for (unsigned i = 0; i < n; i++)
+		feature_settings_free(f[i]);
+	if (pair.main.out.len &&
+	    !(pair.own = cpl_compile(pair.main.xml, pair.main.out.len, NULL, err, sizeof(err))))
+		fail_msg("hop script refused: %s", err);
+	if (pair.locked.out.len &&
+	    !(pair.gate = cpl_compile(pair.locked.xml, pair.locked.out.len, NULL, err, sizeof(err))))
+		fail_msg("locked part refused: %s\n%s", err, pair.locked.xml);
+}
+
+static int teardown_two(void **state)
+{
+	cpl_free(pair.gate);
+	cpl_free(pair.own);
+	pair.gate = pair.own = NULL;
+	return 0;
+}
+
+/* Runs the hop gated over the outcomes as featured does (replay). */
+static enum cpl_verdict gated(const struct cpl_call *c, const struct cpl_outcome *o, unsigned n,
+			      bool *gate_decided)
+{
+	struct sim sim = {.lookup = CPL_LOOKUP_SUCCESS};
+	struct cpl_outcome_src src = {&sim, sim_lookup, NULL};
+	if (cpl_run_gated(pair.gate, pair.own, self[0], c, &src, o, n, &result, gate_decided))
+		fail_msg("run failed: %s", result.error);
+	return result.verdict;
+}
+
+static const char *const raw_proxy_all =
+	"<?xml version=\"1.0\"?><cpl xmlns=\"urn:ietf:params:xml:ns:cpl\"><outgoing>"
+	"<location url=\"sip:out@example.com\" clear=\"yes\"><proxy/></location></outgoing></cpl>";
+
+static void locked_blocking_before_raw(void **state)
+{
+	bool locked[] = {true, false};
+	gen_two(FEATURE_CALLING,
+		(struct feature_settings *[]){settings(FEATURE_CALL_BLOCKING,
+						       "{\"prefixes\": [\"1900\"], \"reason\": \"Barred\"}"),
+					      raw_settings(raw_proxy_all)},
+		locked, 2);
+	/* the hop's script is the subscriber's; the blocking is the locked part */
+	assert_true(pair.main.out.raw);
+	assert_string_equal(pair.main.xml, raw_proxy_all);
+	assert_non_null(strstr(pair.main.out.note, "call_blocking locked: runs before"));
+	assert_non_null(pair.gate);
+	assert_true(cpl_has_outgoing(pair.gate));
+	assert_null(strstr(pair.locked.xml, "out@example.com"));
+
+	static const struct {
+		const char *to;
+		bool blocked;
+	} cases[] = {
+		{"sip:19005551212@" DOMAIN ";user=phone", true},
+		{"tel:+1-900-555-0000", true},
+		{"sip:12125550100@" DOMAIN ";user=phone", false},
+		{"sip:alice@example.com", false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct uris u;
+		struct cpl_call c = call(&u, "sip:bob@" DOMAIN, cases[i].to);
+		c.outgoing = true;
+		const char *init[] = {cases[i].to};
+		c.initial_locations = init;
+		c.n_initial_locations = 1;
+		bool by_gate;
+		enum cpl_verdict v = gated(&c, NULL, 0, &by_gate);
+		if (cases[i].blocked) {
+			if (v != CPL_REJECT || result.status != 603 || !by_gate)
+				fail_msg("%s: not blocked (verdict %d)", cases[i].to, v);
+			assert_string_equal(result.reason, "Barred");
+			/* the raw script alone would have let it through */
+			struct sim sim = {0};
+			struct cpl_outcome_src src = {&sim, sim_lookup, NULL};
+			struct cpl_result alone;
+			assert_int_equal(cpl_run(pair.own, &c, &src, &alone), 0);
+			assert_int_equal(alone.verdict, CPL_BEST_RESPONSE);
+		} else {
+			/* the raw script decides: its attempt, then its outcome */
+			if (v != CPL_PENDING || by_gate)
+				fail_msg("%s: verdict %d, by the locked part %d", cases[i].to, v, by_gate);
+			assert_int_equal(result.proxy.n, 1);
+			assert_string_equal(result.proxy.locations[0].url, "sip:out@example.com");
+			struct cpl_outcome answered = {CPL_PROXY_ANSWERED, NULL, 0};
+			assert_int_equal(gated(&c, &answered, 1, &by_gate), CPL_ANSWERED);
+			assert_false(by_gate);
+		}
+	}
+
+	/* the same blocking set by the subscriber: the raw script replaces it */
+	bool unlocked[] = {false, false};
+	gen_two(FEATURE_CALLING,
+		(struct feature_settings *[]){settings(FEATURE_CALL_BLOCKING, "{\"prefixes\": [\"1900\"]}"),
+					      raw_settings(raw_proxy_all)},
+		unlocked, 2);
+	assert_true(pair.main.out.raw);
+	assert_non_null(strstr(pair.main.out.note, "call_blocking ignored"));
+	assert_int_equal(pair.locked.out.len, 0);
+	assert_null(pair.gate);
+	struct uris u;
+	struct cpl_call c = call(&u, "sip:bob@" DOMAIN, "sip:19005551212@" DOMAIN ";user=phone");
+	c.outgoing = true;
+	assert_int_equal(gated(&c, NULL, 0, NULL), CPL_PENDING);
+	assert_string_equal(result.proxy.locations[0].url, "sip:out@example.com");
+
+	/* locked, but no raw script for the side: the hop's script carries it */
+	gen_two(FEATURE_CALLING,
+		(struct feature_settings *[]){settings(FEATURE_CALL_BLOCKING, "{\"prefixes\": [\"1900\"]}"),
+					      raw_settings(raw_incoming)},
+		locked, 2);
+	assert_false(pair.main.out.raw);
+	assert_true(cpl_has_outgoing(pair.own));
+	assert_int_equal(pair.locked.out.len, 0);
+}
+
+/* Rings the subscriber with its own busy handling; redirects example.org;
+ * says nothing for anyone else. */
+static const char *const raw_called =
+	"<?xml version=\"1.0\"?><cpl xmlns=\"urn:ietf:params:xml:ns:cpl\"><incoming>"
+	"<address-switch field=\"origin\" subfield=\"host\">"
+	"<address is=\"example.org\"><location url=\"sip:raw@example.com\"><redirect/></location></address>"
+	"<address is=\"example.com\"><lookup source=\"registration\"><success><proxy timeout=\"5\">"
+	"<busy><location url=\"sip:busy@example.com\"><proxy/></location></busy>"
+	"</proxy></success></lookup></address>"
+	"</address-switch></incoming></cpl>";
+
+static void locked_called_before_raw(void **state)
+{
+	bool locked[] = {true, true, false, false};
+	gen_two(FEATURE_CALLED,
+		(struct feature_settings *[]){
+			settings(FEATURE_CALL_SCREENING, "{\"callers\": [\"anonymous\"]}"),
+			settings(FEATURE_VOICEMAIL, "{\"on_busy\": false}"),
+			settings(FEATURE_FORWARD_ALL, "{\"target\": \"alice\"}"),
+			raw_settings(raw_called)},
+		locked, 4);
+	assert_true(pair.main.out.raw);
+	assert_non_null(strstr(pair.main.out.note, "forward_all ignored"));
+	assert_non_null(strstr(pair.main.out.note, "call_screening locked"));
+	assert_non_null(pair.gate);
+	/* only what the carrier locked */
+	assert_null(strstr(pair.locked.xml, "alice"));
+	assert_non_null(strstr(pair.locked.xml, "anonymous"));
+	assert_non_null(strstr(pair.locked.xml, VM));
+	struct uris u;
+	struct cpl_call c;
+	bool by_gate;
+
+	/* screened by the locked part */
+	c = call(&u, "sip:anonymous@anonymous.invalid", NULL);
+	assert_int_equal(gated(&c, NULL, 0, &by_gate), CPL_REJECT);
+	assert_int_equal(result.status, 603);
+	assert_true(by_gate);
+
+	/* the locked part would ring the subscriber: the raw script decides */
+	c = call(&u, "sip:carol@example.org", NULL);
+	assert_int_equal(gated(&c, NULL, 0, &by_gate), CPL_REDIRECT);
+	assert_false(by_gate);
+	assert_string_equal(result.locations[0].url, "sip:raw@example.com");
+
+	/* the raw script rings with its own outputs, across outcomes */
+	c = call(&u, "sip:dave@example.com", NULL);
+	assert_int_equal(gated(&c, NULL, 0, &by_gate), CPL_PENDING);
+	assert_false(by_gate);
+	assert_string_equal(result.proxy.locations[0].url, self[0]);
+	assert_int_equal(result.proxy.timeout, 5);
+	struct cpl_outcome o[2] = {{CPL_PROXY_BUSY, NULL, 0}, {CPL_PROXY_FAILURE, NULL, 0}};
+	assert_int_equal(gated(&c, o, 1, &by_gate), CPL_PENDING);
+	assert_string_equal(result.proxy.locations[0].url, "sip:busy@example.com");
+	assert_false(by_gate);
+	assert_int_equal(gated(&c, o, 2, &by_gate), CPL_BEST_RESPONSE);
+	assert_false(by_gate);
+
+	/* the raw script says nothing: the locked ringing, with its voicemail
+	 * on no answer */
+	c = call(&u, "sip:erin@example.net", NULL);
+	assert_int_equal(gated(&c, NULL, 0, &by_gate), CPL_PENDING);
+	assert_true(by_gate);
+	assert_string_equal(result.proxy.locations[0].url, self[0]);
+	assert_int_equal(result.proxy.timeout, 20);
+	struct cpl_outcome na = {CPL_PROXY_NOANSWER, NULL, 0};
+	assert_int_equal(gated(&c, &na, 1, &by_gate), CPL_PENDING);
+	assert_true(by_gate);
+	assert_string_equal(result.proxy.locations[0].url, VM);
+
+	/* a locked forward_all ends the call in the locked part, whatever its
+	 * outcome: the raw script never runs on this side */
+	bool all[] = {true, false};
+	gen_two(FEATURE_CALLED,
+		(struct feature_settings *[]){settings(FEATURE_FORWARD_ALL, "{\"target\": \"alice\"}"),
+					      raw_settings(raw_called)},
+		all, 2);
+	c = call(&u, "sip:carol@example.org", NULL);
+	assert_int_equal(gated(&c, NULL, 0, &by_gate), CPL_PENDING);
+	assert_true(by_gate);
+	assert_string_equal(result.proxy.locations[0].url, "sip:alice@" DOMAIN);
+	struct cpl_outcome failed = {CPL_PROXY_FAILURE, NULL, 0};
+	assert_int_equal(gated(&c, &failed, 1, &by_gate), CPL_BEST_RESPONSE);
+	assert_true(by_gate);
+
+	/* a locked part that lets every call on (time of day outside its
+	 * period): the raw script alone decides */
+	bool tod[] = {true, false};
+	gen_two(FEATURE_CALLED,
+		(struct feature_settings *[]){
+			settings(FEATURE_TIME_OF_DAY,
+				 "{\"tzid\": \"UTC\", \"periods\": [{\"days\": [\"SU\"], \"start\": \"00:00\", "
+				 "\"end\": \"00:01\"}], \"target\": \"night\"}"),
+			raw_settings(raw_called)},
+		tod, 2);
+	c = call(&u, "sip:carol@example.org", NULL); /* 1700000000: a Tuesday */
+	assert_int_equal(gated(&c, NULL, 0, &by_gate), CPL_REDIRECT);
+	assert_false(by_gate);
+	c = call(&u, "sip:erin@example.net", NULL);
+	assert_int_equal(gated(&c, NULL, 0, &by_gate), CPL_DEFAULT);
+}
+
 /* ---- escaping ----------------------------------------------------------- */
 
 static void injection(void **state)
@@ -786,7 +1042,7 @@ static void injection(void **state)
 	snprintf(raw.u.blocking.reason, sizeof(raw.u.blocking.reason),
 		 "a\"b<c>d&e\tf\ng\rh\x01i'j");
 	const struct feature_settings *list[] = {&raw};
-	struct cpl_gen_in in = {"bob", DOMAIN, FEATURE_CALLING, list, 1, VM};
+	struct cpl_gen_in in = {"bob", DOMAIN, FEATURE_CALLING, list, 1, VM, NULL, CPL_GEN_HOP};
 	char err[256];
 	assert_int_equal(cpl_gen(&in, hop.xml, sizeof(hop.xml), &hop.out, err, sizeof(err)), 0);
 	cpl_free(hop.script);
@@ -1211,7 +1467,7 @@ static void gen_errors(void **state)
 	struct feature_settings *fa = settings(FEATURE_FORWARD_ALL, "{\"target\": \"alice\"}");
 	struct feature_settings *fa2 = settings(FEATURE_FORWARD_ALL, "{\"target\": \"carol\"}");
 	const struct feature_settings *one[] = {fa}, *two[] = {fa, fa2};
-	struct cpl_gen_in in = {"bob", DOMAIN, FEATURE_CALLED, one, 1, VM};
+	struct cpl_gen_in in = {"bob", DOMAIN, FEATURE_CALLED, one, 1, VM, NULL, CPL_GEN_HOP};
 	struct cpl_gen_out out;
 	char buf[64], err[200];
 	/* too small a buffer: how much is needed */
@@ -1340,6 +1596,10 @@ int main(void)
 		cmocka_unit_test_teardown(largest_scripts, teardown),
 		cmocka_unit_test_teardown(gen_errors, teardown),
 		cmocka_unit_test_teardown(sizes, teardown),
+		/* after sizes: its heap measurements depend on what ran before
+		 * (a reused free chunk is larger than asked for) */
+		cmocka_unit_test_teardown(locked_blocking_before_raw, teardown_two),
+		cmocka_unit_test_teardown(locked_called_before_raw, teardown_two),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,9 +24,9 @@ static void table_rows(void **state)
 	struct feature_table *t = feature_table_new();
 	assert_non_null(t);
 	struct feature_row rows[] = {
-		{"call_screening", FEATURE_SIDE_CALLED, 7, "{\"callers\": []}", 15},
-		{"call_blocking", FEATURE_SIDE_CALLING, 7, "{}", 2},
-		{"cpl", FEATURE_SIDE_CALLING | FEATURE_SIDE_CALLED, 9, "{\"script\": \"x\"}", 15},
+		{"call_screening", FEATURE_SIDE_CALLED, 7, "{\"callers\": []}", 15, false},
+		{"call_blocking", FEATURE_SIDE_CALLING, 7, "{}", 2, false},
+		{"cpl", FEATURE_SIDE_CALLING | FEATURE_SIDE_CALLED, 9, "{\"script\": \"x\"}", 15, false},
 	};
 	assert_int_equal(feature_table_set(t, 42, rows, 3), 0);
 	struct feature_row out[8];
@@ -57,10 +57,46 @@ static void table_rows(void **state)
 	feature_table_free(t);
 }
 
+/* The carrier's lock travels with a row (a bit of its sides byte: no
+ * memory per subscriber), and changes nothing else of it. */
+static void table_locked(void **state)
+{
+	struct feature_table *t = feature_table_new();
+	struct feature_row rows[] = {
+		{"call_blocking", FEATURE_SIDE_CALLING, 7, "{\"prefixes\": [\"1900\"]}", 23, true},
+		{"cpl", FEATURE_SIDE_CALLING | FEATURE_SIDE_CALLED, 7, "{}", 2, false},
+		{"call_screening", FEATURE_SIDE_CALLED, 7, "{}", 2, true},
+	};
+	struct feature_table_stats before, after;
+	assert_int_equal(feature_table_set(t, 5, rows, 3), 0);
+	feature_table_get_stats(t, &before);
+	struct feature_row out[4];
+	assert_int_equal(feature_table_get(t, 5, FEATURE_SIDE_CALLING, 0, out, 4), 2);
+	assert_string_equal(out[0].kind, "call_blocking");
+	assert_true(out[0].locked);
+	assert_int_equal(out[0].sides, FEATURE_SIDE_CALLING);
+	assert_int_equal(out[0].group_id, 7);
+	assert_false(out[1].locked);
+	assert_int_equal(out[1].sides, FEATURE_SIDE_CALLING | FEATURE_SIDE_CALLED);
+	assert_int_equal(feature_table_get(t, 5, FEATURE_SIDE_CALLED, 0, out, 4), 2);
+	assert_false(out[0].locked);
+	assert_string_equal(out[1].kind, "call_screening");
+	assert_true(out[1].locked);
+	/* the same rows unlocked take the same memory */
+	for (int i = 0; i < 3; i++)
+		rows[i].locked = false;
+	assert_int_equal(feature_table_set(t, 5, rows, 3), 0);
+	feature_table_get_stats(t, &after);
+	assert_int_equal(after.bytes, before.bytes);
+	assert_int_equal(feature_table_get(t, 5, FEATURE_SIDE_CALLING, 0, out, 4), 2);
+	assert_false(out[0].locked);
+	feature_table_free(t);
+}
+
 static void table_many_and_full_load(void **state)
 {
 	struct feature_table *t = feature_table_new();
-	struct feature_row r = {"forward_all", FEATURE_SIDE_CALLED, 3, "{\"target\": \"1002\"}", 18};
+	struct feature_row r = {"forward_all", FEATURE_SIDE_CALLED, 3, "{\"target\": \"1002\"}", 18, false};
 	/* growth and removal with linear probing: every id stays findable */
 	for (int64_t id = 1; id <= 20000; id++)
 		assert_int_equal(feature_table_set(t, id * 7919, &r, 1), 0);
@@ -353,6 +389,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(table_rows),
+		cmocka_unit_test(table_locked),
 		cmocka_unit_test(table_many_and_full_load),
 		cmocka_unit_test(cache_lru),
 		cmocka_unit_test(intern_shares),
