@@ -262,9 +262,11 @@ static PGresult *put_locked(struct api_call *c, int kind, const struct feature_i
 	}
 
 	/* the settings the row will have (given, kept, or {} for a new one)
-	 * must be valid for the kind */
+	 * must be valid for the kind once the subscription is active: the
+	 * carrier may offer a forward before anyone chose its target, and
+	 * switching it on without one is then the 422 */
 	char err[512];
-	if (!given) {
+	if (!given && next.admin && next.user) {
 		const char *text = now ? now->settings : "{}";
 		mine = feature_settings_parse(kind, text, strlen(text), err, sizeof(err));
 		if (!mine) {

@@ -90,7 +90,13 @@ expect_problem 422 "a group of another kind" "group_id: server group $GM is of k
 req - PUT "$F/forward_all" '{"group_id": 999999, "settings": {"target": "4000"}}'
 expect_problem 422 "a group that does not exist" "group_id: no server group"
 req - PUT "$F/forward_all" "{\"group_id\": $G1}"
-expect_problem 422 "forward_all without settings" "forward_all.target"
+assert_eq "201 {} true false" "$CODE $(jf '.settings | tojson') $(jf .admin_enabled) $(jf .user_enabled)" \
+    "the carrier offers forward_all before anyone chose its target"
+req - PUT "$F/forward_all" '{"user_enabled": true}' "If-Match: $(header ETag)"
+expect_problem 422 "switched on without settings" "forward_all.target"
+assert_eq f "$(app_sql -c "SELECT user_enabled FROM subscriber_features WHERE subscriber_id = $S1 AND feature = 'forward_all'")" "...and stays off"
+req - DELETE "$F/forward_all" "" "If-Match: *"
+assert_eq 204 "$CODE" "(the offer withdrawn again)"
 req - PUT "$F/forward_all" "{\"group_id\": $G1, \"settings\": {\"target\": \"a b\"}}"
 expect_problem 422 "a bad target" "forward_all.target"
 req - PUT "$F/forward_no_answer" "{\"group_id\": $G1, \"settings\": {\"target\": \"4000\", \"ring_time\": 2}}"
@@ -170,8 +176,8 @@ assert_contains "$(cat "$HARNESS_DIR/listener.out")" "\"table\" : \"subscriber_f
     "a feature replace sends a NOTIFY"
 assert_contains "$(cat "$HARNESS_DIR/listener.out")" "\"subscriber_id\" : $S1" "the NOTIFY names the subscriber"
 req - GET "/api/v1/audit?resource=subscriber_features"
-assert_eq "PUT PUT PUT" "$(jf '[.items[].method] | join(" ")')" "every accepted PUT is audited, no refused one"
-assert_eq "4000" "$(jf '.items[0].summary.settings.target')" "the audit summary keeps the settings given"
+assert_eq "PUT DELETE PUT PUT PUT" "$(jf '[.items[].method] | join(" ")')" "every accepted change is audited (the withdrawn offer too), no refused one"
+assert_eq "4000" "$(jf '.items[2].summary.settings.target')" "the audit summary keeps the settings given"
 
 # --- a subscriber's session ---
 ALICE_PW="alice-feat-$RANDOM$RANDOM"
@@ -290,7 +296,7 @@ req - DELETE "$F/voicemail" "" "If-Match: *"
 assert_eq 204 "$CODE" "delete a subscription"
 req - DELETE "$F/voicemail" "" "If-Match: *"
 expect_problem 404 "deleting it again"
-assert_eq 1 "$(app_sql -c "SELECT count(*) FROM audit_log WHERE resource = 'subscriber_features' AND method = 'DELETE'")" \
+assert_eq 1 "$(app_sql -c "SELECT count(*) FROM audit_log WHERE resource = 'subscriber_features' AND method = 'DELETE' AND path LIKE '%/voicemail'")" \
     "the delete is audited"
 req - DELETE "/api/v1/subscribers/$S1" "" "If-Match: *"
 assert_eq 204 "$CODE" "deleting the subscriber..."

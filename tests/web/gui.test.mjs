@@ -469,12 +469,12 @@ test('domains, server groups and dial plans', async () => {
 	await shot(page, 'servers-1280');
 	// a feature group that skips its hop, made the second domain's default
 	await page.goto('/#/server-groups');
-	await page.getByLabel('Name', {exact: true}).fill('features-gui');
+	await page.getByLabel('Name', {exact: true}).fill('features-skip');
 	await page.getByLabel('Kind').selectOption('feature');
 	await page.getByLabel('When no server answers').selectOption('skip');
 	await page.getByRole('button', {name: 'Create group'}).click();
-	await page.getByRole('heading', {name: 'features-gui'}).waitFor();
-	const fg = (await api('GET', '/server-groups?kind=feature')).body.items.find((g) => g.name === 'features-gui');
+	await page.getByRole('heading', {name: 'features-skip'}).waitFor();
+	const fg = (await api('GET', '/server-groups?kind=feature')).body.items.find((g) => g.name === 'features-skip');
 	assert.equal(fg.on_failure, 'skip');
 	const second = (await api('GET', '/domains')).body.items.find((d) => d.name === 'second.test');
 	await page.goto(`/#/domains/${second.id}`);
@@ -702,7 +702,8 @@ test('the carrier subscribes a new subscriber to features: offers forwarding, lo
 	await fna.locator('summary').click();
 	assert.equal(await fna.getByLabel('Offered to the subscriber').isChecked(), true, 'a new subscription is offered');
 	assert.equal(await fna.getByLabel('On', {exact: true}).isChecked(), false);
-	await fna.getByLabel('Forward to').fill('2001');
+	// no target: the carrier offers the forward and leaves the target to
+	// the subscriber
 	await fna.getByRole('button', {name: 'Subscribe'}).click();
 	const groupErr = fna.locator('.field', {has: page.getByLabel('Feature server group')}).locator('.field-error');
 	await groupErr.filter({hasText: /group_id: not given/}).waitFor();
@@ -714,7 +715,7 @@ test('the carrier subscribes a new subscriber to features: offers forwarding, lo
 	assert.equal(r.status, 200);
 	assert.deepEqual([r.body.admin_enabled, r.body.user_enabled, r.body.locked, r.body.group_id],
 		[true, false, false, featureGroupId]);
-	assert.deepEqual(r.body.settings, {target: '2001', ring_time: 20});
+	assert.deepEqual(r.body.settings, {}, 'offered with no target chosen');
 	await fna.locator('summary').getByText('off').waitFor();
 
 	// call blocking: on and locked by the carrier, its message holding markup

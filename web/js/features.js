@@ -165,6 +165,13 @@ function invalid(fieldName, text) {
 // The settings object the form f holds for kind (old: the stored settings,
 // for what the form does not show), or undefined for kinds without
 // settings.
+// Settings with nothing chosen yet (a forward without its target): not
+// sent while the feature is off, so the carrier can offer a forward and
+// leave the target to the subscriber (provd checks them once it is on).
+function unchosen(kind, settings) {
+	return settings && typeof settings === 'object' && 'target' in settings && settings.target === '';
+}
+
 export function readSettings(kind, f, old) {
 	const el = (n) => f.elements.namedItem(n);
 	const text = (n) => (el(n) ? el(n).value.trim() : '');
@@ -304,7 +311,7 @@ function myFeatureCard(sid, f, reload, note) {
 		onsubmit: async (v, el) => {
 			const body = {user_enabled: el.elements.namedItem('user_enabled').checked};
 			const settings = readSettings(kind, el, stored);
-			if (settings !== undefined) body.settings = settings;
+			if (settings !== undefined && !(unchosen(kind, settings) && !body.user_enabled)) body.settings = settings;
 			const r = await putFeature(sid, kind, tag, body, reload);
 			if (!r) return undefined;
 			tag = r.etag;
@@ -377,7 +384,7 @@ function carrierFeature(sid, kind, f, groups, {reload, note, open}) {
 			const body = {admin_enabled: v.admin_enabled, user_enabled: v.user_enabled, locked: v.locked};
 			if (v.group_id !== '') body.group_id = Number(v.group_id);
 			const settings = readSettings(name, el, f && f.settings);
-			if (settings !== undefined) body.settings = settings;
+			if (settings !== undefined && !(unchosen(name, settings) && !v.user_enabled)) body.settings = settings;
 			const r = await putFeature(sid, name, f ? f.etag : undefined, body, reload);
 			if (r) await reload({kind: name, text: f ? 'Saved.' : 'Subscribed.', ok: true});
 			return undefined;
