@@ -93,19 +93,31 @@ _harness_port_in_use() {
     [[ -n "$(ss "$flags" "sport = :$port" 2>/dev/null)" ]]
 }
 
+# The ports harness_free_port hands out: from 10000 up to just below the
+# kernel's ephemeral range. A port inside that range can be taken by any
+# outgoing connection (psql, curl, a daemon's database session) between
+# the pick and the daemon's bind; below it only an explicit bind takes one.
+_harness_port_range() {
+    local low=32768
+    [[ -r /proc/sys/net/ipv4/ip_local_port_range ]] && read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+    ((low > 12000)) || low=32768 # an unusual range: the default's bound
+    echo "10000 $((low - 1))"
+}
+
 # Print a port that is free right now on loopback. PROTO is tcp (default),
 # udp, or both (free for tcp and udp, e.g. DNS). Still racy by nature: the
 # caller should bind it soon, and retry with another port if binding fails.
 harness_free_port() {
-    local proto="${1:-tcp}" port attempt
+    local proto="${1:-tcp}" port attempt lo hi
     case "$proto" in tcp | udp | both) ;; *)
         echo "harness_free_port: unknown protocol '$proto'" >&2
         return 2
         ;;
     esac
+    read -r lo hi < <(_harness_port_range)
     for ((attempt = 0; attempt < 200; attempt++)); do
-        # RANDOM is only 15 bits; combine two for the 20000-60000 range.
-        port=$(((RANDOM << 15 | RANDOM) % 40001 + 20000))
+        # RANDOM is only 15 bits; combine two for the range.
+        port=$(((RANDOM << 15 | RANDOM) % (hi - lo + 1) + lo))
         # Never hand out the same port twice in one test, even to a service
         # not started yet. Kept in a file: callers use $(...), a subshell.
         if [[ -n "${HARNESS_DIR:-}" && -f "$HARNESS_DIR/.ports" ]] &&
