@@ -31,6 +31,8 @@
 # feature-hop secret shared with redirectd in FEATURE_SECRET (64 hex
 # digits); FEATURE_GROUP_ID is the group's id. PLATFORM_FEATURED_TRUST
 # adds featured trusted_peers (a test that plays a platform server).
+# PLATFORM_FEATURE_LISTEN_EXTRA adds addresses featured listens on too
+# (one featured serving several groups, one address in each).
 # PLATFORM_FEATURES=2 runs a second featured (daemon name feature2, on
 # FEATURE2_PORT, its log platform_log feature2) in the same group, after
 # the first (priority 10 against 0: redirectd's 302 lists it second).
@@ -110,7 +112,7 @@ EOF
         [[ $name == feature ]] || fport=${FEATURE2_PORT:-}
         [[ -n "$fport" ]] || continue
         cat >"$d/$name.conf" <<EOF
-listen = 127.0.0.1:$fport
+listen = 127.0.0.1:$fport ${PLATFORM_FEATURE_LISTEN_EXTRA:-}
 redirect = 127.0.0.1:$REDIRECT_PORT
 features.secret = $FEATURE_SECRET
 features.voicemail = "${PLATFORM_VOICEMAIL:-}"
