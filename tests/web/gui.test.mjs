@@ -30,9 +30,6 @@ const SUBSCRIBER = {login: 'gui-alice', password: 'alice-Password-1'};
 const FEATURED = {user: '3100', login: 'gui-dave', password: 'dave-Password-1'};
 
 let browser;
-// provd has /api/v1/session (the accounts work): the shell script asks
-// provd before node starts, since a test's skip is decided as the file loads
-const hasSessions = process.env.HAS_SESSIONS === '1';
 let featuredId = 0;        // FEATURED's subscriber id
 let featureGroupId = 0;    // a server group of kind feature
 let adminContext;
@@ -65,18 +62,7 @@ function watch(page) {
 }
 
 async function newContext(viewport = {width: 1280, height: 800}) {
-	const ctx = await browser.newContext({viewport, baseURL: BASE});
-	if (!hasSessions) {
-		// Before provd has sessions: the page reaches the API with the bearer
-		// token, and GET /api/v1/session is answered here as an
-		// administrator's session. Only the carrier pages can run so.
-		await ctx.setExtraHTTPHeaders({Authorization: `Bearer ${TOKEN}`});
-		await ctx.route('**/api/v1/session', (route) => route.request().method() === 'GET'
-			? route.fulfill({status: 200, contentType: 'application/json',
-				body: JSON.stringify({account: {id: 1, login: 'token-admin', role: 'admin', subscriber_id: null}, csrf_token: 'none'})})
-			: route.fulfill({status: 204}));
-	}
-	return ctx;
+	return browser.newContext({viewport, baseURL: BASE});
 }
 
 async function login(page, who) {
@@ -140,7 +126,6 @@ async function putFromPage(page, sid, feature, body) {
 before(async () => {
 	const doc = await api('GET', '/openapi.json');
 	assert.equal(doc.status, 200);
-	assert.equal(Boolean(doc.body.paths['/api/v1/session']), hasSessions, 'HAS_SESSIONS agrees with openapi.json');
 	assert.ok(doc.body.paths['/api/v1/subscribers/{id}/features/{feature}'], 'provd has the feature routes');
 	browser = await chromium.launch({
 		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -148,12 +133,10 @@ before(async () => {
 		args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
 			'--disable-background-networking', '--disable-component-update', '--disable-sync'],
 	});
-	if (hasSessions) {
-		let r = await api('POST', '/accounts', {login: ADMIN.login, password: ADMIN.password, role: 'admin'});
-		assert.equal(r.status, 201, `create the admin account: ${JSON.stringify(r.body)}`);
-		r = await api('POST', '/accounts', {login: SUBSCRIBER.login, password: SUBSCRIBER.password, role: 'subscriber', subscriber_id: OWN_ID});
-		assert.equal(r.status, 201, `create the subscriber's account: ${JSON.stringify(r.body)}`);
-	}
+	let r = await api('POST', '/accounts', {login: ADMIN.login, password: ADMIN.password, role: 'admin'});
+	assert.equal(r.status, 201, `create the admin account: ${JSON.stringify(r.body)}`);
+	r = await api('POST', '/accounts', {login: SUBSCRIBER.login, password: SUBSCRIBER.password, role: 'subscriber', subscriber_id: OWN_ID});
+	assert.equal(r.status, 201, `create the subscriber's account: ${JSON.stringify(r.body)}`);
 });
 
 after(async () => {
@@ -178,7 +161,7 @@ test('a wrong password is refused with the API\'s message', async () => {
 	const ctx = await browser.newContext({baseURL: BASE});
 	const page = watch(await ctx.newPage());
 	await page.goto('/#/login');
-	await page.getByLabel('Login').fill(hasSessions ? ADMIN.login : 'nobody');
+	await page.getByLabel('Login').fill(ADMIN.login);
 	await page.getByLabel('Password').fill('wrong-password-123');
 	await page.getByRole('button', {name: 'Log in'}).click();
 	const msg = page.locator('form .form-error');
@@ -191,12 +174,7 @@ test('a wrong password is refused with the API\'s message', async () => {
 test('an administrator logs in and sees the dashboard', async () => {
 	adminContext = await newContext();
 	adminPage = watch(await adminContext.newPage());
-	if (hasSessions) {
-		await login(adminPage, ADMIN);
-	} else {
-		await adminPage.goto('/#/');
-		await adminPage.locator('#logout').waitFor();
-	}
+	await login(adminPage, ADMIN);
 	await adminPage.getByRole('heading', {name: 'Dashboard'}).waitFor();
 	const tile = (label) => adminPage.locator('.tile').filter({has: adminPage.locator('.tile-label').getByText(label, {exact: true})}).locator('.tile-value');
 	const subs = tile('Subscribers');
@@ -402,7 +380,7 @@ test('the administrator deletes a subscriber (If-Match), asked twice', async () 
 	assert.equal((await api('GET', `/subscribers/${victim.id}`)).status, 404);
 });
 
-test('the administrator gives a subscriber a web login', {skip: !hasSessions && 'provd has no accounts yet'}, async () => {
+test('the administrator gives a subscriber a web login', async () => {
 	const page = adminPage;
 	await page.goto(`/#/subscribers/${OTHER_ID}`);
 	const sec = page.locator('#web-login');
@@ -511,7 +489,7 @@ test('domains, server groups and dial plans', async () => {
 	await page.setViewportSize({width: 1280, height: 800});
 });
 
-test('accounts and the audit log', {skip: !hasSessions && 'provd has no accounts yet'}, async () => {
+test('accounts and the audit log', async () => {
 	const page = adminPage;
 	await page.goto('/#/accounts');
 	await page.getByRole('cell', {name: SUBSCRIBER.login}).waitFor();
@@ -522,7 +500,7 @@ test('accounts and the audit log', {skip: !hasSessions && 'provd has no accounts
 	await shot(page, 'audit-1280');
 });
 
-test('the administrator makes an API token, shown once, and revokes it', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+test('the administrator makes an API token, shown once, and revokes it', async () => {
 	const page = adminPage;
 	await page.goto('/#/accounts');
 	const sec = page.locator('#tokens');
@@ -549,7 +527,7 @@ test('the administrator makes an API token, shown once, and revokes it', {skip: 
 	await shot(page, 'tokens-1280');
 });
 
-test('a forged cross-site POST with the administrator\'s cookie is refused', {skip: !hasSessions && 'provd has no sessions yet'}, async (t) => {
+test('a forged cross-site POST with the administrator\'s cookie is refused', async (t) => {
 	const port = new URL(BASE).port;
 	// the attacker: another origin (same host, another port: the same
 	// "site", so SameSite=Strict still sends the cookie and the CSRF and
@@ -592,7 +570,7 @@ fetch(${JSON.stringify(BASE + '/api/v1/subscribers')}, {method: 'POST', mode: 'n
 	assert.equal(own, 403);
 });
 
-test('the administrator logs out', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+test('the administrator logs out', async () => {
 	const page = adminPage;
 	await page.locator('#logout').click();
 	await page.getByRole('button', {name: 'Log in'}).waitFor();
@@ -603,7 +581,7 @@ test('the administrator logs out', {skip: !hasSessions && 'provd has no sessions
 	await adminContext.close();
 });
 
-test('a subscriber sees only their own line and changes their display name', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+test('a subscriber sees only their own line and changes their display name', async () => {
 	const ctx = await newContext({width: 390, height: 844});
 	const page = watch(await ctx.newPage());
 	await page.goto('/#/login');
@@ -674,7 +652,7 @@ test('a subscriber sees only their own line and changes their display name', {sk
 	await ctx.close();
 });
 
-test('the carrier subscribes a new subscriber to features: offers forwarding, locks call blocking', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+test('the carrier subscribes a new subscriber to features: offers forwarding, locks call blocking', async () => {
 	let r = await api('POST', '/server-groups', {name: 'features-gui', kind: 'feature'});
 	assert.equal(r.status, 201, JSON.stringify(r.body));
 	featureGroupId = r.body.id;
@@ -770,7 +748,7 @@ test('the carrier subscribes a new subscriber to features: offers forwarding, lo
 	await ctx.close();
 });
 
-test('the carrier\'s forms store each kind\'s settings as feature/settings.c reads them', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+test('the carrier\'s forms store each kind\'s settings as feature/settings.c reads them', async () => {
 	assert.ok(featuredId > 0 && featureGroupId > 0, 'the carrier test ran first');
 	// the domain's default group from now on: new subscriptions need no choice
 	sql(`UPDATE domains SET feature_group_id = ${featureGroupId} WHERE id = ${DOMAIN_ID}`);
@@ -847,7 +825,7 @@ test('the carrier\'s forms store each kind\'s settings as feature/settings.c rea
 	await ctx.close();
 });
 
-test('the subscriber sets forward on no answer on a phone: the row and a NOTIFY say so', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+test('the subscriber sets forward on no answer on a phone: the row and a NOTIFY say so', async () => {
 	assert.ok(featuredId > 0, 'the carrier test ran first');
 	const ctx = await newContext();
 	const page = watch(await ctx.newPage());
@@ -941,7 +919,7 @@ test('the subscriber sets forward on no answer on a phone: the row and a NOTIFY 
 });
 
 // last: it blocks logins from 127.0.0.1 for a while
-test('too many failed logins: the login page says when to try again', {skip: !hasSessions && 'provd has no sessions yet'}, async () => {
+test('too many failed logins: the login page says when to try again', async () => {
 	let status = 0;
 	for (let i = 0; i < 200 && status !== 429; i++) {
 		const r = await fetch(BASE + '/api/v1/session', {method: 'POST', headers: {'Content-Type': 'application/json'},
