@@ -7,6 +7,7 @@
 #                     command-line, integration with real services, fuzz replay
 #   make bench        benchmarks (time and instructions per operation, the Kamailio race)
 #   make bench-race   only the race against the Kamailio peer (issue 4)
+#   make bench-features  only the feature hop's cost per call (issue 6)
 #   make fuzz         run every fuzzer longer (FUZZ_SECONDS each)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -73,7 +74,7 @@ FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 BENCH_BIN  := $(BUILD)/tests/bench/bench_parse $(BUILD)/tests/bench/bench_txn $(BUILD)/tests/bench/bench_cpl
 
 .PHONY: run stop all check unit unit-asan conformance cli integration integration-asan fuzz-check fuzz \
-        bench bench-race install clean deps clang-build
+        bench bench-race bench-features install clean deps clang-build
 
 all: $(PROGRAMS)
 
@@ -229,6 +230,8 @@ bench: deps $(BENCH_BIN) $(BUILD)/tests/bench/bench_digest $(BUILD)/tests/bench/
 	@bash tests/bench/proxy_load.sh
 	@echo "== provd: subscriber read/create, list pages with 1,000,000 subscribers (wrk on loopback)"
 	@bash tests/bench/provd_bench.sh
+	@echo "== issue 6: calls through a feature hop vs the same calls without (the platform + SIPp on loopback, ~4 minutes)"
+	@$(MAKE) --no-print-directory bench-features
 	@echo "== issue 4 race: Kamailio 5.6 vs marshald + redirectd (SIPp on loopback, ~10 minutes)"
 	@$(MAKE) --no-print-directory bench-race
 
@@ -237,6 +240,13 @@ bench: deps $(BENCH_BIN) $(BUILD)/tests/bench/bench_digest $(BUILD)/tests/bench/
 # build/bench/race.txt, raw outputs in build/bench/race/.
 bench-race: all
 	@bash tests/bench/platform_race.sh
+
+# Issue 6: CPU per call through a feature hop (featured running the
+# callee's CPL) against the same call without one, and the sustained rate
+# of each (needs sip-tester and sipsak). Table in build/bench/features.txt,
+# raw outputs in build/bench/features/.
+bench-features: all
+	@bash tests/bench/feature_hop_bench.sh
 
 # ---- install -------------------------------------------------------------
 install: all

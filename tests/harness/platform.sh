@@ -30,7 +30,9 @@
 # $PLATFORM_FEATURE_ON_FAILURE, default fail) with it as member, and the
 # feature-hop secret shared with redirectd in FEATURE_SECRET (64 hex
 # digits); FEATURE_GROUP_ID is the group's id. PLATFORM_FEATURED_TRUST
-# adds featured trusted_peers (a test that plays a platform server).
+# adds featured trusted_peers (a test that plays a platform server);
+# PLATFORM_FEATURED_LOG_LEVEL is its log_level (default debug; a benchmark
+# wants info, what a carrier runs).
 # PLATFORM_FEATURE_LISTEN_EXTRA adds addresses featured listens on too
 # (one featured serving several groups, one address in each).
 # PLATFORM_FEATURES=2 runs a second featured (daemon name feature2, on
@@ -118,7 +120,7 @@ features.secret = $FEATURE_SECRET
 features.voicemail = "${PLATFORM_VOICEMAIL:-}"
 trusted_peers = ${PLATFORM_FEATURED_TRUST:-}
 timer_c = ${PLATFORM_TIMER_C:-20s}
-log_level = debug
+log_level = ${PLATFORM_FEATURED_LOG_LEVEL:-debug}
 ${PLATFORM_EXTRA_FEATURE:-}
 [db]
 conninfo = "$VOCAL_DB_URI"
