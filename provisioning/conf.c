@@ -37,7 +37,7 @@ const struct config_key provd_keys[] = {
 	 .desc = "a web session ends this long after its login, used or not"},
 	{.name = "session.cookie_secure", CONFIG_BOOL_AT(C, cookie_secure), .def = "no",
 	 .desc = "mark the session cookie Secure: set it when browsers reach provd over HTTPS "
-		 "(a TLS proxy in front)"},
+		 "through a TLS proxy in front (with tls.cert set it is Secure anyway)"},
 	{.name = "session.origin", CONFIG_STRING_AT(C, origin), .def = "\"\"",
 	 .desc = "provd's origin as browsers see it (\"https://provd.example.net\"); a "
 		 "cookie-authenticated change from another Origin is refused (403); empty: "

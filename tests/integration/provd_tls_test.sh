@@ -5,8 +5,9 @@
 # pair refuse start, saying why; the API, the bearer token and a login over
 # https (the cookie Secure, Strict-Transport-Security, the Origin check
 # with https://); plain HTTP on the port and TLS 1.0/1.1 refused, 1.2 and
-# 1.3 served; SIGHUP serves a renewed certificate (its serial, seen by
-# openssl s_client) and keeps the old one when the new pair is bad.
+# 1.3 served (only 1.3 with tls.min_version = 1.3); SIGHUP serves a renewed
+# certificate (its serial, seen by openssl s_client) and keeps the old one
+# when the new pair is bad.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -191,3 +192,16 @@ harness_wait_for "the restart warning" 10 grep -q 'threads changed: provd needs 
     { cat "$HARNESS_DIR/provd.log" >&2; fail "no restart warning"; }
 get /api/v1/openapi.json -H "$AUTH"
 assert_eq 200 "$CODE" "still serving after a reload with other changes"
+
+# --- tls.min_version = 1.3: TLS 1.2 refused too ---
+PORT13=$(harness_free_port tcp)
+conf_with "$T/renewed.pem" "$T/renewed.key" "tls.min_version = 1.3" |
+    sed "s/^listen = .*/listen = 127.0.0.1:$PORT13/" >"$HARNESS_DIR/tls13.conf"
+provd_start "$HARNESS_DIR/tls13.conf" "$HARNESS_DIR/provd13.log"
+assert_contains "$(cat "$HARNESS_DIR/provd13.log")" "TLS 1.3 and later only" "tls.min_version = 1.3: logged"
+rc=0
+curl -s -o /dev/null --cacert "$PROVD_CA" --tlsv1.2 --tls-max 1.2 "$BASE/api/v1/openapi.json" || rc=$?
+[[ $rc -ne 0 ]] || fail "tls.min_version = 1.3 served TLS 1.2"
+ok "tls.min_version = 1.3: TLS 1.2 refused (curl $rc)"
+get /api/v1/openapi.json -H "$AUTH" --tlsv1.3
+assert_eq 200 "$CODE" "tls.min_version = 1.3: TLS 1.3 served"
