@@ -28,6 +28,8 @@ struct http_server {
 	http_handler handler;
 	unsigned flags, threads;      /* MHD_start_daemon's, for http_renew */
 	bool tls;
+	struct MHD_Daemon *retiring;  /* the pool before http_renew, finishing */
+	int retiring_fd;              /* its quiesced socket, ours to close; -1: none */
 	bool has_token;
 	uint8_t token[SHA256_DIGEST_LENGTH];
 };
@@ -372,6 +374,7 @@ struct http_server *http_start(const struct config_addr *listen, unsigned thread
 	s->flags = flags;
 	s->threads = threads;
 	s->tls = tls != NULL;
+	s->retiring_fd = -1;
 	if (token_sha256) {
 		s->has_token = true;
 		memcpy(s->token, token_sha256, sizeof(s->token));
@@ -409,21 +412,43 @@ int http_renew(struct http_server *s, const struct http_tls *tls, char *err, siz
 		snprintf(err, errlen, "libmicrohttpd refused the new certificate or key (see above)");
 		return -1;
 	}
+	/* a pool still retiring from the renewal before goes now */
+	http_retire(s, true);
 	struct MHD_Daemon *old = s->mhd;
 	s->mhd = fresh;
-	/* the old pool stops accepting, finishes what it has, and stops; its
-	 * descriptor of the socket is ours to close after (MHD's contract) */
+	/* the old pool stops accepting but keeps its connections until they
+	 * end (http_retire): stopping it now would close them, answers not
+	 * yet sent included. Its descriptor of the socket is ours to close
+	 * after it stops (MHD_quiesce_daemon's contract). */
 	MHD_socket q = MHD_quiesce_daemon(old);
-	MHD_stop_daemon(old);
-	if (q != MHD_INVALID_SOCKET)
-		close(q);
+	s->retiring = old;
+	s->retiring_fd = q == MHD_INVALID_SOCKET ? -1 : q;
 	return 0;
+}
+
+bool http_retire(struct http_server *s, bool force)
+{
+	if (!s->retiring)
+		return false;
+	if (!force) {
+		const union MHD_DaemonInfo *info =
+			MHD_get_daemon_info(s->retiring, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (info && info->num_connections > 0)
+			return true;
+	}
+	MHD_stop_daemon(s->retiring);
+	if (s->retiring_fd >= 0)
+		close(s->retiring_fd);
+	s->retiring = NULL;
+	s->retiring_fd = -1;
+	return false;
 }
 
 void http_stop(struct http_server *s)
 {
 	if (!s)
 		return;
+	http_retire(s, true);
 	MHD_stop_daemon(s->mhd);
 	free(s);
 }

@@ -93,13 +93,19 @@ struct http_server *http_start(const struct config_addr *listen, unsigned thread
 
 /*
  * A new certificate and key for a server started with TLS (SIGHUP): starts
- * a second thread pool with them on the same listening socket, then lets
- * the old pool finish the requests it has and stop (it takes no new
- * connections), so no connection is refused on the way. Blocks until the
- * old pool has stopped. Returns 0; or -1 with the reason in err, the old
- * certificate still being served.
+ * a second thread pool with them on the same listening socket, and the old
+ * pool takes no new connection (MHD_quiesce_daemon) but keeps serving the
+ * ones it has until http_retire stops it; so no connection is refused or
+ * cut on the way. A pool still retiring from a renewal before is stopped
+ * first. Returns 0; or -1 with the reason in err, the old certificate
+ * still being served.
  */
 int http_renew(struct http_server *s, const struct http_tls *tls, char *err, size_t errlen);
+
+/* Stops the pool that http_renew retired once it has no connection left,
+ * or at once when force. Returns true while it is still there (call again
+ * later), false when there is none. */
+bool http_retire(struct http_server *s, bool force);
 
 /* Before http_start: bearer tokens other than the configured one are
  * asked of lookup (with the token's SHA-256 in lower-case hex): 1 and the
@@ -111,7 +117,8 @@ void http_token_lookup(int (*lookup)(const char *sha256_hex, char *name, size_t 
  * max bytes instead of API_BODY_MAX (the bulk import). path is kept. */
 void http_body_limit(const char *path, size_t max);
 
-/* Stops accepting, waits for the requests in flight, frees everything. */
+/* Stops accepting, waits for the requests in flight, frees everything
+ * (a retiring pool too). */
 void http_stop(struct http_server *s);
 
 #endif

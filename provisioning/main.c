@@ -35,6 +35,23 @@ static struct daemon d = {
 static struct http_server *http;
 static bool tls_on;
 
+/* After a certificate renewal, the old thread pool finishes its
+ * connections: checked every RETIRE_POLL_MS, stopped at RETIRE_MAX_MS
+ * whatever is left (a keep-alive connection kept busy would keep it
+ * forever; the client then reconnects and gets the new certificate). */
+#define RETIRE_POLL_MS 250
+#define RETIRE_MAX_MS 30000
+static struct ev_timer retire_timer;
+static uint64_t retire_waited;
+
+static void on_retire(struct ev_loop *loop, struct ev_timer *t, void *arg)
+{
+	(void)arg;
+	retire_waited += RETIRE_POLL_MS;
+	if (http_retire(http, retire_waited >= RETIRE_MAX_MS))
+		ev_timer_start(loop, t, RETIRE_POLL_MS);
+}
+
 /* tls.cert and tls.key of c into *f (tls.h): 0 when both are empty (plain
  * HTTP), 1 when loaded (a certificate expiring soon is logged), -1 with
  * the reason in err. */
@@ -128,9 +145,12 @@ static int reload(void *new_conf, const void *old_conf, void *arg)
 		}
 		struct http_tls t = {f.cert, f.key, tls_priorities(n->tls_min_version)};
 		int rc = http_renew(http, &t, err, sizeof(err));
-		if (rc == 0)
+		if (rc == 0) {
 			log_info("TLS: now serving %s (serial %s, expires %s)", f.subject, f.serial,
 				 f.not_after);
+			retire_waited = 0;
+			ev_timer_start(d.loop, &retire_timer, RETIRE_POLL_MS);
+		}
 		tls_files_free(&f);
 		if (rc < 0) {
 			log_warnx("reload: %s; still serving the certificate loaded before", err);
@@ -291,6 +311,7 @@ int main(int argc, char **argv)
 	/* before the HTTP threads start: they inherit the blocked signals, so
 	 * SIGTERM reaches the loop's signalfd and not a pool thread */
 	daemon_signals(&d, d.loop, &(struct daemon_hooks){.reload = reload, .drain = drain});
+	ev_timer_init(&retire_timer, on_retire, NULL);
 	/* kept for the process: a SIGHUP that changes only tls.* frees c */
 	char *conninfo = strdup(c->db_conninfo), *origin = strdup(c->origin);
 	if (!conninfo || !origin)

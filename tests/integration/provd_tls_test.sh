@@ -163,6 +163,13 @@ assert_eq 1001 "$(served_serial)" "openssl s_client sees the first certificate"
 provd_tls_cert_for renewed 0x2002 365
 cp "$T/renewed.pem" "$T/server.pem"
 cp "$T/renewed.key" "$T/server.key"
+# a request in flight across the reload: its body sent slowly (about 3 s)
+{ printf '{"name": "slow.example"'; printf '%3000s' ''; printf '}'; } >"$HARNESS_DIR/slow.json"
+curl -s --cacert "$PROVD_CA" -o /dev/null -w '%{http_code}' --limit-rate 1000 -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' --data-binary @"$HARNESS_DIR/slow.json" \
+    "$BASE/api/v1/domains" >"$HARNESS_DIR/slow.code" 2>&1 &
+SLOW=$!
+sleep 0.5
 kill -HUP "$PROVD_PID"
 harness_wait_for "the renewed certificate" 10 bash -c "[[ \$(grep -c 'now serving' '$HARNESS_DIR/provd.log') -ge 1 ]]" ||
     { cat "$HARNESS_DIR/provd.log" >&2; fail "no reload logged"; }
@@ -172,6 +179,8 @@ get /api/v1/domains -H "Authorization: Bearer $TOKEN"
 assert_eq 200 "$CODE" "the API after the reload: 200"
 get /api/v1/session -b "$HARNESS_DIR/jar"
 assert_eq 200 "$CODE" "the session survives the reload"
+wait "$SLOW" || true
+assert_eq 201 "$(cat "$HARNESS_DIR/slow.code")" "a request in flight during the reload is answered (old pool)"
 kill -0 "$PROVD_PID" 2>/dev/null || fail "provd died on SIGHUP"
 
 # a bad new pair (the key is not the certificate's): the old one stays
