@@ -185,7 +185,7 @@ integration-asan: all $(TEST_PROGRAMS)
 	@TESTPROXY=build/asan/tests/proxy/testproxy PLATFORM_BIN=$(CURDIR)/build/asan/bin \
 	  PROVD=$(CURDIR)/build/asan/bin/provd \
 	  bash tests/run-suite.sh integration-asan tests/integration/provd_api_test.sh tests/integration/provd_auth_test.sh \
-	  tests/integration/provd_features_test.sh tests/integration/provd_import_test.sh \
+	  tests/integration/provd_features_test.sh tests/integration/provd_import_test.sh tests/integration/provd_tls_test.sh \
 	  tests/integration/torture_wire_test.sh tests/integration/proxy_sipp_test.sh \
 	  tests/integration/proxy_tls_test.sh tests/integration/web_gui_test.sh \
 	  $(wildcard tests/integration/platform_*_test.sh)

@@ -299,8 +299,21 @@ int daemon_start(struct daemon *d, int argc, char *argv[])
 		fprintf(stderr, "%s: out of memory\n", d->name);
 		return -1;
 	}
-	if (o->check && !o->print) {
+	if (o->check && !o->print && !d->check) {
 		int rc = config_check(d->table, d->conf, o->conf_path, stderr);
+		daemon_free(d);
+		return rc == 0 ? 1 : -1;
+	}
+	if (o->check && !o->print) {
+		int rc = -1;
+		if (config_load(d->table, d->conf, o->conf_path, err, sizeof(err)) < 0)
+			fprintf(stderr, "%s\n", err);
+		else if (d->check(d->conf, err, sizeof(err)) < 0)
+			fprintf(stderr, "%s: %s\n", o->conf_path, err);
+		else
+			rc = 0;
+		if (rc == 0)
+			fprintf(stderr, "configuration OK\n");
 		daemon_free(d);
 		return rc == 0 ? 1 : -1;
 	}

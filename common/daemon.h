@@ -23,8 +23,8 @@
  *
  * Command line (the same for every daemon):
  *   -f file     configuration file (default: .default_conf)
- *   -n          check the configuration, print "configuration OK" or the
- *               error, and exit 0 or 1
+ *   -n          check the configuration (and run .check when set), print
+ *               "configuration OK" or the error, and exit 0 or 1
  *   -v          print the normalised configuration (every key, defaults
  *               included) and exit
  *   -d          debug: stay in the foreground, log to stderr at LOG_DEBUG
@@ -76,6 +76,10 @@ struct daemon {
 	const char *default_conf;         /* used when -f is absent */
 	const struct config_key *table;   /* the daemon's config keys */
 	size_t conf_size;                 /* sizeof its config struct */
+	/* NULL, or what -n checks beyond the file's syntax (files the keys
+	 * name: a certificate and its key): 0, or -1 with the reason in err.
+	 * It may log warnings. The daemon runs the same checks at start. */
+	int (*check)(const void *conf, char *err, size_t errlen);
 
 	/* set by daemon_start and daemon_signals */
 	struct daemon_opts opts;

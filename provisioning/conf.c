@@ -2,10 +2,20 @@
 
 #include <stddef.h>
 
+static const char *const tls_versions[] = {"1.2", "1.3", NULL};
+
 #define C struct provd_conf
 const struct config_key provd_keys[] = {
 	{.name = "listen", CONFIG_ADDR_AT(C, listen), .def = "127.0.0.1:8080",
 	 .desc = "numeric address and port of the HTTP API (/api/v1)"},
+	{.name = "tls.cert", CONFIG_STRING_AT(C, tls_cert), .def = "\"\"",
+	 .desc = "PEM file of the server's certificate (then its chain); with tls.key, provd "
+		 "serves HTTPS only on listen; empty: plain HTTP"},
+	{.name = "tls.key", CONFIG_STRING_AT(C, tls_key), .def = "\"\"",
+	 .desc = "PEM file of the certificate's private key, unencrypted, readable by its "
+		 "owner only (chmod 600); re-read with tls.cert on SIGHUP"},
+	{.name = "tls.min_version", CONFIG_ENUM_AT(C, tls_min_version), .def = "1.2",
+	 .names = tls_versions, .desc = "the oldest TLS version served: 1.2 or 1.3"},
 	{.name = "threads", CONFIG_INT_AT(C, threads), .def = "4", .min = 1, .max = 64,
 	 .desc = "request threads; each holds one PostgreSQL session"},
 	{.name = "migrations", CONFIG_STRING_AT(C, migrations), .def = "/usr/local/share/vocal/sql",
@@ -27,7 +37,7 @@ const struct config_key provd_keys[] = {
 	 .desc = "a web session ends this long after its login, used or not"},
 	{.name = "session.cookie_secure", CONFIG_BOOL_AT(C, cookie_secure), .def = "no",
 	 .desc = "mark the session cookie Secure: set it when browsers reach provd over HTTPS "
-		 "(a TLS proxy in front)"},
+		 "through a TLS proxy in front (with tls.cert set it is Secure anyway)"},
 	{.name = "session.origin", CONFIG_STRING_AT(C, origin), .def = "\"\"",
 	 .desc = "provd's origin as browsers see it (\"https://provd.example.net\"); a "
 		 "cookie-authenticated change from another Origin is refused (403); empty: "

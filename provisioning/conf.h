@@ -9,6 +9,9 @@
 
 struct provd_conf {
 	struct config_addr listen;        /* the HTTP API */
+	char *tls_cert;                   /* PEM certificate (and chain); "" = plain HTTP */
+	char *tls_key;                    /* PEM private key, mode 0600 or stricter */
+	int tls_min_version;              /* enum tls_version (tls.h) */
 	long long threads;                /* request threads, one database session each */
 	char *migrations;                 /* directory of NNN_name.sql */
 	char *db_conninfo;

@@ -2,6 +2,8 @@
 #include "provisioning/http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <syslog.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -23,6 +26,10 @@
 struct http_server {
 	struct MHD_Daemon *mhd;
 	http_handler handler;
+	unsigned flags, threads;      /* MHD_start_daemon's, for http_renew */
+	bool tls;
+	struct MHD_Daemon *retiring;  /* the pool before http_renew, finishing */
+	int retiring_fd;              /* its quiesced socket, ours to close; -1: none */
 	bool has_token;
 	uint8_t token[SHA256_DIGEST_LENGTH];
 };
@@ -284,9 +291,62 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 }
 
+/* libmicrohttpd's own messages (a TLS handshake that failed, GnuTLS
+ * refusing a certificate) go to provd's log like every other line, so
+ * that they reach syslog under -D too (MHD_OPTION_EXTERNAL_LOGGER). */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char msg[LOG_LINE_MAX];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = 0;
+	http_log(LOG_WARNING, "libmicrohttpd: %s", msg);
+}
+
+bool http_tls_supported(void)
+{
+	return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
+}
+
+/* One libmicrohttpd daemon for s: on addr, or (addr NULL) on the listening
+ * socket fd, which it then owns. */
+static struct MHD_Daemon *start_mhd(struct http_server *s, const struct sockaddr_storage *addr,
+				    int fd, const struct http_tls *tls)
+{
+	/* MHD_USE_ITC: MHD_quiesce_daemon needs it with a thread pool, to
+	 * take the listening socket away from the pool's threads (http_renew) */
+	unsigned flags = s->flags | MHD_USE_ITC;
+	struct MHD_OptionItem o[8];
+	size_t n = 0;
+	if (addr)
+		o[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)addr};
+	else
+		o[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL};
+	if (tls) {
+		/* the _MEM_ options: provd reads the files itself (tls.c checks
+		 * them and zeroes the key's copy after), and GnuTLS copies them
+		 * as the daemon starts */
+		flags |= MHD_USE_TLS;
+		o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)tls->cert};
+		o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)tls->key};
+		o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+						 (void *)tls->priorities};
+	}
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	/* the logger first: libmicrohttpd says so, for the messages about
+	 * the options after it */
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+				mhd_log, NULL, MHD_OPTION_ARRAY, o,
+				MHD_OPTION_THREAD_POOL_SIZE, s->threads, MHD_OPTION_NOTIFY_COMPLETED,
+				on_done, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+				MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_END);
+}
+
 struct http_server *http_start(const struct config_addr *listen, unsigned threads,
-			       const uint8_t *token_sha256, http_handler handler, uint16_t *port,
-			       char *err, size_t errlen)
+			       const uint8_t *token_sha256, const struct http_tls *tls,
+			       http_handler handler, uint16_t *port, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss = {0};
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
@@ -301,23 +361,29 @@ struct http_server *http_start(const struct config_addr *listen, unsigned thread
 		snprintf(err, errlen, "listen: %s is not a numeric address", listen->host);
 		return NULL;
 	}
+	if (tls && !http_tls_supported()) {
+		snprintf(err, errlen, "tls.cert: this libmicrohttpd was built without TLS (GnuTLS)");
+		return NULL;
+	}
 	struct http_server *s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	s->handler = handler;
+	s->flags = flags;
+	s->threads = threads;
+	s->tls = tls != NULL;
+	s->retiring_fd = -1;
 	if (token_sha256) {
 		s->has_token = true;
 		memcpy(s->token, token_sha256, sizeof(s->token));
 	}
-	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
-				  MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
-				  on_done, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-				  MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_END);
+	s->mhd = start_mhd(s, &ss, -1, tls);
 	if (!s->mhd) {
-		snprintf(err, errlen, "cannot listen on %s:%u (address in use or not ours?)",
-			 listen->host, listen->port);
+		snprintf(err, errlen, "cannot listen on %s:%u (address in use or not ours?%s)",
+			 listen->host, listen->port,
+			 tls ? " or GnuTLS refused tls.cert or tls.key: see above" : "");
 		free(s);
 		return NULL;
 	}
@@ -326,10 +392,63 @@ struct http_server *http_start(const struct config_addr *listen, unsigned thread
 	return s;
 }
 
+int http_renew(struct http_server *s, const struct http_tls *tls, char *err, size_t errlen)
+{
+	if (!s->tls) {
+		snprintf(err, errlen, "provd serves plain HTTP: turning TLS on needs a restart");
+		return -1;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_LISTEN_FD);
+	/* the new pool gets its own descriptor of the same socket: while both
+	 * pools run, either accepts; a connection is never refused */
+	int fd = info ? fcntl(info->listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (fd < 0) {
+		snprintf(err, errlen, "the listening socket: %s", info ? strerror(errno) : "unknown");
+		return -1;
+	}
+	struct MHD_Daemon *fresh = start_mhd(s, NULL, fd, tls);
+	if (!fresh) {
+		close(fd);
+		snprintf(err, errlen, "libmicrohttpd refused the new certificate or key (see above)");
+		return -1;
+	}
+	/* a pool still retiring from the renewal before goes now */
+	http_retire(s, true);
+	struct MHD_Daemon *old = s->mhd;
+	s->mhd = fresh;
+	/* the old pool stops accepting but keeps its connections until they
+	 * end (http_retire): stopping it now would close them, answers not
+	 * yet sent included. Its descriptor of the socket is ours to close
+	 * after it stops (MHD_quiesce_daemon's contract). */
+	MHD_socket q = MHD_quiesce_daemon(old);
+	s->retiring = old;
+	s->retiring_fd = q == MHD_INVALID_SOCKET ? -1 : q;
+	return 0;
+}
+
+bool http_retire(struct http_server *s, bool force)
+{
+	if (!s->retiring)
+		return false;
+	if (!force) {
+		const union MHD_DaemonInfo *info =
+			MHD_get_daemon_info(s->retiring, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (info && info->num_connections > 0)
+			return true;
+	}
+	MHD_stop_daemon(s->retiring);
+	if (s->retiring_fd >= 0)
+		close(s->retiring_fd);
+	s->retiring = NULL;
+	s->retiring_fd = -1;
+	return false;
+}
+
 void http_stop(struct http_server *s)
 {
 	if (!s)
 		return;
+	http_retire(s, true);
 	MHD_stop_daemon(s->mhd);
 	free(s);
 }

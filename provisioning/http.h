@@ -63,9 +63,23 @@ typedef void (*http_handler)(const struct http_req *req, struct http_resp *resp)
 
 struct http_server;
 
+/* HTTPS: PEM texts (NUL-terminated) and GnuTLS's priority string. The
+ * texts are copied by libmicrohttpd as it starts: the caller may zero and
+ * free them as soon as http_start or http_renew returns. */
+struct http_tls {
+	const char *cert;
+	const char *key;
+	const char *priorities;
+};
+
+/* Can this libmicrohttpd serve HTTPS (built with GnuTLS)? */
+bool http_tls_supported(void);
+
 /*
  * Starts threads request threads serving listen (a numeric address; port
- * 0: the kernel chooses). token_sha256: 32 bytes that SHA-256 of the
+ * 0: the kernel chooses), over TLS only when tls is not NULL (a plain
+ * HTTP request to that port then fails its handshake: nothing is served
+ * in clear). token_sha256: 32 bytes that SHA-256 of the
  * configured bearer token equals, or NULL: none (named tokens still work
  * through http_token_lookup). Every
  * request goes to handler, which decides who may do what (api.c); a body
@@ -74,8 +88,24 @@ struct http_server;
  * server, or NULL with the reason in err. *port gets the bound port.
  */
 struct http_server *http_start(const struct config_addr *listen, unsigned threads,
-			       const uint8_t *token_sha256, http_handler handler, uint16_t *port,
-			       char *err, size_t errlen);
+			       const uint8_t *token_sha256, const struct http_tls *tls,
+			       http_handler handler, uint16_t *port, char *err, size_t errlen);
+
+/*
+ * A new certificate and key for a server started with TLS (SIGHUP): starts
+ * a second thread pool with them on the same listening socket, and the old
+ * pool takes no new connection (MHD_quiesce_daemon) but keeps serving the
+ * ones it has until http_retire stops it; so no connection is refused or
+ * cut on the way. A pool still retiring from a renewal before is stopped
+ * first. Returns 0; or -1 with the reason in err, the old certificate
+ * still being served.
+ */
+int http_renew(struct http_server *s, const struct http_tls *tls, char *err, size_t errlen);
+
+/* Stops the pool that http_renew retired once it has no connection left,
+ * or at once when force. Returns true while it is still there (call again
+ * later), false when there is none. */
+bool http_retire(struct http_server *s, bool force);
 
 /* Before http_start: bearer tokens other than the configured one are
  * asked of lookup (with the token's SHA-256 in lower-case hex): 1 and the
@@ -87,7 +117,8 @@ void http_token_lookup(int (*lookup)(const char *sha256_hex, char *name, size_t 
  * max bytes instead of API_BODY_MAX (the bulk import). path is kept. */
 void http_body_limit(const char *path, size_t max);
 
-/* Stops accepting, waits for the requests in flight, frees everything. */
+/* Stops accepting, waits for the requests in flight, frees everything
+ * (a retiring pool too). */
 void http_stop(struct http_server *s);
 
 #endif

@@ -16,6 +16,12 @@
 /* Set once by static_init before the request threads start, read-only
  * after: no lock. */
 static char root_dir[PATH_MAX];
+static bool hsts;
+
+void static_hsts(bool on)
+{
+	hsts = on;
+}
 
 #define CSP                                                                                        \
 	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "          \
@@ -26,6 +32,11 @@ void static_security_headers(struct MHD_Response *m)
 	MHD_add_response_header(m, "Content-Security-Policy", CSP);
 	MHD_add_response_header(m, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(m, "Referrer-Policy", "no-referrer");
+	/* over HTTPS only (RFC 6797 8.1: a browser ignores it over HTTP): a
+	 * year of HTTPS-only for this host, so that a later http:// link or
+	 * typed address is not a downgrade */
+	if (hsts)
+		MHD_add_response_header(m, "Strict-Transport-Security", "max-age=31536000");
 }
 
 /* dir is a directory we can read: its real path into out. */

@@ -42,7 +42,12 @@ bool static_owns(const char *path);
 struct MHD_Response *static_response(struct MHD_Connection *conn, const char *method,
 				     const char *path, unsigned *status);
 
-/* Adds Content-Security-Policy, X-Content-Type-Options and Referrer-Policy. */
+/* Adds Content-Security-Policy, X-Content-Type-Options and Referrer-Policy,
+ * and Strict-Transport-Security when static_hsts(true) was called. */
 void static_security_headers(struct MHD_Response *m);
+
+/* Before the HTTP threads start: provd serves HTTPS, so every response
+ * says Strict-Transport-Security: max-age=31536000 (one year). */
+void static_hsts(bool on);
 
 #endif

@@ -199,6 +199,16 @@ static void release(struct captured *c)
 	free(c->err);
 }
 
+/* A daemon's check hook: refuses name = "refuse". */
+static int check_name(const void *conf, char *err, size_t errlen)
+{
+	const struct dconf *c = conf;
+	if (strcmp(c->name, "refuse") != 0)
+		return 0;
+	snprintf(err, errlen, "name %s: refused by the check", c->name);
+	return -1;
+}
+
 static void test_start_check_and_print(void **state)
 {
 	(void)state;
@@ -248,6 +258,28 @@ static void test_start_check_and_print(void **state)
 	assert_int_equal(c.rc, -1);
 	assert_non_null(strstr(c.err, "/nonexistent.conf: No such file or directory"));
 	release(&c);
+
+	/* the daemon's own check after the syntax: its reason, after the path */
+	struct daemon dc = d;
+	dc.check = check_name;
+	c = start(&dc, 4, (char *[]){"testd", "-n", "-f", good, NULL});
+	assert_int_equal(c.rc, 1);
+	assert_string_equal(c.err, "configuration OK\n");
+	assert_null(dc.conf);
+	release(&c);
+	char *refused = strdup(tmp_path("refused.conf"));
+	write_text(refused, "name = \"refuse\"\n");
+	c = start(&dc, 4, (char *[]){"testd", "-n", "-f", refused, NULL});
+	assert_int_equal(c.rc, -1);
+	assert_non_null(strstr(c.err, "refused.conf: name refuse: refused by the check\n"));
+	assert_null(strstr(c.err, "configuration OK"));
+	assert_null(dc.conf);
+	release(&c);
+	c = start(&dc, 4, (char *[]){"testd", "-n", "-f", bad, NULL});
+	assert_int_equal(c.rc, -1);
+	assert_non_null(strstr(c.err, "bad.conf:2: n: 10 is out of range 0..9\n"));
+	release(&c);
+	free(refused);
 
 	/* usage */
 	c = start(&d, 2, (char *[]){"testd", "-q", NULL});
