@@ -31,30 +31,6 @@ assert_eq "$(find "$ROOT/provisioning/sql" -name '[0-9]*.sql' | wc -l)" \
     "$(app_sql -c "SELECT count(*) FROM schema_migrations")" "provd applied every migration at start"
 assert_contains "$(cat "$HARNESS_DIR/provd.log")" "schema: applied 001_core.sql" "the log names each migration applied"
 
-# api METHOD PATH [BODY [HEADER...]]: CODE, BODY (text), HDRS (headers).
-api() {
-    local method="$1" path="$2" body="${3-}"
-    shift 3 2>/dev/null || shift $#
-    local -a args=(-s -X "$method" -o "$HARNESS_DIR/body" -D "$HARNESS_DIR/hdrs" -w '%{http_code}'
-        -H "Authorization: Bearer $TOKEN")
-    [[ -z "$body" ]] || args+=(-H 'Content-Type: application/json' --data-binary "$body")
-    local h
-    for h in "$@"; do args+=(-H "$h"); done
-    : >"$HARNESS_DIR/body"
-    CODE="$(curl "${args[@]}" "$BASE$path")"
-    BODY="$(cat "$HARNESS_DIR/body")"
-    HDRS="$(tr -d '\r' <"$HARNESS_DIR/hdrs")"
-}
-header() { sed -n "s/^$1: //Ip" <<<"$HDRS" | head -1; }
-jf() { jq -r "$1" <<<"$BODY"; }
-# expect_problem STATUS MSG [DETAIL-PART]: a problem+json document with that status
-expect_problem() {
-    assert_eq "$1" "$CODE" "$2: status $1"
-    assert_eq "application/problem+json" "$(header Content-Type)" "$2: application/problem+json"
-    assert_eq "$1" "$(jf .status)" "$2: problem status"
-    [[ "$(jf '.type != null and .title != null and .detail != null')" == true ]] || fail "$2: type, title, detail: $BODY"
-    [[ -z "${3-}" ]] || assert_contains "$(jf .detail)" "$3" "$2: detail says '$3'"
-}
 
 # --- the bearer token ---
 CODE="$(curl -s -o "$HARNESS_DIR/body" -D "$HARNESS_DIR/hdrs" -w '%{http_code}' "$BASE/api/v1/domains")"
@@ -231,18 +207,7 @@ api GET "/api/v1/subscribers?domain=abc"
 expect_problem 400 "?domain=abc" "domain: must be an integer"
 
 # A PATCH notifies vocal_changes (a listener session fed through a fifo).
-mkfifo "$HARNESS_DIR/listener.in"
-PGAPPNAME=provd-listener "$PSQL" -X -At -v ON_ERROR_STOP=1 "$VOCAL_DB_URI" \
-    <"$HARNESS_DIR/listener.in" >"$HARNESS_DIR/listener.out" 2>&1 &
-listener=$!
-harness_on_exit harness_kill_pid "$listener"
-exec 3>"$HARNESS_DIR/listener.in"
-echo "LISTEN vocal_changes;" >&3
-listening() {
-    [[ "$("$PSQL" -X -At -c "SELECT count(*) FROM pg_stat_activity
-        WHERE application_name = 'provd-listener' AND state = 'idle' AND query ILIKE '%LISTEN%'")" == 1 ]]
-}
-harness_wait_for "listener session" 10 listening
+provd_listen listener
 api PATCH "/api/v1/subscribers/$S1" '{"display_name": "Alice A."}'
 expect_problem 428 "subscriber PATCH without If-Match"
 api PATCH "/api/v1/subscribers/$S1" '{"display_name": "Alice A."}' 'If-Match: "0.0"'
@@ -254,9 +219,7 @@ expect_problem 422 "PATCH with a number for enabled" "enabled: must be true or f
 api PATCH "/api/v1/subscribers/$S1" '{"display_name": "Alice A.", "enabled": false}' "If-Match: $SETAG"
 assert_eq 200 "$CODE" "subscriber PATCH: 200"
 assert_eq "Alice A. false" "$(jf .display_name) $(jf .enabled)" "subscriber PATCH: changed"
-echo "SELECT 'after';" >&3
-exec 3>&-
-wait "$listener" || true
+provd_listen_end
 assert_contains "$(cat "$HARNESS_DIR/listener.out")" \
     "{\"table\" : \"subscribers\", \"op\" : \"UPDATE\", \"id\" : $S1, \"domain_id\" : $D1}" \
     "a subscriber PATCH sends a NOTIFY on vocal_changes"

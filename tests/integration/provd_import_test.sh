@@ -24,21 +24,6 @@ csv() {
     BODY="$(cat "$HARNESS_DIR/body")"
     HDRS="$(tr -d '\r' <"$HARNESS_DIR/hdrs")"
 }
-api() {
-    : >"$HARNESS_DIR/body"
-    local -a args=(-s -X "$1" -o "$HARNESS_DIR/body" -D "$HARNESS_DIR/hdrs" -w '%{http_code}' -H "Authorization: Bearer $TOKEN")
-    [[ -z "${3-}" ]] || args+=(-H 'Content-Type: application/json' --data-binary "$3")
-    CODE="$(curl "${args[@]}" "$BASE$2")"
-    BODY="$(cat "$HARNESS_DIR/body")"
-    HDRS="$(tr -d '\r' <"$HARNESS_DIR/hdrs")"
-}
-header() { sed -n "s/^$1: //Ip" <<<"$HDRS" | head -1; }
-jf() { jq -r "$1" <<<"$BODY"; }
-expect_problem() {
-    assert_eq "$1" "$CODE" "$2: status $1"
-    assert_eq "application/problem+json" "$(header Content-Type)" "$2: application/problem+json"
-    [[ -z "${3-}" ]] || assert_contains "$(jf .detail)" "$3" "$2: detail says '$3'"
-}
 count() { app_sql -c "SELECT count(*) FROM subscribers"; }
 
 api POST /api/v1/domains '{"name": "imp.example", "realm": "Imp Realm"}'

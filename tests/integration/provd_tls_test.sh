@@ -98,7 +98,6 @@ get() {
     BODY="$(cat "$HARNESS_DIR/body")"
     HDRS="$(tr -d '\r' <"$HARNESS_DIR/hdrs")"
 }
-header() { sed -n "s/^$1: //Ip" <<<"$HDRS" | head -1; }
 
 AUTH="Authorization: Bearer $TOKEN"
 get /api/v1/openapi.json -H "$AUTH"

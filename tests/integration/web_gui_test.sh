@@ -60,7 +60,6 @@ get() {
     BODY="$(cat "$HARNESS_DIR/body")"
     HDRS="$(tr -d '\r' <"$HARNESS_DIR/hdrs")"
 }
-header() { sed -n "s/^$1: //Ip" <<<"$HDRS" | head -1; }
 CSP="default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 security_headers() {
     assert_eq "$CSP" "$(header Content-Security-Policy)" "$1: Content-Security-Policy"
