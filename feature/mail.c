@@ -507,9 +507,11 @@ int mail_build(const struct mail_url *u, const struct mail_call *c, const char *
 
 	/* the body: the call (7.1.1 item 4) and the script, then the URL's */
 	char v[VALUE_MAX + 4];
+	if (!c->subscriber || !clean(sip_str_make(c->subscriber, strlen(c->subscriber)), VALUE_MAX, v,
+				     sizeof(v)))
+		snprintf(v, sizeof(v), "a subscriber");
 	sip_out_printf(&o, "A call processing (CPL) script of %s sent this notice (%s call).\r\n\r\n",
-		       c->subscriber && ascii(c->subscriber) ? c->subscriber : "a subscriber",
-		       c->outgoing ? "outgoing" : "incoming");
+		       v, c->outgoing ? "outgoing" : "incoming");
 	sip_out_put(&o, "Caller:      ", 13);
 	sip_out_put(&o, caller, strlen(caller));
 	sip_out_put(&o, "\r\n", 2);
