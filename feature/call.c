@@ -340,8 +340,8 @@ static void mail(struct fcall *c, const struct cpl_result *res, unsigned i)
 		goto out;
 	}
 	if (mailer_send(f->mailer, c->sub_id, call_id_of(c), msg, (size_t)n) == MAILER_STARTED)
-		log_call(LOG_INFO, call_id_of(c), "subscriber %" PRId64 ": cpl mail to %s (%u "
-			 "recipients)", c->sub_id, u->rcpt[0].addr, u->n_rcpt);
+		log_call(LOG_INFO, call_id_of(c), "subscriber %" PRId64 ": cpl mail to %s (addresses: %u)",
+			 c->sub_id, u->rcpt[0].addr, u->n_rcpt);
 out:
 	free(u);
 	free(msg);
