@@ -15,7 +15,9 @@
 #   - a URL with a header field that is not allowed (bcc): not sent,
 #     logged, and the call goes on;
 #   - rate limit: mail.max_per_subscriber (4) mails in a minute, the next
-#     dropped (logged), the calls unharmed.
+#     dropped (logged), the calls unharmed;
+#   - SIGHUP: a relative mail.command refused (the old one still sends), an
+#     empty one turns mail off (logged as not sent).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/harness/platform.sh
@@ -166,7 +168,31 @@ assert_eq "4" "$sent" "mail.max_per_subscriber = 4: four of the five calls maile
 assert_contains "$(flog | grep -F "[${cids[4]}]")" "cpl mail dropped: mail.max_per_subscriber" \
     "the fifth mail was dropped, logged with its Call-ID"
 
+# --- SIGHUP: a mail command that is no absolute executable is refused (the
+# old one stays); an empty one turns mail off --------------------------------------
+CONF=$HARNESS_DIR/platform/feature.conf
+feature 1001 cpl "$(cpl '<mail url=\"mailto:owner@example.com?subject=Reload\"><reject status=\"busy\"/></mail>')"
+sed -i 's|^mail.command = .*|mail.command = "sendmail -t -i"|' "$CONF"
+kill -HUP "${_PLATFORM_PIDS[feature]}"
+harness_wait_for "featured to refuse the reload" 5 bash -c "grep -q 'reload of .* refused' '$(platform_log feature)'" ||
+    fail "featured accepted a relative mail.command"
+assert_contains "$(flog)" "mail.command: sendmail is not an executable given by its absolute path" \
+    "SIGHUP with a relative mail.command: refused, saying why"
+fcall c-h1 $F/invite_expect.xml.in 1000 1001 STATUS=486
+wait_mails "$CID" 1
+assert_eq "1" "$(mails_for "$CID" | grep -c .)" "after the refused reload the old mail.command still sends"
+sed -i 's|^mail.command = .*|mail.command = ""|' "$CONF"
+kill -HUP "${_PLATFORM_PIDS[feature]}"
+harness_wait_for "featured to reload" 5 bash -c "[[ \$(grep -c 'reloaded ' '$(platform_log feature)') -ge 1 ]]" ||
+    fail "featured did not reload"
+fcall c-h2 $F/invite_expect.xml.in 1000 1001 STATUS=486
+sleep 0.5
+assert_eq "" "$(mails_for "$CID")" "mail.command emptied by SIGHUP: nothing sent"
+assert_contains "$(flog | grep -F "[$CID]")" "cpl mail to owner@example.com not sent: mail.command is empty" \
+    "mail off: the mail action is logged as not sent"
+
 platform_stop_daemon feature
 assert_contains "$(flog | tail -n 3)" "mail-dropped=1" "featured's stats count the dropped mail"
 assert_contains "$(flog | tail -n 3)" "mail-refused=1" "and the refused URL"
+assert_contains "$(flog | tail -n 3)" "mail-off=1" "and the mail not sent while mail was off"
 ok "featured stopped cleanly"
