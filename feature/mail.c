@@ -56,7 +56,8 @@ bool mail_addr_valid(const char *s, size_t len)
 			label = 0;
 			continue;
 		}
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		bool alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 		if (!alnum && !(c == '-' && label > 0))
 			return false;
 		if (++label > 63)
@@ -234,7 +235,8 @@ int mail_url_parse(const char *url, size_t len, struct mail_url *u, char *err, s
 	long n;
 	if (to_end > p) {
 		if ((n = pct_decode(p, (size_t)(to_end - p), buf, sizeof(buf))) < 0) {
-			set_err(err, errlen, n == -1 ? "a bad %-escape or a NUL" : "the addresses are too long");
+			set_err(err, errlen,
+				n == -1 ? "a bad %-escape or a NUL" : "the addresses are too long");
 			return -1;
 		}
 		if (add_addrs(u, buf, (size_t)n, MAIL_TO, err, errlen) < 0)
@@ -245,17 +247,21 @@ int mail_url_parse(const char *url, size_t len, struct mail_url *u, char *err, s
 		const char *hend = amp ? amp : end;
 		const char *eq = memchr(h, '=', (size_t)(hend - h));
 		if (!eq || eq == h) {
-			set_err(err, errlen, "a header field without a name or a value (name=value)");
+			set_err(err, errlen,
+				"a header field without a name or a value (name=value)");
 			return -1;
 		}
 		char name[32];
 		long nl = pct_decode(h, (size_t)(eq - h), name, sizeof(name));
 		if (nl < 0) {
-			set_err(err, errlen, "a header field name that is too long or badly %-encoded");
+			set_err(err, errlen,
+				"a header field name that is too long or badly %-encoded");
 			return -1;
 		}
 		if ((n = pct_decode(eq + 1, (size_t)(hend - eq - 1), buf, sizeof(buf))) < 0) {
-			set_err(err, errlen, n == -1 ? "a bad %-escape or a NUL" : "a header field value too long");
+			set_err(err, errlen,
+				n == -1 ? "a bad %-escape or a NUL"
+					: "a header field value too long");
 			return -1;
 		}
 		if (name_is(name, (size_t)nl, "to") || name_is(name, (size_t)nl, "cc") ||
@@ -275,7 +281,9 @@ int mail_url_parse(const char *url, size_t len, struct mail_url *u, char *err, s
 				return -1;
 			}
 			if (check_text(buf, (size_t)n, false) < 0) {
-				set_err(err, errlen, "the subject has a control character (CR, LF...) or invalid UTF-8");
+				set_err(err, errlen,
+					"the subject has a control character (CR, LF...) or "
+					"invalid UTF-8");
 				return -1;
 			}
 			memcpy(u->subject, buf, (size_t)n + 1);
@@ -286,7 +294,9 @@ int mail_url_parse(const char *url, size_t len, struct mail_url *u, char *err, s
 				return -1;
 			}
 			if ((n = check_text(buf, (size_t)n, true)) < 0) {
-				set_err(err, errlen, "the body has a control character, a line too long or invalid UTF-8");
+				set_err(err, errlen,
+					"the body has a control character, a line too long or "
+					"invalid UTF-8");
 				return -1;
 			}
 			memcpy(u->body, buf, (size_t)n + 1);
@@ -297,9 +307,11 @@ int mail_url_parse(const char *url, size_t len, struct mail_url *u, char *err, s
 			char msg[96];
 			bool token = nl > 0;
 			for (long i = 0; i < nl; i++)
-				token = token && (local_char((unsigned char)name[i]) && name[i] != '%');
+				token =
+				    token && (local_char((unsigned char)name[i]) && name[i] != '%');
 			if (token)
-				snprintf(msg, sizeof(msg), "header field %.31s is not allowed", name);
+				snprintf(msg, sizeof(msg), "header field %.31s is not allowed",
+					 name);
 			else
 				snprintf(msg, sizeof(msg), "a header field that is not allowed");
 			set_err(err, errlen, msg);
@@ -406,13 +418,15 @@ static void put_header(struct sip_out *o, const char *name, const char *v)
 }
 
 /* To, Cc, Reply-To: the URL's addresses of kind, one a line. */
-static void put_addrs(struct sip_out *o, const char *name, const struct mail_url *u, enum mail_rcpt_kind kind)
+static void put_addrs(struct sip_out *o, const char *name, const struct mail_url *u,
+		      enum mail_rcpt_kind kind)
 {
 	bool first = true;
 	for (unsigned i = 0; i < u->n_rcpt; i++) {
 		if (u->rcpt[i].kind != kind)
 			continue;
-		sip_out_printf(o, first ? "%s: %s" : ",\r\n %s%s", first ? name : "", u->rcpt[i].addr);
+		sip_out_printf(o, first ? "%s: %s" : ",\r\n %s%s", first ? name : "",
+			       u->rcpt[i].addr);
 		first = false;
 	}
 	if (!first)
@@ -462,19 +476,22 @@ static bool msgid_part(const char *s)
 int mail_build(const struct mail_url *u, const struct mail_call *c, const char *from_addr,
 	       const char *msgid_left, const char *msgid_right, char *out, size_t cap)
 {
-	if (!from_addr || !mail_addr_valid(from_addr, strlen(from_addr)) || !msgid_part(msgid_left) ||
-	    !msgid_part(msgid_right) || !u->n_to || cap == 0)
+	if (!from_addr || !mail_addr_valid(from_addr, strlen(from_addr)) ||
+	    !msgid_part(msgid_left) || !msgid_part(msgid_right) || !u->n_to || cap == 0)
 		return -1;
 	struct sip_out o = {out, cap - 1, 0};
 	char disp[VALUE_MAX + 4], furi[VALUE_MAX + 4], tmp[1024], date[64],
-		reply[MAIL_ADDR_MAX + 2];
+	    reply[MAIL_ADDR_MAX + 2];
 	clean(c->from_display, 64, disp, sizeof(disp));
 	clean(c->from_uri, VALUE_MAX, furi, sizeof(furi));
 	char caller[sizeof(disp) + sizeof(furi) + 8];
 	if (disp[0] && furi[0])
 		snprintf(caller, sizeof(caller), "\"%s\" <%s>", disp, furi);
 	else
-		snprintf(caller, sizeof(caller), "%s", furi[0] ? furi : disp[0] ? disp : "unknown caller");
+		snprintf(caller, sizeof(caller), "%s",
+			 furi[0]   ? furi
+			 : disp[0] ? disp
+				   : "unknown caller");
 
 	sip_out_printf(&o, "From: %s\r\n", from_addr);
 	put_addrs(&o, "To", u, MAIL_TO);
@@ -507,10 +524,11 @@ int mail_build(const struct mail_url *u, const struct mail_call *c, const char *
 
 	/* the body: the call (7.1.1 item 4) and the script, then the URL's */
 	char v[VALUE_MAX + 4];
-	if (!c->subscriber || !clean(sip_str_make(c->subscriber, strlen(c->subscriber)), VALUE_MAX, v,
-				     sizeof(v)))
+	if (!c->subscriber ||
+	    !clean(sip_str_make(c->subscriber, strlen(c->subscriber)), VALUE_MAX, v, sizeof(v)))
 		snprintf(v, sizeof(v), "a subscriber");
-	sip_out_printf(&o, "A call processing (CPL) script of %s sent this notice (%s call).\r\n\r\n",
+	sip_out_printf(&o,
+		       "A call processing (CPL) script of %s sent this notice (%s call).\r\n\r\n",
 		       v, c->outgoing ? "outgoing" : "incoming");
 	sip_out_put(&o, "Caller:      ", 13);
 	sip_out_put(&o, caller, strlen(caller));
@@ -519,11 +537,11 @@ int mail_build(const struct mail_url *u, const struct mail_call *c, const char *
 		const char *label;
 		size_t off;
 	} fields[] = {
-		{"Called:      ", offsetof(struct mail_call, to_uri)},
-		{"Request-URI: ", offsetof(struct mail_call, request_uri)},
-		{"Call-ID:     ", offsetof(struct mail_call, call_id)},
-		{"Subject:     ", offsetof(struct mail_call, subject)},
-		{"Priority:    ", offsetof(struct mail_call, priority)},
+	    {"Called:      ", offsetof(struct mail_call, to_uri)},
+	    {"Request-URI: ", offsetof(struct mail_call, request_uri)},
+	    {"Call-ID:     ", offsetof(struct mail_call, call_id)},
+	    {"Subject:     ", offsetof(struct mail_call, subject)},
+	    {"Priority:    ", offsetof(struct mail_call, priority)},
 	};
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		sip_str s = *(const sip_str *)((const char *)c + fields[i].off);

@@ -26,11 +26,11 @@
 
 #include "sip/str.h"
 
-#define MAIL_URL_MAX 2048      /* a mailto URL, as the script has it */
-#define MAIL_ADDR_MAX 254      /* one address (RFC 5321: 64 @ 255, path 256) */
-#define MAIL_MAX_RCPTS 8       /* to, cc and reply-to addresses, in all */
+#define MAIL_URL_MAX	 2048  /* a mailto URL, as the script has it */
+#define MAIL_ADDR_MAX	 254   /* one address (RFC 5321: 64 @ 255, path 256) */
+#define MAIL_MAX_RCPTS	 8     /* to, cc and reply-to addresses, in all */
 #define MAIL_SUBJECT_MAX 200   /* decoded bytes */
-#define MAIL_BODY_MAX 2000     /* decoded bytes */
+#define MAIL_BODY_MAX	 2000  /* decoded bytes */
 #define MAIL_MESSAGE_MAX 16384 /* a built message */
 
 enum mail_rcpt_kind { MAIL_TO, MAIL_CC, MAIL_REPLY_TO };
@@ -44,7 +44,7 @@ struct mail_url {
 	unsigned n_to; /* at least 1 when parsed */
 	bool has_subject, has_body;
 	char subject[MAIL_SUBJECT_MAX + 1]; /* UTF-8, no controls */
-	char body[MAIL_BODY_MAX + 1];       /* UTF-8, lines end in LF, no other controls but TAB */
+	char body[MAIL_BODY_MAX + 1];	    /* UTF-8, lines end in LF, no other controls but TAB */
 };
 
 /* Parses a mailto URL (RFC 6068) of len bytes. Returns 0, or -1 with a
@@ -64,15 +64,15 @@ bool mail_addr_valid(const char *s, size_t len);
  * untrusted and may be absent (s == NULL). */
 struct mail_call {
 	sip_str from_display, from_uri; /* the request's From */
-	sip_str to_uri;                 /* its To */
+	sip_str to_uri;			/* its To */
 	sip_str request_uri;
 	sip_str call_id;
-	sip_str subject;                /* the request's Subject */
-	sip_str priority;               /* its Priority */
-	time_t when;                    /* the call's start */
-	const char *subscriber;         /* the script's owner (AOR) */
-	bool outgoing;                  /* the script's outgoing action */
-	const char *done;               /* what the script did before the mail, one line */
+	sip_str subject;	/* the request's Subject */
+	sip_str priority;	/* its Priority */
+	time_t when;		/* the call's start */
+	const char *subscriber; /* the script's owner (AOR) */
+	bool outgoing;		/* the script's outgoing action */
+	const char *done;	/* what the script did before the mail, one line */
 };
 
 /* Writes the message (RFC 5322, CRLF line ends, for `sendmail -t`) for
@@ -96,32 +96,31 @@ struct ev_loop;
 struct mailer;
 
 struct mailer_conf {
-	const char *command;        /* "/usr/sbin/sendmail -t -i"; "" = mail off */
-	unsigned max_children;      /* commands running at once */
-	unsigned max_per_minute;    /* mails sent in one clock minute, in all */
-	unsigned max_per_subscriber;/* ... by one subscriber's scripts */
-	unsigned timeout_ms;        /* a command still running then is killed */
+	const char *command;	     /* "/usr/sbin/sendmail -t -i"; "" = mail off */
+	unsigned max_children;	     /* commands running at once */
+	unsigned max_per_minute;     /* mails sent in one clock minute, in all */
+	unsigned max_per_subscriber; /* ... by one subscriber's scripts */
+	unsigned timeout_ms;	     /* a command still running then is killed */
 };
 
 struct mailer_stats {
-	uint64_t sent;     /* commands started */
-	uint64_t failed;   /* could not start, exited non-zero, or killed */
-	uint64_t dropped;  /* over a limit: not sent */
-	uint64_t refused;  /* a URL mail_url_parse refused */
-	uint64_t off;      /* mail.command empty: not sent */
+	uint64_t sent;	  /* commands started */
+	uint64_t failed;  /* could not start, exited non-zero, or killed */
+	uint64_t dropped; /* over a limit: not sent */
+	uint64_t refused; /* a URL mail_url_parse refused */
+	uint64_t off;	  /* mail.command empty: not sent */
 };
 
 enum mailer_result {
 	MAILER_STARTED,
-	MAILER_OFF,       /* no command configured */
-	MAILER_DROPPED,   /* a limit */
-	MAILER_FAILED,    /* the command could not be started */
+	MAILER_OFF,	/* no command configured */
+	MAILER_DROPPED, /* a limit */
+	MAILER_FAILED,	/* the command could not be started */
 };
 
-/* A mailer on loop, counting into *stats (the caller's). mailer_configure applies (again, on SIGHUP) a
- * configuration; it splits the command on blanks into argv (no shell),
- * and returns -1 with a reason in err when the command is unusable (not
- * an absolute path to an executable). */
+/* A mailer on loop, counting into *stats (the caller's). mailer_configure applies (again, on
+ * SIGHUP) a configuration; it splits the command on blanks into argv (no shell), and returns -1
+ * with a reason in err when the command is unusable (not an absolute path to an executable). */
 struct mailer *mailer_new(struct ev_loop *loop, struct mailer_stats *stats);
 int mailer_configure(struct mailer *m, const struct mailer_conf *c, char *err, size_t errlen);
 /* Sends msg (len bytes, copied) for subscriber sub_id: starts the command

@@ -26,12 +26,12 @@
 #include "log.h"
 
 #define MAX_CHILDREN 64
-#define MAX_ARGS 16
-#define REAP_MS 50
+#define MAX_ARGS     16
+#define REAP_MS	     50
 
 struct child {
-	pid_t pid;        /* 0: a free slot */
-	int fd;           /* the pipe's write end; -1 once fed */
+	pid_t pid; /* 0: a free slot */
+	int fd;	   /* the pipe's write end; -1 once fed */
 	bool killed;
 	char *msg;
 	size_t len, off;
@@ -40,14 +40,14 @@ struct child {
 };
 
 struct sub_count {
-	int64_t sub;      /* 0: free */
+	int64_t sub; /* 0: free */
 	unsigned n;
 };
 
 struct mailer {
 	struct ev_loop *loop;
 	struct mailer_stats *stats;
-	char *cmd;                 /* the command split in place */
+	char *cmd; /* the command split in place */
 	char *argv[MAX_ARGS + 1];
 	unsigned max_children, max_per_minute, max_per_sub;
 	uint64_t timeout_ms;
@@ -59,7 +59,7 @@ struct mailer {
 	unsigned in_minute;
 	bool drop_logged;
 	struct sub_count *subs;
-	size_t subs_cap;           /* a power of two, twice max_per_minute at least */
+	size_t subs_cap; /* a power of two, twice max_per_minute at least */
 };
 
 static void on_reap(struct ev_loop *loop, struct ev_timer *t, void *arg);
@@ -86,7 +86,8 @@ int mailer_configure(struct mailer *m, const struct mailer_conf *c, char *err, s
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (char *save = NULL, *t = strtok_r(cmd, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+	for (char *save = NULL, *t = strtok_r(cmd, " \t", &save); t;
+	     t = strtok_r(NULL, " \t", &save)) {
 		if (n >= MAX_ARGS) {
 			snprintf(err, errlen, "more than %d words", MAX_ARGS);
 			free(cmd);
@@ -95,7 +96,8 @@ int mailer_configure(struct mailer *m, const struct mailer_conf *c, char *err, s
 		argv[n++] = t;
 	}
 	if (n && (argv[0][0] != '/' || access(argv[0], X_OK) < 0)) {
-		snprintf(err, errlen, "%s is not an executable given by its absolute path", argv[0]);
+		snprintf(err, errlen, "%s is not an executable given by its absolute path",
+			 argv[0]);
 		free(cmd);
 		return -1;
 	}
@@ -223,8 +225,8 @@ static enum mailer_result drop(struct mailer *m, sip_str call_id, const char *wh
 
 static int spawn(struct mailer *m, pid_t *pid, int fd)
 {
-	static char *const envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-				     NULL};
+	static char *const envp[] = {
+	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, all;
@@ -242,9 +244,10 @@ static int spawn(struct mailer *m, pid_t *pid, int fd)
 	if (!(rc = posix_spawn_file_actions_adddup2(&fa, fd, 0)) &&
 	    !(rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) &&
 	    !(rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-							 POSIX_SPAWN_SETPGROUP)) &&
+						     POSIX_SPAWN_SETPGROUP)) &&
 	    !(rc = posix_spawnattr_setsigmask(&at, &none)) &&
-	    !(rc = posix_spawnattr_setsigdefault(&at, &all)) && !(rc = posix_spawnattr_setpgroup(&at, 0)))
+	    !(rc = posix_spawnattr_setsigdefault(&at, &all)) &&
+	    !(rc = posix_spawnattr_setpgroup(&at, 0)))
 		rc = posix_spawn(pid, m->argv[0], &fa, &at, m->argv, envp);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
@@ -292,10 +295,13 @@ enum mailer_result mailer_send(struct mailer *m, int64_t sub_id, sip_str call_id
 		m->stats->failed++;
 		return MAILER_FAILED;
 	}
-	*ch = (struct child){.pid = pid, .fd = p[1], .msg = copy, .len = len,
+	*ch = (struct child){.pid = pid,
+			     .fd = p[1],
+			     .msg = copy,
+			     .len = len,
 			     .deadline = ev_now(m->loop) + m->timeout_ms};
-	snprintf(ch->call_id, sizeof(ch->call_id), "%.*s", (int)(call_id.len < 79 ? call_id.len : 79),
-		 call_id.s ? call_id.s : "");
+	snprintf(ch->call_id, sizeof(ch->call_id), "%.*s",
+		 (int)(call_id.len < 79 ? call_id.len : 79), call_id.s ? call_id.s : "");
 	m->running++;
 	m->in_minute++;
 	sc->n++;
@@ -327,9 +333,11 @@ static bool reap(struct mailer *m, struct child *ch)
 	} else {
 		m->stats->failed++;
 		if (WIFEXITED(st))
-			log_call(LOG_WARNING, child_cid(ch), "cpl mail: %s exited with status %d", m->argv[0] ? m->argv[0] : "the mail command", WEXITSTATUS(st));
+			log_call(LOG_WARNING, child_cid(ch), "cpl mail: %s exited with status %d",
+				 m->argv[0] ? m->argv[0] : "the mail command", WEXITSTATUS(st));
 		else
-			log_call(LOG_WARNING, child_cid(ch), "cpl mail: the mail command %s by signal %d",
+			log_call(LOG_WARNING, child_cid(ch),
+				 "cpl mail: the mail command %s by signal %d",
 				 ch->killed ? "killed (mail.timeout)" : "ended", WTERMSIG(st));
 	}
 	close_pipe(m, ch);

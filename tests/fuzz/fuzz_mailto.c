@@ -28,9 +28,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const allowed[] = {"From", "To", "Cc", "Reply-To", "Subject", "Date",
-				      "Message-ID", "MIME-Version", "Content-Type",
-				      "Content-Transfer-Encoding", "Auto-Submitted"};
+static const char *const allowed[] = {
+    "From",	     "To",	   "Cc",	   "Reply-To",	   "Subject",
+    "Date",	     "Message-ID", "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+    "Auto-Submitted"};
 #define N_ALLOWED (sizeof(allowed) / sizeof(allowed[0]))
 
 static void check_headers(const char *msg, size_t len)
@@ -102,9 +103,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 	}
 	struct mail_call c = {
-		.from_display = v[0], .from_uri = v[1], .to_uri = v[2], .request_uri = v[3],
-		.call_id = v[4], .subject = v[5], .priority = v[6], .when = (time_t)size * 86400 * 7,
-		.subscriber = "1001@vocal.test", .outgoing = size & 1, .done = "attempt 1 busy",
+	    .from_display = v[0],
+	    .from_uri = v[1],
+	    .to_uri = v[2],
+	    .request_uri = v[3],
+	    .call_id = v[4],
+	    .subject = v[5],
+	    .priority = v[6],
+	    .when = (time_t)size * 86400 * 7,
+	    .subscriber = "1001@vocal.test",
+	    .outgoing = size & 1,
+	    .done = "attempt 1 busy",
 	};
 	static char msg[MAIL_MESSAGE_MAX];
 	int n = mail_build(&u, &c, "cpl@vocal.test", "1.2.3.cpl", "vocal.test", msg, sizeof(msg));

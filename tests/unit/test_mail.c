@@ -48,9 +48,10 @@ static void url_valid(void **state)
 	assert_string_equal(u.subject, "Lookup failed");
 	assert_false(u.has_body);
 	/* several addresses, to and cc fields, any case, %-encoding */
-	assert_int_equal(parse("MAILTO:a%2Bb@example.com,c@d.example?CC=e@f.example,g@h.example&To=i@j.example"
-			       "&body=line%201%0D%0Aline%202%0Aline%203&Subject=%C3%A9t%C3%A9"),
-			 0);
+	assert_int_equal(
+	    parse("MAILTO:a%2Bb@example.com,c@d.example?CC=e@f.example,g@h.example&To=i@j.example"
+		  "&body=line%201%0D%0Aline%202%0Aline%203&Subject=%C3%A9t%C3%A9"),
+	    0);
 	assert_int_equal(u.n_rcpt, 5);
 	assert_int_equal(u.n_to, 3);
 	assert_string_equal(u.rcpt[0].addr, "a+b@example.com");
@@ -60,7 +61,8 @@ static void url_valid(void **state)
 	assert_string_equal(u.body, "line 1\nline 2\nline 3");
 	assert_string_equal(u.subject, "\xc3\xa9t\xc3\xa9");
 	/* only a to field; reply-to; from is ignored (the server's wins) */
-	assert_int_equal(parse("mailto:?to=x@y.example&reply-to=r@y.example&from=evil@z.example"), 0);
+	assert_int_equal(parse("mailto:?to=x@y.example&reply-to=r@y.example&from=evil@z.example"),
+			 0);
 	assert_int_equal(u.n_rcpt, 2);
 	assert_int_equal(u.rcpt[1].kind, MAIL_REPLY_TO);
 	/* an empty subject is a subject */
@@ -77,7 +79,8 @@ static void url_refused(void **state)
 	refused("mailto:?subject=x", "no address");
 	/* header fields: only the allowed ones */
 	refused("mailto:x@y.example?bcc=z@y.example", "header field bcc is not allowed");
-	refused("mailto:x@y.example?In-Reply-To=%3Ca@b%3E", "header field In-Reply-To is not allowed");
+	refused("mailto:x@y.example?In-Reply-To=%3Ca@b%3E",
+		"header field In-Reply-To is not allowed");
 	refused("mailto:x@y.example?Content-Type=text/html", "not allowed");
 	refused("mailto:x@y.example?%0D%0ABcc=z@y.example", "not allowed");
 	refused("mailto:x@y.example?subject", "name=value");
@@ -153,14 +156,14 @@ static char msg[MAIL_MESSAGE_MAX];
 static struct mail_call call(void)
 {
 	return (struct mail_call){
-		.from_display = SIP_STR_LIT("Alice"),
-		.from_uri = SIP_STR_LIT("sip:alice@example.com"),
-		.to_uri = SIP_STR_LIT("sip:1001@vocal.test"),
-		.request_uri = SIP_STR_LIT("sip:1001@vocal.test"),
-		.call_id = SIP_STR_LIT("abc-123@host"),
-		.when = 1795645197, /* Wed, 25 Nov 2026 22:19:57 UTC */
-		.subscriber = "1001@vocal.test",
-		.done = "attempt 1 busy",
+	    .from_display = SIP_STR_LIT("Alice"),
+	    .from_uri = SIP_STR_LIT("sip:alice@example.com"),
+	    .to_uri = SIP_STR_LIT("sip:1001@vocal.test"),
+	    .request_uri = SIP_STR_LIT("sip:1001@vocal.test"),
+	    .call_id = SIP_STR_LIT("abc-123@host"),
+	    .when = 1795645197, /* Wed, 25 Nov 2026 22:19:57 UTC */
+	    .subscriber = "1001@vocal.test",
+	    .done = "attempt 1 busy",
 	};
 }
 
@@ -174,9 +177,17 @@ static int build(const struct mail_call *c)
 static const char *headers_ok(const char *name)
 {
 	static char value[1024];
-	static const char *const allowed[] = {"From", "To", "Cc", "Reply-To", "Subject", "Date",
-					      "Message-ID", "MIME-Version", "Content-Type",
-					      "Content-Transfer-Encoding", "Auto-Submitted"};
+	static const char *const allowed[] = {"From",
+					      "To",
+					      "Cc",
+					      "Reply-To",
+					      "Subject",
+					      "Date",
+					      "Message-ID",
+					      "MIME-Version",
+					      "Content-Type",
+					      "Content-Transfer-Encoding",
+					      "Auto-Submitted"};
 	const char *end = strstr(msg, "\r\n\r\n");
 	assert_non_null(end);
 	const char *found = NULL;
@@ -198,7 +209,8 @@ static const char *headers_ok(const char *name)
 				fail_msg("unexpected header line: %.*s", (int)(eol - p), p);
 			size_t n = strlen(name);
 			if (!found && !strncmp(p, name, n) && p[n] == ':') {
-				snprintf(value, sizeof(value), "%.*s", (int)(eol - p - n - 2), p + n + 2);
+				snprintf(value, sizeof(value), "%.*s", (int)(eol - p - n - 2),
+					 p + n + 2);
 				found = value;
 			}
 		}
@@ -214,9 +226,10 @@ static const char *body_of(void)
 
 static void message_headers(void **state)
 {
-	assert_int_equal(parse("mailto:jones@example.com,k@example.com?subject=Lookup%20failed&cc=c@example.com"
-			       "&body=Call%20me%0D%0Aback"),
-			 0);
+	assert_int_equal(
+	    parse("mailto:jones@example.com,k@example.com?subject=Lookup%20failed&cc=c@example.com"
+		  "&body=Call%20me%0D%0Aback"),
+	    0);
 	struct mail_call c = call();
 	int n = build(&c);
 	assert_true(n > 0);
@@ -226,7 +239,8 @@ static void message_headers(void **state)
 	assert_non_null(strstr(msg, "To: jones@example.com,\r\n k@example.com\r\n"));
 	assert_string_equal(headers_ok("Cc"), "c@example.com");
 	assert_string_equal(headers_ok("Subject"), "Lookup failed");
-	assert_string_equal(headers_ok("Reply-To"), "alice@example.com"); /* the caller, 7.1.1 item 3 */
+	assert_string_equal(headers_ok("Reply-To"),
+			    "alice@example.com"); /* the caller, 7.1.1 item 3 */
 	assert_string_equal(headers_ok("Date"), "Wed, 25 Nov 2026 22:19:57 +0000");
 	assert_string_equal(headers_ok("Message-ID"), "<1.2.3.cpl@vocal.test>");
 	assert_string_equal(headers_ok("MIME-Version"), "1.0");
@@ -255,7 +269,8 @@ static void message_headers(void **state)
 	assert_null(headers_ok("Reply-To"));
 	/* refusals: a bad From configured, no room */
 	assert_int_equal(mail_build(&u, &c, "bad from", "1", "vocal.test", msg, sizeof(msg)), -1);
-	assert_int_equal(mail_build(&u, &c, "a@b.example", "1>", "vocal.test", msg, sizeof(msg)), -1);
+	assert_int_equal(mail_build(&u, &c, "a@b.example", "1>", "vocal.test", msg, sizeof(msg)),
+			 -1);
 	assert_int_equal(mail_build(&u, &c, "a@b.example", "1", "vocal.test", msg, 100), -1);
 }
 
@@ -265,7 +280,8 @@ static void message_default_subject(void **state)
 	struct mail_call c = call();
 	assert_true(build(&c) > 0);
 	/* no subject in the URL nor the call: [CPL] and who called */
-	assert_string_equal(headers_ok("Subject"), "[CPL] Call from \"Alice\" <sip:alice@example.com>");
+	assert_string_equal(headers_ok("Subject"),
+			    "[CPL] Call from \"Alice\" <sip:alice@example.com>");
 	/* the call's subject (7.1.1 item 1), shown in the body too */
 	c.subject = SIP_STR_LIT("Lunch?");
 	c.priority = SIP_STR_LIT("urgent");
@@ -280,9 +296,10 @@ static void message_default_subject(void **state)
 	assert_string_equal(headers_ok("Subject"), "[CPL] Call from sip:alice@example.com");
 	/* non-ASCII: RFC 2047 encoded words, whole characters, folded */
 	c = call();
-	c.from_display = SIP_STR_LIT("J\xc3\xb6rg \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xe6\x97\xa5\xe6\x9c\xac"
-				     "\xe8\xaa\x9e \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xe6\x97\xa5\xe6\x9c\xac"
-				     "\xe8\xaa\x9e");
+	c.from_display =
+	    SIP_STR_LIT("J\xc3\xb6rg \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xe6\x97\xa5\xe6\x9c\xac"
+			"\xe8\xaa\x9e \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xe6\x97\xa5\xe6\x9c\xac"
+			"\xe8\xaa\x9e");
 	assert_true(build(&c) > 0);
 	const char *s = headers_ok("Subject");
 	assert_true(!strncmp(s, "=?UTF-8?B?", 10));
@@ -351,8 +368,8 @@ static int setup_dir(void **state)
 		return -1;
 	signal(SIGPIPE, SIG_IGN); /* as featured (daemon_signals) */
 	char text[256];
-	snprintf(text, sizeof(text), "sleep \"$1\"; n=$(ls %s | grep -c '^out' || true); cat > %s/out.$n.$$",
-		 dir, dir);
+	snprintf(text, sizeof(text),
+		 "sleep \"$1\"; n=$(ls %s | grep -c '^out' || true); cat > %s/out.$n.$$", dir, dir);
 	write_script("store", text);
 	write_script("fails", "cat >/dev/null; exit 3");
 	return 0;
@@ -405,12 +422,16 @@ static void mailer_delivers(void **state)
 	struct mailer *m = mailer_new(loop, &st);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "%s/store  0", dir);
-	struct mailer_conf c = {.command = cmd, .max_children = 4, .max_per_minute = 100,
-				.max_per_subscriber = 100, .timeout_ms = 5000};
+	struct mailer_conf c = {.command = cmd,
+				.max_children = 4,
+				.max_per_minute = 100,
+				.max_per_subscriber = 100,
+				.timeout_ms = 5000};
 	assert_int_equal(mailer_configure(m, &c, err, sizeof(err)), 0);
 	clear_outputs();
 	const char *text = "To: a@b.example\r\nSubject: hi\r\n\r\nbody\r\n";
-	assert_int_equal(mailer_send(m, 1, SIP_STR_LIT("cid-1"), text, strlen(text)), MAILER_STARTED);
+	assert_int_equal(mailer_send(m, 1, SIP_STR_LIT("cid-1"), text, strlen(text)),
+			 MAILER_STARTED);
 	wait_all(loop, m);
 	static char got[300000];
 	assert_int_equal(outputs(got, sizeof(got)), 1);
@@ -427,7 +448,8 @@ static void mailer_delivers(void **state)
 		large[i] = (char)('a' + i % 26);
 	large[sizeof(large) - 1] = 0;
 	uint64_t t0 = ev_now(loop);
-	assert_int_equal(mailer_send(m, 1, SIP_STR_LIT("cid-2"), large, strlen(large)), MAILER_STARTED);
+	assert_int_equal(mailer_send(m, 1, SIP_STR_LIT("cid-2"), large, strlen(large)),
+			 MAILER_STARTED);
 	ev_update_now(loop);
 	assert_true(ev_now(loop) - t0 < 250); /* did not wait for the reader */
 	wait_all(loop, m);
@@ -436,7 +458,8 @@ static void mailer_delivers(void **state)
 	/* a command that fails is counted */
 	snprintf(cmd, sizeof(cmd), "%s/fails", dir);
 	assert_int_equal(mailer_configure(m, &c, err, sizeof(err)), 0);
-	assert_int_equal(mailer_send(m, 1, SIP_STR_LIT("cid-3"), text, strlen(text)), MAILER_STARTED);
+	assert_int_equal(mailer_send(m, 1, SIP_STR_LIT("cid-3"), text, strlen(text)),
+			 MAILER_STARTED);
 	wait_all(loop, m);
 	assert_int_equal(st.failed, 1);
 	/* off, and unusable commands refused */
@@ -460,8 +483,11 @@ static void mailer_limits(void **state)
 	struct mailer *m = mailer_new(loop, &st);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "%s/store 0", dir);
-	struct mailer_conf c = {.command = cmd, .max_children = 4, .max_per_minute = 3,
-				.max_per_subscriber = 2, .timeout_ms = 5000};
+	struct mailer_conf c = {.command = cmd,
+				.max_children = 4,
+				.max_per_minute = 3,
+				.max_per_subscriber = 2,
+				.timeout_ms = 5000};
 	assert_int_equal(mailer_configure(m, &c, err, sizeof(err)), 0);
 	clear_outputs();
 	const char *t = "To: a@b.example\r\n\r\nx\r\n";
@@ -472,17 +498,22 @@ static void mailer_limits(void **state)
 		sleep(6), ev_update_now(loop);
 	assert_int_equal(mailer_send(m, 7, SIP_STR_LIT("a"), t, strlen(t)), MAILER_STARTED);
 	assert_int_equal(mailer_send(m, 7, SIP_STR_LIT("b"), t, strlen(t)), MAILER_STARTED);
-	assert_int_equal(mailer_send(m, 7, SIP_STR_LIT("c"), t, strlen(t)), MAILER_DROPPED); /* per subscriber */
+	assert_int_equal(mailer_send(m, 7, SIP_STR_LIT("c"), t, strlen(t)),
+			 MAILER_DROPPED); /* per subscriber */
 	assert_int_equal(mailer_send(m, 8, SIP_STR_LIT("d"), t, strlen(t)), MAILER_STARTED);
-	assert_int_equal(mailer_send(m, 9, SIP_STR_LIT("e"), t, strlen(t)), MAILER_DROPPED); /* per minute */
+	assert_int_equal(mailer_send(m, 9, SIP_STR_LIT("e"), t, strlen(t)),
+			 MAILER_DROPPED); /* per minute */
 	assert_int_equal(st.sent, 3);
 	assert_int_equal(st.dropped, 2);
 	wait_all(loop, m);
 	assert_int_equal(outputs(NULL, 0), 3);
 	/* children at once; a hanging command is killed at its timeout */
 	snprintf(cmd, sizeof(cmd), "%s/store 30", dir);
-	c = (struct mailer_conf){.command = cmd, .max_children = 1, .max_per_minute = 100,
-				 .max_per_subscriber = 100, .timeout_ms = 1000};
+	c = (struct mailer_conf){.command = cmd,
+				 .max_children = 1,
+				 .max_per_minute = 100,
+				 .max_per_subscriber = 100,
+				 .timeout_ms = 1000};
 	assert_int_equal(mailer_configure(m, &c, err, sizeof(err)), 0);
 	assert_int_equal(mailer_send(m, 1, SIP_STR_LIT("f"), t, strlen(t)), MAILER_STARTED);
 	assert_int_equal(mailer_send(m, 2, SIP_STR_LIT("g"), t, strlen(t)), MAILER_DROPPED);
@@ -500,13 +531,10 @@ static void mailer_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(url_valid),
-		cmocka_unit_test(url_refused),
-		cmocka_unit_test(message_headers),
-		cmocka_unit_test(message_default_subject),
-		cmocka_unit_test(message_hostile_sip),
-		cmocka_unit_test(mailer_delivers),
-		cmocka_unit_test(mailer_limits),
+	    cmocka_unit_test(url_valid),	   cmocka_unit_test(url_refused),
+	    cmocka_unit_test(message_headers),	   cmocka_unit_test(message_default_subject),
+	    cmocka_unit_test(message_hostile_sip), cmocka_unit_test(mailer_delivers),
+	    cmocka_unit_test(mailer_limits),
 	};
 	return cmocka_run_group_tests_name("mail", tests, setup_dir, teardown_dir);
 }
