@@ -21,6 +21,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ev.h"
 #include "feature/cpl_gen.h"
@@ -50,6 +51,7 @@ struct fcall {
 	bool last_attempt;         /* no script output left to act on failure */
 	char *cont;                /* the next hop's Request-URI (ours without maddr) */
 	char *domain;              /* the subscriber's domain */
+	char *aor;                 /* the subscriber, user@domain (mail) */
 	char *from_uri, *from_display, *to_uri;
 	struct cpl_outcome outcomes[MAX_OUTCOMES];
 	unsigned n;
@@ -83,6 +85,7 @@ static void call_release(struct fcall *c)
 	free(c->call_id);
 	free(c->cont);
 	free(c->domain);
+	free(c->aor);
 	free(c->from_uri);
 	free(c->from_display);
 	free(c->to_uri);
@@ -256,14 +259,108 @@ static void redirect(struct fcall *c, const struct cpl_result *res)
 	sip_proxy_reply(c->pc, res->permanent ? 301 : 302, NULL, extra);
 }
 
+/* ---- mail -------------------------------------------------------------------- */
+
+static const char *outcome_name(enum cpl_proxy_status st)
+{
+	switch (st) {
+	case CPL_PROXY_ANSWERED: return "answered";
+	case CPL_PROXY_BUSY: return "busy";
+	case CPL_PROXY_NOANSWER: return "no answer";
+	case CPL_PROXY_REDIRECTION: return "redirected";
+	default: return "failed";
+	}
+}
+
+/* The mail of res->actions[i] (RFC 3880 7.1), with what the script did
+ * before it: the attempts and how they ended. */
+static void mail(struct fcall *c, const struct cpl_result *res, unsigned i)
+{
+	struct featured *f = c->f;
+	const char *url = res->actions[i].a ? res->actions[i].a : "";
+	struct mail_url *u = malloc(sizeof(*u));
+	char *msg = malloc(MAIL_MESSAGE_MAX);
+	char err[160];
+	if (!u || !msg) {
+		log_call(LOG_WARNING, call_id_of(c), "cpl mail not sent: out of memory");
+		goto out;
+	}
+	if (mail_url_parse(url, strlen(url), u, err, sizeof(err)) < 0) {
+		f->stats.mail.refused++;
+		log_call(LOG_WARNING, call_id_of(c), "subscriber %" PRId64 ": cpl mail not sent: %s",
+			 c->sub_id, err);
+		goto out;
+	}
+	if (!f->conf->mail_command[0]) {
+		f->stats.mail.off++;
+		log_call(LOG_INFO, call_id_of(c), "subscriber %" PRId64 ": cpl mail to %s not sent: "
+			 "mail.command is empty", c->sub_id, u->rcpt[0].addr);
+		goto out;
+	}
+	char done[200];
+	struct sip_out d = {done, sizeof(done) - 1, 0};
+	unsigned k = 0;
+	for (unsigned j = 0; j < i; j++)
+		if (res->actions[j].kind == CPL_ACT_PROXY) {
+			k++;
+			sip_out_printf(&d, "%sattempt %u %s", k > 1 ? ", " : "", k,
+				       outcome_name(res->actions[j].proxy_status));
+		}
+	if (!k)
+		sip_out_printf(&d, "no attempt yet");
+	done[d.len < sizeof(done) ? d.len : sizeof(done) - 1] = 0;
+	struct sip_msg *req = sip_proxy_request(c->pc);
+	char ruri[600] = "";
+	if (req)
+		snprintf(ruri, sizeof(ruri), "%s:%.*s%s%.*s", req->ruri.scheme == SIP_URI_SIPS ? "sips" : "sip",
+			 (int)req->ruri.user.len, req->ruri.user.s, req->ruri.user.len ? "@" : "",
+			 (int)req->ruri.host.len, req->ruri.host.s);
+	struct mail_call mc = {
+		.from_display = c->from_display ? sip_str_make(c->from_display, strlen(c->from_display)) : SIP_STR_NULL,
+		.from_uri = c->from_uri ? sip_str_make(c->from_uri, strlen(c->from_uri)) : SIP_STR_NULL,
+		.to_uri = c->to_uri ? sip_str_make(c->to_uri, strlen(c->to_uri)) : SIP_STR_NULL,
+		.request_uri = ruri[0] ? sip_str_make(ruri, strlen(ruri)) : SIP_STR_NULL,
+		.call_id = call_id_of(c),
+		.subject = hdr_value(req, SIP_HDR_SUBJECT),
+		.priority = hdr_value(req, SIP_HDR_PRIORITY),
+		.when = c->now,
+		.subscriber = c->aor,
+		.outgoing = c->side == FEATURE_SIDE_CALLING,
+		.done = done,
+	};
+	char left[96];
+	const char *domain = strchr(f->conf->mail_from, '@') + 1; /* a valid address */
+	snprintf(left, sizeof(left), "%lld.%d.%llu.cpl", (long long)c->now, (int)getpid(),
+		 (unsigned long long)++f->mail_seq);
+	int n = mail_build(u, &mc, f->conf->mail_from, left, domain, msg, MAIL_MESSAGE_MAX);
+	if (n < 0) {
+		f->stats.mail.failed++;
+		log_call(LOG_WARNING, call_id_of(c), "subscriber %" PRId64 ": cpl mail not sent: "
+			 "the message does not fit", c->sub_id);
+		goto out;
+	}
+	if (mailer_send(f->mailer, c->sub_id, call_id_of(c), msg, (size_t)n) == MAILER_STARTED)
+		log_call(LOG_INFO, call_id_of(c), "subscriber %" PRId64 ": cpl mail to %s (addresses: %u)",
+			 c->sub_id, u->rcpt[0].addr, u->n_rcpt);
+out:
+	free(u);
+	free(msg);
+}
+
 /* Acts on a run's verdict. Returns false when the proxy is to answer with
  * the best response (the script ended after proxying). */
 static bool act(struct fcall *c, struct cpl_result *res)
 {
+	/* The run replays the outcomes so far: what it did before the last
+	 * one it used was done by an earlier run (cpl.h, outcomes). */
 	for (unsigned i = 0; i < res->n_actions; i++) {
 		const struct cpl_action *a = &res->actions[i];
-		if (a->kind == CPL_ACT_LOG && i >= c->n) /* not again on replays */
+		if (a->outcomes < c->n)
+			continue;
+		if (a->kind == CPL_ACT_LOG)
 			log_call(LOG_INFO, call_id_of(c), "cpl log %s: %s", a->a ? a->a : "-", a->b ? a->b : "");
+		else if (a->kind == CPL_ACT_MAIL)
+			mail(c, res, i);
 	}
 	switch (res->verdict) {
 	case CPL_PENDING:
@@ -571,6 +668,8 @@ void featured_route(void *ctx, struct sip_proxy_ctx *pc, struct sip_msg *req)
 	}
 	c->sub_id = sub->id;
 	c->domain = strdup(dom->name);
+	if (asprintf(&c->aor, "%s@%s", sub->user, dom->name) < 0)
+		c->aor = NULL;
 	c->fc = featured_compiled(f, sub->id, sub->user, dom->name, c->side, hop.group_id, cid);
 	log_call(LOG_DEBUG, cid, "%s side of subscriber %" PRId64 " (group %" PRId64 "): %s",
 		 c->side == FEATURE_SIDE_CALLING ? "calling" : "called", sub->id, hop.group_id,

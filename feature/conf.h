@@ -30,6 +30,10 @@ struct featured_conf {
 	uint64_t timer_c;                 /* ms */
 	long long cpl_max_bytes, cpl_max_nodes, cpl_max_depth, cpl_max_locations,
 		cpl_max_subactions, cpl_max_steps;
+	char *mail_command;               /* mail.command: sendmail -t compatible; "" = off */
+	char *mail_from;                  /* mail.from */
+	long long mail_max_children, mail_max_per_minute, mail_max_per_subscriber;
+	uint64_t mail_timeout;            /* ms */
 	int log_level;                    /* enum featured_log */
 	char *db_conninfo;
 };

@@ -156,6 +156,12 @@ struct cpl_action {
 	const char *a;   /* log: name (may be NULL); mail: url */
 	const char *b;   /* log: comment (may be NULL) */
 	enum cpl_proxy_status proxy_status; /* proxy: how it ended */
+	/* Proxy attempts whose outcome the run had used before this action
+	 * (a proxy action: before its own), across both scripts of a gated
+	 * hop. A server running by replay (below) with n outcomes recorded
+	 * did an action in an earlier run when outcomes < n: log and mail it
+	 * only when outcomes == n, so once per call. */
+	unsigned outcomes;
 };
 
 #define CPL_MAX_ACTIONS 32

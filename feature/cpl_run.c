@@ -358,6 +358,7 @@ static bool proxyable(const char *url)
 
 static void record(struct run *r, struct cpl_action a)
 {
+	a.outcomes = r->out->n_proxied;
 	if (r->out->n_actions < CPL_MAX_ACTIONS)
 		r->out->actions[r->out->n_actions++] = a;
 }
@@ -389,10 +390,10 @@ static int32_t run_proxy(struct run *r, const struct cpl_node *n, bool *done)
 			*done = true;
 			return CPL_NONE;
 		}
-		o->n_proxied++;
 		if (st > CPL_PROXY_FAILURE)
 			st = CPL_PROXY_FAILURE;
 		record(r, (struct cpl_action){.kind = CPL_ACT_PROXY, .proxy_status = st});
+		o->n_proxied++;
 		r->proxied = true;
 	}
 	if (st == CPL_PROXY_ANSWERED) {
@@ -631,10 +632,31 @@ int cpl_run_gated(const struct cpl_script *gate, const struct cpl_script *main_s
 	unsigned used = gs.rp.next;
 	gs.self = NULL;
 	rc = gated_one(main_script, call, &gs, outcomes + used, n - used, out);
+	for (unsigned i = 0; i < out->n_actions; i++)
+		out->actions[i].outcomes += used;
 	if (!stopped || out->verdict != CPL_DEFAULT)
 		return rc;
 	/* the script leaves the call to default behaviour: the gate's
-	 * continuation, with the gate's outputs for its outcome */
+	 * continuation, with the gate's outputs for its outcome. What the
+	 * script did on the way (a log, a mail: no attempt, or the verdict
+	 * would not be CPL_DEFAULT) still happened: it goes in before the
+	 * continuation's attempt. */
+	struct cpl_action done[CPL_MAX_ACTIONS];
+	unsigned ndone = out->n_actions;
+	memcpy(done, out->actions, ndone * sizeof(done[0]));
 	*gate_decided = true;
-	return gated_one(gate, &bare, &gs, outcomes, n, out);
+	rc = gated_one(gate, &bare, &gs, outcomes, n, out);
+	unsigned at = 0;
+	while (at < out->n_actions && out->actions[at].outcomes <= used &&
+	       !(out->actions[at].kind == CPL_ACT_PROXY && out->actions[at].outcomes == used))
+		at++;
+	if (ndone > CPL_MAX_ACTIONS - at)
+		ndone = CPL_MAX_ACTIONS - at;
+	unsigned tail = out->n_actions - at;
+	if (tail > CPL_MAX_ACTIONS - at - ndone)
+		tail = CPL_MAX_ACTIONS - at - ndone;
+	memmove(out->actions + at + ndone, out->actions + at, tail * sizeof(done[0]));
+	memcpy(out->actions + at, done, ndone * sizeof(done[0]));
+	out->n_actions = at + ndone + tail;
+	return rc;
 }

@@ -13,7 +13,8 @@
  * Modules: table (the subscriptions in memory and the compiled-script
  * cache), load (PostgreSQL: loading, NOTIFY, last callers), script (a
  * hop's rows to a compiled script), call (the proxy core's hooks: a call
- * run by CPL replay across asynchronous attempts), target, privacy; conf
+ * run by CPL replay across asynchronous attempts), target, privacy, mail
+ * (CPL <mail>: the mailto URL, the message, the mail command); conf
  * and setup; main.c wires them to sockets, the database and signals.
  */
 #ifndef VOCAL_FEATURE_FEATURED_H
@@ -24,6 +25,7 @@
 
 #include "feature/conf.h"
 #include "feature/cpl.h"
+#include "feature/mail.h"
 #include "feature/table.h"
 #include "feature_hop.h"
 #include "sip/peer.h"
@@ -37,6 +39,7 @@ struct featured_stats {
 	uint64_t calls, refused_untrusted, refused_hop, overload_503, scripts_compiled,
 		script_errors, run_errors, attempts, rejected, redirected, forwarded, anonymized,
 		callers_recorded, call_returns;
+	struct mailer_stats mail; /* CPL <mail>: sent, failed, dropped (limits), refused, off */
 };
 
 struct featured {
@@ -48,6 +51,8 @@ struct featured {
 	struct feature_table *table;
 	struct feature_cache *cache;
 	struct script_intern *intern; /* compiled scripts shared by text */
+	struct mailer *mailer;        /* CPL <mail> */
+	uint64_t mail_seq;            /* Message-IDs */
 	uint32_t limits_gen;          /* bumped when the script limits change */
 	uint8_t key[FEATURE_HOP_KEY_LEN];
 	struct cpl_limits limits;
@@ -63,7 +68,7 @@ struct featured {
 };
 
 /* setup.c: applies a configuration (at start and on SIGHUP): the secret,
- * the redirect server, the cache size, the script limits, the log level.
+ * the redirect server, the cache size, the script limits, mail, the log level.
  * Returns 0, or -1 after logging why. */
 int featured_configure(struct featured *f, const struct featured_conf *c);
 void featured_unconfigure(struct featured *f);

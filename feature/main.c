@@ -131,14 +131,17 @@ int main(int argc, char **argv)
 	const struct featured_stats *s = &f.stats;
 	log_info("calls=%llu attempts=%llu forwarded=%llu rejected=%llu redirected=%llu anonymized=%llu "
 		 "call-returns=%llu bad-hop=%llu untrusted=%llu overload-503=%llu scripts=%llu "
-		 "script-errors=%llu run-errors=%llu",
+		 "script-errors=%llu run-errors=%llu mail-sent=%llu mail-failed=%llu mail-dropped=%llu "
+		 "mail-refused=%llu mail-off=%llu",
 		 (unsigned long long)s->calls, (unsigned long long)s->attempts,
 		 (unsigned long long)s->forwarded, (unsigned long long)s->rejected,
 		 (unsigned long long)s->redirected, (unsigned long long)s->anonymized,
 		 (unsigned long long)s->call_returns, (unsigned long long)s->refused_hop,
 		 (unsigned long long)s->refused_untrusted, (unsigned long long)s->overload_503,
 		 (unsigned long long)s->scripts_compiled, (unsigned long long)s->script_errors,
-		 (unsigned long long)s->run_errors);
+		 (unsigned long long)s->run_errors, (unsigned long long)s->mail.sent,
+		 (unsigned long long)s->mail.failed, (unsigned long long)s->mail.dropped,
+		 (unsigned long long)s->mail.refused, (unsigned long long)s->mail.off);
 	sip_proxy_free(f.proxy);
 	sipd_db_close(&db);
 	featured_unconfigure(&f);

@@ -56,6 +56,23 @@ int featured_configure(struct featured *f, const struct featured_conf *c)
 		log_warnx("features.call_return_code: 1 to 32 characters");
 		return -1;
 	}
+	if (!mail_addr_valid(c->mail_from, strlen(c->mail_from))) {
+		log_warnx("mail.from: a plain address (local@domain) is needed");
+		return -1;
+	}
+	struct mailer_conf mc = {
+		.command = c->mail_command, .max_children = (unsigned)c->mail_max_children,
+		.max_per_minute = (unsigned)c->mail_max_per_minute,
+		.max_per_subscriber = (unsigned)c->mail_max_per_subscriber,
+		.timeout_ms = (unsigned)c->mail_timeout,
+	};
+	char err[300];
+	if (!f->mailer && !(f->mailer = mailer_new(f->loop, &f->stats.mail)))
+		return -1;
+	if (mailer_configure(f->mailer, &mc, err, sizeof(err)) < 0) {
+		log_warnx("mail.command: %s", err);
+		return -1;
+	}
 	if (!f->table && !(f->table = feature_table_new()))
 		return -1;
 	if (!f->cache) {
@@ -90,6 +107,8 @@ int featured_configure(struct featured *f, const struct featured_conf *c)
 
 void featured_unconfigure(struct featured *f)
 {
+	mailer_free(f->mailer);
+	f->mailer = NULL;
 	feature_cache_free(f->cache);
 	feature_table_free(f->table);
 	script_intern_free(f->intern);

@@ -677,6 +677,74 @@ static void gated_runs(void **state)
 	cpl_free(forward);
 }
 
+/* Every action says how many outcomes the run had used before it, so that
+ * a server running by replay does a log or a mail once: the ones before the
+ * newest outcome were done by an earlier run. */
+static void action_outcomes(void **state)
+{
+	struct uris u;
+	struct cpl_call c = call_from(&u, "sip:a@b.example", NULL);
+	struct cpl_script *s = compile_text(
+		"<incoming><log name=\"a\"><mail url=\"mailto:a@b.example\">"
+		"<location url=\"sip:x@y.example\"><proxy><busy><log name=\"c\">"
+		"<location url=\"sip:v@y.example\"><proxy><busy><mail url=\"mailto:d@b.example\"/>"
+		"</busy></proxy></location></log></busy></proxy></location></mail></log></incoming>");
+	struct cpl_outcome busy[2] = {{.status = CPL_PROXY_BUSY}, {.status = CPL_PROXY_BUSY}};
+	assert_int_equal(gated(NULL, s, &c, busy, 0, NULL), CPL_PENDING);
+	assert_int_equal(result.n_actions, 2);
+	assert_int_equal(result.actions[0].outcomes, 0);
+	assert_int_equal(result.actions[1].kind, CPL_ACT_MAIL);
+	assert_int_equal(result.actions[1].outcomes, 0);
+	assert_int_equal(gated(NULL, s, &c, busy, 1, NULL), CPL_PENDING);
+	/* log a, mail, attempt 1, log c: only c follows outcome 1 */
+	assert_int_equal(result.n_actions, 4);
+	assert_int_equal(result.actions[1].outcomes, 0);
+	assert_int_equal(result.actions[2].kind, CPL_ACT_PROXY);
+	assert_int_equal(result.actions[2].outcomes, 0);
+	assert_int_equal(result.actions[3].kind, CPL_ACT_LOG);
+	assert_int_equal(result.actions[3].outcomes, 1);
+	assert_int_equal(gated(NULL, s, &c, busy, 2, NULL), CPL_BEST_RESPONSE);
+	assert_int_equal(result.n_actions, 6);
+	assert_int_equal(result.actions[5].kind, CPL_ACT_MAIL);
+	assert_string_equal(result.actions[5].a, "mailto:d@b.example");
+	assert_int_equal(result.actions[5].outcomes, 2);
+
+	/* beside a gate: the script's actions count after the gate's
+	 * outcomes, and a script that only mails keeps its mail when the
+	 * gate's ringing goes ahead, before the ringing's attempt */
+	struct cpl_script *ring = compile_text(
+		"<incoming><log name=\"g\"><location url=\"sip:jones@example.com\"><proxy>"
+		"<busy><log name=\"after\"/></busy></proxy></location></log></incoming>");
+	struct cpl_script *mails = compile_text("<incoming><mail url=\"mailto:m@b.example\"/></incoming>");
+	bool by_gate;
+	assert_int_equal(gated(ring, mails, &c, busy, 0, &by_gate), CPL_PENDING);
+	assert_true(by_gate);
+	assert_int_equal(result.n_actions, 2);
+	assert_int_equal(result.actions[0].kind, CPL_ACT_LOG);
+	assert_int_equal(result.actions[1].kind, CPL_ACT_MAIL);
+	assert_int_equal(result.actions[1].outcomes, 0);
+	assert_int_equal(gated(ring, mails, &c, busy, 1, &by_gate), CPL_BEST_RESPONSE);
+	assert_int_equal(result.n_actions, 4);
+	assert_int_equal(result.actions[1].kind, CPL_ACT_MAIL);
+	assert_int_equal(result.actions[1].outcomes, 0);
+	assert_int_equal(result.actions[2].kind, CPL_ACT_PROXY);
+	assert_int_equal(result.actions[3].kind, CPL_ACT_LOG);
+	assert_int_equal(result.actions[3].outcomes, 1);
+	/* the script proxying itself after the gate's continuation */
+	struct cpl_script *fwd = compile_text(
+		"<incoming><location url=\"sip:v@y.example\"><proxy><busy><mail url=\"mailto:m@b.example\"/>"
+		"</busy></proxy></location></incoming>");
+	assert_int_equal(gated(ring, fwd, &c, busy, 1, &by_gate), CPL_BEST_RESPONSE);
+	assert_false(by_gate);
+	assert_int_equal(result.n_actions, 2);
+	assert_int_equal(result.actions[1].kind, CPL_ACT_MAIL);
+	assert_int_equal(result.actions[1].outcomes, 1);
+	cpl_free(s);
+	cpl_free(ring);
+	cpl_free(mails);
+	cpl_free(fwd);
+}
+
 /* ---- refusals and limits ------------------------------------------------ */
 
 #define HEAD "<?xml version=\"1.0\"?>\n<cpl xmlns=\"urn:ietf:params:xml:ns:cpl\">\n"
@@ -1135,6 +1203,7 @@ int main(void)
 		cmocka_unit_test(replay_matches_synchronous_run),
 		cmocka_unit_test(replay_redirection_contacts),
 		cmocka_unit_test(gated_runs),
+		cmocka_unit_test(action_outcomes),
 		cmocka_unit_test(refuses_bad_xml),
 		cmocka_unit_test(refuses_invalid_scripts),
 		cmocka_unit_test(refuses_recursion),
