@@ -8,7 +8,9 @@
 #include "ev.h"
 #include "log.h"
 #include "pgq.h"
+#include "sip/proxy.h"
 #include "sip/transport.h"
+#include "sip/txn.h"
 #include "store.h"
 
 int sipd_listen(struct sip_tp *tp, const struct config_list *addrs, unsigned tp_mask,
@@ -124,6 +126,24 @@ void sipd_drain(struct ev_loop *loop, bool (*busy)(void *ctx), void *ctx, uint64
 	d->deadline = ev_now(loop) + max_ms;
 	ev_timer_init(&d->timer, drain_tick, d);
 	ev_timer_start(loop, &d->timer, 0);
+}
+
+void sipd_proxy_transport_failed(void *proxy, const struct sip_peer *peer)
+{
+	sip_txn_transport_failed(sip_proxy_txn_layer(proxy), peer);
+}
+
+static bool proxy_busy(void *proxy)
+{
+	struct sip_proxy_stats ps;
+	sip_proxy_get_stats(proxy, &ps);
+	return ps.unanswered > 0;
+}
+
+void sipd_proxy_drain(struct ev_loop *loop, struct sip_proxy *proxy)
+{
+	log_info("draining: %s", "new requests get 503; waiting for those in progress (at most 32 s)");
+	sipd_drain(loop, proxy_busy, proxy, 32000);
 }
 
 static struct ev_timer trim_timer;

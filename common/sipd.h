@@ -51,6 +51,18 @@ void sipd_db_close(struct sipd_db *db);
  */
 void sipd_drain(struct ev_loop *loop, bool (*busy)(void *ctx), void *ctx, uint64_t max_ms);
 
+/* For a daemon on the proxy core (marshald, featured). */
+struct sip_proxy;
+
+/* The transport's error hook (sip_tp_on_error) with ctx the proxy: the
+ * transactions waiting on that peer fail at once. */
+void sipd_proxy_transport_failed(void *proxy, const struct sip_peer *peer);
+
+/* SIGTERM's drain: the daemon already answers new requests 503 (its admit
+ * hook, once it set its draining flag); this ends the loop when the proxy
+ * has no request left unanswered, after 32 s at the latest. */
+void sipd_proxy_drain(struct ev_loop *loop, struct sip_proxy *proxy);
+
 /*
  * Every 30 s gives the heap freed since (a registration storm's
  * transaction tails, a reload's old copy) back to the kernel with

@@ -32,32 +32,17 @@ static void on_message(void *ctx, const char *buf, size_t len, const struct sip_
 	sip_proxy_input(f.proxy, buf, len, from);
 }
 
-static void on_transport_error(void *ctx, const struct sip_peer *peer)
-{
-	(void)ctx;
-	sip_txn_transport_failed(sip_proxy_txn_layer(f.proxy), peer);
-}
-
 static int send_hook(void *ctx, const struct sip_peer *to, const char *buf, size_t len)
 {
 	(void)ctx;
 	return sip_tp_send(tp, to, buf, len);
 }
 
-static bool busy(void *ctx)
-{
-	(void)ctx;
-	struct sip_proxy_stats ps;
-	sip_proxy_get_stats(f.proxy, &ps);
-	return ps.unanswered > 0;
-}
-
 static void drain(void *arg)
 {
 	(void)arg;
-	log_info("draining: %s", "new requests get 503; waiting for those in progress (at most 32 s)");
 	f.draining = true;
-	sipd_drain(d.loop, busy, NULL, 32000);
+	sipd_proxy_drain(d.loop, f.proxy);
 }
 
 static int reload(void *new_conf, const void *old_conf, void *arg)
@@ -120,7 +105,7 @@ int main(int argc, char **argv)
 	f.proxy = sip_proxy_new(loop, &po, &ph);
 	if (!f.proxy)
 		fatalx("out of memory");
-	sip_tp_on_error(tp, on_transport_error, NULL);
+	sip_tp_on_error(tp, sipd_proxy_transport_failed, f.proxy);
 	sipd_trim_start(loop);
 	daemon_signals(&d, loop, &(struct daemon_hooks){.reload = reload, .drain = drain});
 	log_info("feature server on %s udp=%u tcp=%u, redirect server %s", f.host, f.port[SIP_TP_UDP],

@@ -33,32 +33,17 @@ static void on_message(void *ctx, const char *buf, size_t len, const struct sip_
 		sip_proxy_input(m.proxy, buf, len, from);
 }
 
-static void on_transport_error(void *ctx, const struct sip_peer *peer)
-{
-	(void)ctx;
-	sip_txn_transport_failed(sip_proxy_txn_layer(m.proxy), peer);
-}
-
 static int send_hook(void *ctx, const struct sip_peer *to, const char *buf, size_t len)
 {
 	(void)ctx;
 	return sip_tp_send(tp, to, buf, len);
 }
 
-static bool busy(void *ctx)
-{
-	(void)ctx;
-	struct sip_proxy_stats ps;
-	sip_proxy_get_stats(m.proxy, &ps);
-	return ps.unanswered > 0;
-}
-
 static void drain(void *arg)
 {
 	(void)arg;
-	log_info("draining: %s", "new requests get 503; waiting for those in progress (at most 32 s)");
 	m.draining = true;
-	sipd_drain(d.loop, busy, NULL, 32000);
+	sipd_proxy_drain(d.loop, m.proxy);
 }
 
 static int reload(void *new_conf, const void *old_conf, void *arg)
@@ -116,7 +101,7 @@ int main(int argc, char **argv)
 	m.proxy = sip_proxy_new(loop, &po, &ph);
 	if (!m.proxy)
 		fatalx("out of memory");
-	sip_tp_on_error(tp, on_transport_error, NULL);
+	sip_tp_on_error(tp, sipd_proxy_transport_failed, m.proxy);
 	sipd_trim_start(loop);
 	daemon_signals(&d, loop, &(struct daemon_hooks){.reload = reload, .drain = drain});
 	log_info("%s marshal on %s udp=%u tcp=%u, redirect server %s", c->kind == MARSHAL_UA ? "ua" : "gateway",
