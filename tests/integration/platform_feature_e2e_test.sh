@@ -36,6 +36,8 @@ cd "$(dirname "$0")/../.."
 . tests/harness/platform.sh
 # shellcheck source=tests/harness/sipp.sh
 . tests/harness/sipp.sh
+# shellcheck source=tests/harness/provd.sh
+. tests/harness/provd.sh
 harness_init
 SIPP_TIMEOUT=20s
 H=127.0.0.1
@@ -47,6 +49,17 @@ PLATFORM_VOICEMAIL="sip:vm@$H:$VM"
 platform_start
 G=$FEATURE_GROUP_ID
 T0=$SECONDS
+# provd on the platform's database: forward all is provisioned through
+# its API, as a carrier's scripts would (the rest by SQL, which is faster)
+CONF=$HARNESS_DIR/provd.conf
+TOKEN="test-token-$RANDOM$RANDOM"
+cat >"$CONF" <<EOF
+listen = 127.0.0.1:$(harness_free_port tcp)
+migrations = "$PWD/provisioning/sql"
+db.conninfo = "$VOCAL_DB_URI"
+api.token_sha256 = $(printf '%s' "$TOKEN" | sha256sum | cut -c1-64)
+EOF
+provd_start "$CONF" "$HARNESS_DIR/provd.log"
 
 # feature USER KIND SETTINGS: USER's subscription to KIND (replaced), active
 # unless E2E_OFF names KIND
@@ -108,8 +121,13 @@ hops() { flog_call | grep -c "side of subscriber" || true; }
 busy=$(sipp_template $S/uas_reject.xml.in STATUS=486 "REASON=Busy Here")
 ring=$P/uas_ring_cancel_hop.xml
 
-# --- forward all ------------------------------------------------------------------
-feature 1001 forward_all '{"target": "1002"}'
+# --- forward all (through provd's API) -------------------------------------------
+S1001=$(platform_sql -c "SELECT id FROM subscribers WHERE user_part = '1001'")
+on=true
+[[ "${E2E_OFF:-}" != forward_all ]] || on=false
+api PUT "/api/v1/subscribers/$S1001/features/forward_all" \
+    "{\"group_id\": $G, \"user_enabled\": $on, \"settings\": {\"target\": \"1002\"}}"
+assert_eq 201 "$CODE" "forward all: provd creates 1001's subscription (PUT, 201)"
 settle
 newcall fa
 idle fa-p1 "$P1" 3
@@ -122,7 +140,8 @@ assert_eq "0 1" "$(invites fa-p1) $(invites fa-p2)" \
 assert_contains "$(first_invite fa-p2)" "INVITE sip:1002@" "forward all: 1002's phone gets the call for 1002"
 assert_eq "1 1" "$(received fa-p2 ACK) $(received fa-p2 BYE)" "forward all: the ACK and the BYE reach 1002"
 assert_contains "$(flog_call)" "called side of subscriber" "forward all: featured ran 1001's called hop of the call"
-nofeatures 1001
+api DELETE "/api/v1/subscribers/$S1001/features/forward_all" "" "If-Match: *"
+assert_eq 204 "$CODE" "forward all: provd deletes the subscription (DELETE, 204)"
 
 # --- forward on busy -------------------------------------------------------------
 feature 1001 forward_busy '{"target": "1002"}'
