@@ -294,6 +294,7 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 /* libmicrohttpd's own messages (a TLS handshake that failed, GnuTLS
  * refusing a certificate) go to provd's log like every other line, so
  * that they reach syslog under -D too (MHD_OPTION_EXTERNAL_LOGGER). */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
