@@ -140,6 +140,7 @@ int main(int argc, char **argv)
 		 (unsigned long long)s->scripts_compiled, (unsigned long long)s->script_errors,
 		 (unsigned long long)s->run_errors);
 	sip_proxy_free(f.proxy);
+	featured_db_close(&f);
 	sipd_db_close(&db);
 	featured_unconfigure(&f);
 	sip_tp_free(tp);
