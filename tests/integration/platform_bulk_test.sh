@@ -81,7 +81,12 @@ if [[ -z "${BULK_BEFORE:-}" ]]; then
         { platform_show_logs; fail "not every daemon reloaded the import"; }
     T_ALL=$(date +%s%N)
 fi
-harness_wait_for "$LAST registers" 30 platform_register "last-$RANDOM" "$LAST" "$CALLEE" ||
+# A 401 fails sipp_run (the subshell) and the next attempt comes 2 s
+# later: the marshal bans a user after 10 failures.
+register_last() {
+    (platform_register "last-$RANDOM" "$LAST" "$CALLEE") >/dev/null 2>&1 || { sleep 2; return 1; }
+}
+harness_wait_for "$LAST registers" 30 register_last ||
     { platform_show_logs; fail "the last imported subscriber cannot register"; }
 T_LAST=$(date +%s%N)
 ok "the last imported subscriber ($LAST) registers with its imported password"
@@ -94,7 +99,13 @@ assert_eq "1" "$(platform_sql -c "SELECT count(*) FROM location_bindings b JOIN 
 assert_eq "1" "$(platform_sql -c "SELECT count(*) FROM location_bindings b JOIN subscribers s ON s.id = b.subscriber_id WHERE s.user_part = '1003'")" \
     "the registration right after the commit is written through"
 
-if [[ -z "${BULK_BEFORE:-}" ]]; then
+if [[ -n "${BULK_BEFORE:-}" ]]; then
+    sleep 5 # let the per-row reloads finish before counting what was refused
+    for n in redirect ua gw feature; do
+        echo "# $n: $(grep -c "cannot reload" "$(platform_log "$n")" || true) reloads refused," \
+            "$(grep -c "store: loaded" "$(platform_log "$n")" || true) full loads"
+    done
+else
     for n in redirect ua gw feature; do
         log=$(platform_log "$n")
         subs=$(sum_log "$log" 1)
