@@ -231,6 +231,12 @@ struct store {
 	/* Changed subscribers waiting for their batched reload. */
 	struct idset pending;
 	struct ev_timer flush;
+	/* Taken from pending, ascending, sent STORE_BATCH_INFLIGHT batches
+	 * at a time so the daemon's own queries never wait behind more. */
+	int64_t *batch_ids;
+	size_t nbatch_ids, batch_at;
+	unsigned inflight;
+	uint64_t run_subs;	/* reloaded since the store was last idle */
 	size_t batch_max, pending_max;
 	store_exec_fn exec;	/* pgq_exec, or a test's */
 	void *exec_ctx;
@@ -1491,13 +1497,22 @@ static int cmp_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Forgets the subscribers waiting (a full load covers them). */
+static void drop_pending(struct store *s)
+{
+	idset_clear(&s->pending);
+	ev_timer_stop(s->loop, &s->flush);
+	free(s->batch_ids);
+	s->batch_ids = NULL;
+	s->nbatch_ids = s->batch_at = 0;
+}
+
 /* Everything again, rather than the pending subscribers one by one. */
 static void pending_overflow(struct store *s)
 {
 	log_warnx("store: more than %zu subscribers changed at once; full reload instead",
 		  s->pending_max);
-	idset_clear(&s->pending);
-	ev_timer_stop(s->loop, &s->flush);
+	drop_pending(s);
 	s->stats.batch_overflows++;
 	start_full_load(s);
 	changed(s, "subscribers", 0);
@@ -1533,48 +1548,65 @@ int store_apply_batch(struct store *s, const int64_t *ids, size_t n, const PGres
 	return fail;
 }
 
+static void send_batches(struct store *s);
+
 static void on_batch(void *arg, const PGresult *r, const char *err)
 {
 	struct batch_req *b = arg;
 	struct store *s = b->s;
 
+	s->inflight--;
 	if (err) {
 		if (strcmp(err, "connection lost") != 0 && strcmp(err, "shutting down") != 0) {
 			log_warnx("store: reloading %zu subscribers: %s", b->n, err);
 			ev_timer_start(s->loop, &s->retry, RELOAD_RETRY_MS);
 		}
-	} else if (store_apply_batch(s, b->ids, b->n, r) < 0) {
-		ev_timer_start(s->loop, &s->retry, RELOAD_RETRY_MS);
-	} else if (b->n > 1) {
-		log_debug("store: %zu subscribers reloaded in one query", b->n);
+		free(b);
+		return;
 	}
+	if (store_apply_batch(s, b->ids, b->n, r) < 0)
+		ev_timer_start(s->loop, &s->retry, RELOAD_RETRY_MS);
+	s->run_subs += b->n;
 	free(b);
+	send_batches(s);
+	if (s->inflight == 0) {
+		/* idle again: the end of an import's reloads, timed by tests */
+		if (s->run_subs > 1)
+			log_info("store: every changed subscriber reloaded (%" PRIu64 ")", s->run_subs);
+		s->run_subs = 0;
+	}
 }
 
-static void on_flush(struct ev_loop *loop, struct ev_timer *t, void *arg)
+/* Sends batches of the ready ids (taking the pending ones when they run
+ * out) while fewer than STORE_BATCH_INFLIGHT are in flight. */
+static void send_batches(struct store *s)
 {
-	struct store *s = arg;
-	size_t n;
-	int64_t *ids = idset_take(&s->pending, &n);
-	(void)loop;
-	(void)t;
-
-	if (!ids)
-		return;
-	qsort(ids, n, sizeof *ids, cmp_id);
-	size_t queries = 0;
-	for (size_t at = 0; at < n; at += s->batch_max) {
-		size_t k = n - at < s->batch_max ? n - at : s->batch_max;
+	while (s->inflight < STORE_BATCH_INFLIGHT) {
+		if (s->batch_at == s->nbatch_ids) {
+			free(s->batch_ids);
+			s->batch_ids = idset_take(&s->pending, &s->nbatch_ids);
+			s->batch_at = 0;
+			if (!s->batch_ids)
+				return;
+			qsort(s->batch_ids, s->nbatch_ids, sizeof *s->batch_ids, cmp_id);
+			if (s->nbatch_ids > 1)
+				log_info("store: %zu changed subscribers, reloading in %zu queries",
+					 s->nbatch_ids, (s->nbatch_ids + s->batch_max - 1) / s->batch_max);
+		}
+		const int64_t *ids = s->batch_ids + s->batch_at;
+		size_t left = s->nbatch_ids - s->batch_at;
+		size_t k = left < s->batch_max ? left : s->batch_max;
 		struct batch_req *b = malloc(sizeof *b + k * sizeof b->ids[0]);
-		char *arr = idset_pg_array(ids + at, k);
+		char *arr = idset_pg_array(ids, k);
 		const char *params[1] = {arr};
 		if (b && arr) {
 			b->s = s;
 			b->n = k;
-			memcpy(b->ids, ids + at, k * sizeof b->ids[0]);
+			memcpy(b->ids, ids, k * sizeof b->ids[0]);
 			if (s->exec(s->exec_ctx, "store_subscriber_batch", 1, params, on_batch, b) == 0) {
 				free(arr);
-				queries++;
+				s->inflight++;
+				s->batch_at += k;
 				continue;
 			}
 		}
@@ -1583,14 +1615,19 @@ static void on_flush(struct ev_loop *loop, struct ev_timer *t, void *arg)
 		/* Refused: the queue is full (or memory is short). The
 		 * changes must not be lost: load everything again a little
 		 * later. */
-		log_warnx("store: cannot reload %zu subscribers now; full reload scheduled", n - at);
+		log_warnx("store: cannot reload %zu subscribers now; full reload scheduled", left);
+		s->batch_at = s->nbatch_ids;
 		if (!ev_timer_active(&s->retry))
 			ev_timer_start(s->loop, &s->retry, RELOAD_RETRY_MS);
-		break;
+		return;
 	}
-	if (n > 1)
-		log_info("store: %zu changed subscribers, reloading in %zu queries", n, queries);
-	free(ids);
+}
+
+static void on_flush(struct ev_loop *loop, struct ev_timer *t, void *arg)
+{
+	(void)loop;
+	(void)t;
+	send_batches(arg);
 }
 
 /* A subscriber changed: reloaded with the others that change within
@@ -1598,7 +1635,7 @@ static void on_flush(struct ev_loop *loop, struct ev_timer *t, void *arg)
 static void reload_subscriber(struct store *s, int64_t id)
 {
 	int added = idset_add(&s->pending, id);
-	if (added < 0 || s->pending.n > s->pending_max) {
+	if (added < 0 || s->pending.n + (s->nbatch_ids - s->batch_at) > s->pending_max) {
 		pending_overflow(s);
 		return;
 	}
@@ -1710,8 +1747,7 @@ void store_free(struct store *s)
 	 * the pgq first (their callbacks run then), or this would leave
 	 * them dangling. */
 	ev_timer_stop(s->loop, &s->retry);
-	ev_timer_stop(s->loop, &s->flush);
-	idset_clear(&s->pending);
+	drop_pending(s);
 	if (s->load) {
 		snap_free(s->load->snap);
 		free(s->load);
@@ -1724,8 +1760,7 @@ void store_pgq_up(struct store *s)
 {
 	/* Notifications may have been missed while down: everything again
 	 * (which covers the subscribers waiting for a batch too). */
-	idset_clear(&s->pending);
-	ev_timer_stop(s->loop, &s->flush);
+	drop_pending(s);
 	start_full_load(s);
 }
 

@@ -12,10 +12,13 @@
  * (their own rows and the aliases, DIDs, ACLs and features they own) are
  * coalesced: a changed subscriber's id joins a deduplicated pending set,
  * and 2 ms after the first one the set is fetched with one query per
- * 1,000 ids (ANY($1::bigint[])), so a bulk import's 100,000 NOTIFYs cost
- * about 100 queries, not 100,000 that would fill the pgq queue the
- * daemon's own work shares; ids not found are deleted, and the changed
- * hook is called once per subscriber. Beyond 100,000 waiting subscribers
+ * 1,000 ids (ANY($1::bigint[])), two such queries in flight at a time, so
+ * a bulk import's 100,000 NOTIFYs cost about 100 queries, not 100,000
+ * that would fill the pgq queue the daemon's own work shares (redirectd's
+ * write-through waits behind two batches at most); ids not found are
+ * deleted, and the changed hook is called once per subscriber. "store:
+ * every changed subscriber reloaded (N)" is logged when the batches are
+ * all answered. Beyond 100,000 waiting subscribers
  * the set is dropped and everything is loaded again (cheaper then).
  * Domains, servers and dial plans (rare changes) are fetched per row.
  * After a connection loss everything is loaded again, since notifications

@@ -87,6 +87,10 @@ int store_load_results(struct store *s, const PGresult *domains, const PGresult 
  */
 #define STORE_BATCH_MAX 1000
 #define STORE_PENDING_MAX 100000
+/* Batches in flight at once: the next goes when one is answered, so the
+ * daemon's own queries (redirectd's write-through) queue behind at most
+ * these, not behind a whole import's. */
+#define STORE_BATCH_INFLIGHT 2
 
 /* How the store runs a query: pgq_exec's contract (ctx is the pgq). */
 typedef int (*store_exec_fn)(void *ctx, const char *stmt, int nparams, const char *const *values,

@@ -64,7 +64,8 @@ struct featured {
 	/* subscribers whose features wait for their batched reload (load.c) */
 	struct idset feat_pending;
 	struct ev_timer feat_flush;
-	uint64_t feat_reloads, feat_batches;
+	uint64_t feat_reloads, feat_batches, feat_run;
+	unsigned feat_inflight;
 	struct featured_stats stats;
 };
 

@@ -180,6 +180,7 @@ static void on_subs(void *arg, const PGresult *res, const char *err)
 {
 	struct sub_batch *b = arg;
 	struct featured *f = b->f;
+	f->feat_inflight--;
 	if (!res) {
 		log_warnx("features of %zu subscribers: %s", b->n, err);
 		free(b);
@@ -204,8 +205,15 @@ static void on_subs(void *arg, const PGresult *res, const char *err)
 	}
 	f->feat_reloads += b->n;
 	f->feat_batches++;
+	f->feat_run += b->n;
 	log_debug("features of %zu subscribers reloaded: %d active", b->n, rows);
 	free(b);
+	if (f->feat_inflight == 0) {
+		/* idle again: the end of an import's reloads, timed by tests */
+		if (f->feat_run > 1)
+			log_info("features: every changed subscriber reloaded (%" PRIu64 ")", f->feat_run);
+		f->feat_run = 0;
+	}
 }
 
 static void on_flush(struct ev_loop *loop, struct ev_timer *t, void *arg)
@@ -231,6 +239,7 @@ static void on_flush(struct ev_loop *loop, struct ev_timer *t, void *arg)
 			if (pgq_exec(f->q, "feat_subs", 1, values, on_subs, b) == 0) {
 				free(arr);
 				queries++;
+				f->feat_inflight++;
 				continue;
 			}
 		}
