@@ -18,7 +18,7 @@ struct idset {
 	size_t nslots;		/* power of two, or 0 */
 };
 
-/* Adds id (any value but 0). Returns 1 when added, 0 when already there,
+/* Adds id. Returns 1 when added, 0 when already there,
  * -1 on no memory (the set is unchanged). */
 int idset_add(struct idset *set, int64_t id);
 
