@@ -34,11 +34,13 @@
 #include <string.h>
 
 #include "ev.h"
+#include "idset.h"
 #include "log.h"
 #include "pgq.h"
 #include "text.h"
 
 #define RELOAD_RETRY_MS 2000  /* after a full load failed or a reload was refused */
+#define BATCH_DELAY_MS	2     /* changed subscribers gather this long before their query */
 #define SUBJECT_MAX	1024  /* longest dial-plan subject */
 #define USER_MAX	256   /* longest user part looked up */
 
@@ -226,6 +228,18 @@ struct store {
 	struct load *load;
 	bool ready, load_again;
 	struct ev_timer retry;
+	/* Changed subscribers waiting for their batched reload. */
+	struct idset pending;
+	struct ev_timer flush;
+	/* Taken from pending, ascending, sent STORE_BATCH_INFLIGHT batches
+	 * at a time so the daemon's own queries never wait behind more. */
+	int64_t *batch_ids;
+	size_t nbatch_ids, batch_at;
+	unsigned inflight;
+	uint64_t run_subs;	/* reloaded since the store was last idle */
+	size_t batch_max, pending_max;
+	store_exec_fn exec;	/* pgq_exec, or a test's */
+	void *exec_ctx;
 	struct store_stats stats;
 };
 
@@ -264,7 +278,9 @@ static const struct {
 	 "FROM dids GROUP BY 1) d ON d.subscriber_id = s.id "
 	 "LEFT JOIN (" ACTIVE_FEATURES " GROUP BY 1) f ON f.subscriber_id = s.id",
 	 0},
-	{"store_subscriber",
+	/* A batch of changed subscribers (store_pgq_notify coalesces them):
+	 * the correlated subqueries of one row, per id of the array. */
+	{"store_subscriber_batch",
 	 "SELECT " SUB_COLUMNS ", "
 	 "coalesce((SELECT string_agg(network::text, ' ') FROM subscriber_acl "
 	 "WHERE subscriber_id = s.id), ''), "
@@ -272,7 +288,7 @@ static const struct {
 	 "WHERE subscriber_id = s.id), ''), "
 	 "coalesce((SELECT string_agg(number, ' ') FROM dids WHERE subscriber_id = s.id), ''), "
 	 "coalesce((SELECT x.n FROM (" ACTIVE_FEATURES " AND f.subscriber_id = s.id GROUP BY 1) x), '') "
-	 "FROM subscribers s WHERE s.id = $1",
+	 "FROM subscribers s WHERE s.id = ANY($1::bigint[]) ORDER BY s.id",
 	 1},
 	{"store_servers",
 	 "SELECT g.id, g.name, g.kind, s.id, s.host, s.port, s.transport, s.priority, s.weight, "
@@ -1334,7 +1350,7 @@ static void start_full_load(struct store *s)
 	s->load = l;
 	/* Pipelined: all four go out at once. */
 	for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
-		if (pgq_exec(s->q, queries[i].stmt, 0, NULL, queries[i].cb, s) < 0) {
+		if (s->exec(s->exec_ctx, queries[i].stmt, 0, NULL, queries[i].cb, s) < 0) {
 			/* Refused (queue full or connection gone): the
 			 * queries already queued finish the load as failed. */
 			l->failed = true;
@@ -1375,7 +1391,7 @@ int store_load_results(struct store *s, const PGresult *domains, const PGresult 
 struct row_req {
 	struct store *s;
 	int64_t id;
-	enum { ROW_SUB, ROW_DOMAIN, ROW_PLAN, ROW_SERVERS } kind;
+	enum { ROW_DOMAIN, ROW_PLAN, ROW_SERVERS } kind;
 };
 
 static void on_row(void *arg, const PGresult *r, const char *err)
@@ -1386,7 +1402,7 @@ static void on_row(void *arg, const PGresult *r, const char *err)
 	int64_t id = req->id;
 	int kind = req->kind;
 	static const char *const tables[] = {
-		[ROW_SUB] = "subscribers", [ROW_DOMAIN] = "domains",
+		[ROW_DOMAIN] = "domains",
 		[ROW_PLAN] = "dial_plans", [ROW_SERVERS] = "servers",
 	};
 	const char *table = tables[kind];
@@ -1403,17 +1419,6 @@ static void on_row(void *arg, const PGresult *r, const char *err)
 		return;
 	bool fail = false;
 	switch (kind) {
-	case ROW_SUB:
-		if (PQntuples(r) == 0) {
-			sub_delete(sn, id);
-		} else {
-			struct sub_rec *sub = sub_from_row(r, 0);
-			if (!sub || sub_link(sn, sub) < 0) {
-				free(sub);
-				fail = true;
-			}
-		}
-		break;
 	case ROW_DOMAIN:
 		if (PQntuples(r) == 0) {
 			dom_delete(sn, id);
@@ -1466,7 +1471,7 @@ static void reload_row(struct store *s, int kind, const char *stmt, int64_t id)
 	snprintf(num, sizeof num, "%" PRId64, id);
 	if (req) {
 		*req = (struct row_req){.s = s, .id = id, .kind = kind};
-		if (pgq_exec(s->q, stmt, kind == ROW_SERVERS ? 0 : 1, params, on_row, req) == 0)
+		if (s->exec(s->exec_ctx, stmt, kind == ROW_SERVERS ? 0 : 1, params, on_row, req) == 0)
 			return;
 		free(req);
 	}
@@ -1475,6 +1480,185 @@ static void reload_row(struct store *s, int kind, const char *stmt, int64_t id)
 	log_warnx("store: cannot reload %s %" PRId64 " now; full reload scheduled", stmt, id);
 	if (!ev_timer_active(&s->retry))
 		ev_timer_start(s->loop, &s->retry, RELOAD_RETRY_MS);
+}
+
+
+/* -- batched subscriber reloads -- */
+
+struct batch_req {
+	struct store *s;
+	size_t n;
+	int64_t ids[];		/* ascending, as the query's rows */
+};
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Forgets the subscribers waiting (a full load covers them). */
+static void drop_pending(struct store *s)
+{
+	idset_clear(&s->pending);
+	ev_timer_stop(s->loop, &s->flush);
+	free(s->batch_ids);
+	s->batch_ids = NULL;
+	s->nbatch_ids = s->batch_at = 0;
+}
+
+/* Everything again, rather than the pending subscribers one by one. */
+static void pending_overflow(struct store *s)
+{
+	log_warnx("store: more than %zu subscribers changed at once; full reload instead",
+		  s->pending_max);
+	drop_pending(s);
+	s->stats.batch_overflows++;
+	start_full_load(s);
+	changed(s, "subscribers", 0);
+}
+
+int store_apply_batch(struct store *s, const int64_t *ids, size_t n, const PGresult *r)
+{
+	struct snap *sn = s->cur;
+	int rows = PQntuples(r), row = 0;
+	int fail = 0;
+
+	/* Rows and ids both ascend: a merge tells the ids found (linked
+	 * anew) from those gone (deleted). */
+	for (size_t i = 0; i < n; i++) {
+		int64_t id = ids[i];
+		while (row < rows && col_int(r, row, 0) < id)
+			row++;
+		if (row < rows && col_int(r, row, 0) == id) {
+			struct sub_rec *sub = sub_from_row(r, row++);
+			if (!sub || sub_link(sn, sub) < 0) {
+				free(sub);
+				log_warnx("store: reloading subscriber %" PRId64 ": out of memory", id);
+				fail = -1;
+				continue;
+			}
+		} else {
+			sub_delete(sn, id);
+		}
+		s->stats.row_reloads++;
+		changed(s, "subscribers", id);
+	}
+	s->stats.batches++;
+	return fail;
+}
+
+static void send_batches(struct store *s);
+
+static void on_batch(void *arg, const PGresult *r, const char *err)
+{
+	struct batch_req *b = arg;
+	struct store *s = b->s;
+
+	s->inflight--;
+	if (err) {
+		if (strcmp(err, "connection lost") != 0 && strcmp(err, "shutting down") != 0) {
+			log_warnx("store: reloading %zu subscribers: %s", b->n, err);
+			ev_timer_start(s->loop, &s->retry, RELOAD_RETRY_MS);
+		}
+		free(b);
+		return;
+	}
+	if (store_apply_batch(s, b->ids, b->n, r) < 0)
+		ev_timer_start(s->loop, &s->retry, RELOAD_RETRY_MS);
+	s->run_subs += b->n;
+	free(b);
+	send_batches(s);
+	if (s->inflight == 0) {
+		/* idle again: the end of an import's reloads, timed by tests */
+		if (s->run_subs > 1)
+			log_info("store: every changed subscriber reloaded (%" PRIu64 ")", s->run_subs);
+		s->run_subs = 0;
+	}
+}
+
+/* Sends batches of the ready ids (taking the pending ones when they run
+ * out) while fewer than STORE_BATCH_INFLIGHT are in flight. */
+static void send_batches(struct store *s)
+{
+	while (s->inflight < STORE_BATCH_INFLIGHT) {
+		if (s->batch_at == s->nbatch_ids) {
+			free(s->batch_ids);
+			s->batch_ids = idset_take(&s->pending, &s->nbatch_ids);
+			s->batch_at = 0;
+			if (!s->batch_ids)
+				return;
+			qsort(s->batch_ids, s->nbatch_ids, sizeof *s->batch_ids, cmp_id);
+			if (s->nbatch_ids > 1)
+				log_info("store: %zu changed subscribers, reloading in %zu queries",
+					 s->nbatch_ids, (s->nbatch_ids + s->batch_max - 1) / s->batch_max);
+		}
+		const int64_t *ids = s->batch_ids + s->batch_at;
+		size_t left = s->nbatch_ids - s->batch_at;
+		size_t k = left < s->batch_max ? left : s->batch_max;
+		struct batch_req *b = malloc(sizeof *b + k * sizeof b->ids[0]);
+		char *arr = idset_pg_array(ids, k);
+		const char *params[1] = {arr};
+		if (b && arr) {
+			b->s = s;
+			b->n = k;
+			memcpy(b->ids, ids, k * sizeof b->ids[0]);
+			if (s->exec(s->exec_ctx, "store_subscriber_batch", 1, params, on_batch, b) == 0) {
+				free(arr);
+				s->inflight++;
+				s->batch_at += k;
+				continue;
+			}
+		}
+		free(arr);
+		free(b);
+		/* Refused: the queue is full (or memory is short). The
+		 * changes must not be lost: load everything again a little
+		 * later. */
+		log_warnx("store: cannot reload %zu subscribers now; full reload scheduled", left);
+		s->batch_at = s->nbatch_ids;
+		if (!ev_timer_active(&s->retry))
+			ev_timer_start(s->loop, &s->retry, RELOAD_RETRY_MS);
+		return;
+	}
+}
+
+static void on_flush(struct ev_loop *loop, struct ev_timer *t, void *arg)
+{
+	(void)loop;
+	(void)t;
+	send_batches(arg);
+}
+
+/* A subscriber changed: reloaded with the others that change within
+ * BATCH_DELAY_MS, in one query per batch_max of them. */
+static void reload_subscriber(struct store *s, int64_t id)
+{
+	int added = idset_add(&s->pending, id);
+	if (added < 0 || s->pending.n + (s->nbatch_ids - s->batch_at) > s->pending_max) {
+		pending_overflow(s);
+		return;
+	}
+	if (added)
+		s->stats.pending_max = s->pending.n > s->stats.pending_max ? s->pending.n
+									   : s->stats.pending_max;
+	if (!ev_timer_active(&s->flush))
+		ev_timer_start(s->loop, &s->flush, BATCH_DELAY_MS);
+}
+
+static int exec_pgq(void *ctx, const char *stmt, int nparams, const char *const *values,
+		    pgq_result_fn cb, void *arg)
+{
+	return ctx ? pgq_exec(ctx, stmt, nparams, values, cb, arg) : -1;
+}
+
+void store_set_exec(struct store *s, store_exec_fn fn, void *ctx, size_t batch_max,
+		    size_t pending_max)
+{
+	s->exec = fn ? fn : exec_pgq;
+	s->exec_ctx = fn ? ctx : s->q;
+	s->batch_max = batch_max ? batch_max : STORE_BATCH_MAX;
+	s->pending_max = pending_max ? pending_max : STORE_PENDING_MAX;
 }
 
 
@@ -1510,9 +1694,9 @@ void store_pgq_notify(struct store *s, const char *channel, const char *payload)
 	/* During the first load there is nothing to patch: the load sees
 	 * the change or comes after it. */
 	if (strcmp(c.table, "subscribers") == 0)
-		reload_row(s, ROW_SUB, "store_subscriber", c.id);
+		reload_subscriber(s, c.id);
 	else if (owned)
-		reload_row(s, ROW_SUB, "store_subscriber", c.owner_id);
+		reload_subscriber(s, c.owner_id);
 	else if (strcmp(c.table, "domains") == 0)
 		reload_row(s, ROW_DOMAIN, "store_domain", c.id);
 	else if (strcmp(c.table, "servers") == 0 || strcmp(c.table, "server_groups") == 0)
@@ -1537,6 +1721,8 @@ struct store *store_new(struct ev_loop *loop, struct pgq *q, const struct store_
 	if (hooks)
 		s->hooks = *hooks;
 	ev_timer_init(&s->retry, on_retry, s);
+	ev_timer_init(&s->flush, on_flush, s);
+	store_set_exec(s, NULL, NULL, 0, 0);
 	if (!(s->cur = calloc(1, sizeof *s->cur))) {
 		free(s);
 		return NULL;
@@ -1561,6 +1747,7 @@ void store_free(struct store *s)
 	 * the pgq first (their callbacks run then), or this would leave
 	 * them dangling. */
 	ev_timer_stop(s->loop, &s->retry);
+	drop_pending(s);
 	if (s->load) {
 		snap_free(s->load->snap);
 		free(s->load);
@@ -1571,7 +1758,9 @@ void store_free(struct store *s)
 
 void store_pgq_up(struct store *s)
 {
-	/* Notifications may have been missed while down: everything again. */
+	/* Notifications may have been missed while down: everything again
+	 * (which covers the subscribers waiting for a batch too). */
+	drop_pending(s);
 	start_full_load(s);
 }
 

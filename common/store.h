@@ -8,9 +8,21 @@
  * connection comes up, and kept current by the NOTIFYs the schema's
  * triggers send on channel vocal_changes (provisioning/sql/001_core.sql):
  * a notification names the table and row, and only that row (or the
- * subscriber or dial plan it belongs to) is fetched again. After a
- * connection loss everything is loaded again, since notifications were
- * missed. While the database is down the last copy keeps serving.
+ * subscriber or dial plan it belongs to) is fetched again. Subscribers
+ * (their own rows and the aliases, DIDs, ACLs and features they own) are
+ * coalesced: a changed subscriber's id joins a deduplicated pending set,
+ * and 2 ms after the first one the set is fetched with one query per
+ * 1,000 ids (ANY($1::bigint[])), two such queries in flight at a time, so
+ * a bulk import's 100,000 NOTIFYs cost about 100 queries, not 100,000
+ * that would fill the pgq queue the daemon's own work shares (redirectd's
+ * write-through waits behind two batches at most); ids not found are
+ * deleted, and the changed hook is called once per subscriber. "store:
+ * every changed subscriber reloaded (N)" is logged when the batches are
+ * all answered. Beyond 100,000 waiting subscribers
+ * the set is dropped and everything is loaded again (cheaper then).
+ * Domains, servers and dial plans (rare changes) are fetched per row.
+ * After a connection loss everything is loaded again, since notifications
+ * were missed. While the database is down the last copy keeps serving.
  *
  * Lookups are O(1) hash lookups (dial plans: a walk of the plan's
  * entries). Pointers returned stay valid until control returns to the
@@ -88,8 +100,9 @@ struct store_group {
 struct store_hooks {
 	void *ctx;
 	/* Called after a complete (re)load and after each change applied;
-	 * table is "subscribers", "domains", ... or NULL after a full load.
-	 * May be NULL. */
+	 * table is "subscribers", "domains", ... or NULL after a full load;
+	 * "subscribers" with id 0 when too many subscribers changed at once
+	 * to name them (a full load follows). May be NULL. */
 	void (*changed)(void *ctx, const char *table, int64_t id);
 	/* A notification for a table the store does not keep (e.g.
 	 * location_bindings, for redirectd), with its parsed fields: op is
@@ -158,7 +171,12 @@ long store_dial_plan_route(const struct store *s, const char *plan, sip_str subj
 
 struct store_stats {
 	size_t domains, subscribers, aliases, dids, servers, groups, dial_plan_entries;
-	uint64_t full_loads, row_reloads, notifications, bad_notifications;
+	uint64_t full_loads, notifications, bad_notifications;
+	/* Subscribers reloaded (one per id, however many notifications named
+	 * it while it waited), in how many batched queries, and how often
+	 * too many waited at once and a full load replaced them. */
+	uint64_t row_reloads, batches, batch_overflows;
+	size_t pending_max;  /* most subscribers waiting at once */
 	size_t bytes;  /* approximate heap held */
 };
 void store_get_stats(const struct store *s, struct store_stats *out);

@@ -13,6 +13,7 @@
 
 #include <postgresql/libpq-fe.h>
 
+#include "pgq.h"
 #include "sip/str.h"
 #include "store.h"
 
@@ -78,5 +79,37 @@ int store_parse_hops(const char *features, int64_t *calling, size_t *ncalling, i
  */
 int store_load_results(struct store *s, const PGresult *domains, const PGresult *subscribers,
 		       const PGresult *servers, const PGresult *plans);
+
+/*
+ * Batched subscriber reloads. STORE_BATCH_MAX ids go in one query;
+ * beyond STORE_PENDING_MAX changed subscribers waiting at once the store
+ * drops them and loads everything again (cheaper then).
+ */
+#define STORE_BATCH_MAX 1000
+#define STORE_PENDING_MAX 100000
+/* Batches in flight at once: the next goes when one is answered, so the
+ * daemon's own queries (redirectd's write-through) queue behind at most
+ * these, not behind a whole import's. */
+#define STORE_BATCH_INFLIGHT 2
+
+/* How the store runs a query: pgq_exec's contract (ctx is the pgq). */
+typedef int (*store_exec_fn)(void *ctx, const char *stmt, int nparams, const char *const *values,
+			     pgq_result_fn cb, void *arg);
+
+/*
+ * For tests: runs the store's queries through fn (NULL: pgq_exec on the
+ * store's pgq) with batch_max ids per batch and pending_max waiting at
+ * most (0: the defaults above).
+ */
+void store_set_exec(struct store *s, store_exec_fn fn, void *ctx, size_t batch_max,
+		    size_t pending_max);
+
+/*
+ * Applies the result of a "store_subscriber_batch" query for ids[0..n)
+ * (ascending, as are the rows): links the rows found, deletes the ids not
+ * found, calls the changed hook per id. Returns 0, or -1 when a row could
+ * not be linked (out of memory; the others are applied).
+ */
+int store_apply_batch(struct store *s, const int64_t *ids, size_t n, const PGresult *r);
 
 #endif

@@ -27,7 +27,9 @@
 #include "feature/cpl.h"
 #include "feature/mail.h"
 #include "feature/table.h"
+#include "ev.h"
 #include "feature_hop.h"
+#include "idset.h"
 #include "sip/peer.h"
 #include "sip/proxy.h"
 
@@ -64,6 +66,11 @@ struct featured {
 	/* the full load in progress */
 	bool loading;
 	uint64_t load_gen;
+	/* subscribers whose features wait for their batched reload (load.c) */
+	struct idset feat_pending;
+	struct ev_timer feat_flush;
+	uint64_t feat_reloads, feat_batches, feat_run;
+	unsigned feat_inflight;
 	struct featured_stats stats;
 };
 
@@ -76,10 +83,14 @@ void featured_unconfigure(struct featured *f);
 /* load.c: declares the statements on f->q (call before the connection is
  * up); featured_db_up reloads every subscription; featured_db_changed (the
  * store's changed hook) reloads a subscriber's when the store reloaded
- * the subscriber (its subscriber_features rows changed: a NOTIFY). */
+ * the subscriber (its subscriber_features rows changed: a NOTIFY), batched:
+ * the subscribers changed within a few milliseconds are fetched with one
+ * query per 1,000. */
 int featured_db_prepare(struct featured *f);
 void featured_db_up(void *ctx);
 void featured_db_changed(void *ctx, const char *table, int64_t id);
+/* Drops the subscribers waiting for their reload (at exit). */
+void featured_db_close(struct featured *f);
 /* Records caller as sub_id's last caller (not waited for). */
 void featured_db_record_caller(struct featured *f, int64_t sub_id, const char *caller);
 /* Asks for sub_id's last caller: cb(arg, caller or NULL, err) later. */

@@ -2,9 +2,10 @@
  * featured and PostgreSQL (see featured.h): every active subscription
  * loaded into the table when the connection comes up, page by page
  * (ranges of subscriber ids, one page after the other so that a million
- * subscribers never make one huge result); a subscriber's
- * rows loaded again when a subscriber_features NOTIFY names it; the last
- * callers of call return. Nothing here blocks the loop: while the
+ * subscribers never make one huge result); a subscriber's rows loaded
+ * again when the store reloaded it (a NOTIFY named it), gathered for
+ * BATCH_DELAY_MS and fetched with one query per BATCH_IDS subscribers (a
+ * bulk import changes 100,000 at once); the last callers of call return. Nothing here blocks the loop: while the
  * database is down the table keeps what was loaded.
  */
 #include <inttypes.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "feature/featured.h"
+#include "idset.h"
 #include "log.h"
 #include "pgq.h"
 
@@ -25,6 +27,9 @@
 #define PAGE_IDS "4096"
 #define ROW_COLUMNS "f.subscriber_id, f.feature, k.side, f.group_id, f.settings::text, f.locked"
 #define ACTIVE "f.admin_enabled AND f.user_enabled"
+#define BATCH_IDS 1000		/* subscribers per "feat_subs" query */
+#define BATCH_DELAY_MS 2	/* changed subscribers gather this long */
+#define PENDING_MAX 100000	/* beyond this many waiting, everything again */
 
 static const struct {
 	const char *name, *sql;
@@ -38,9 +43,9 @@ static const struct {
 	 "JOIN feature_kinds k ON k.name = f.feature WHERE " ACTIVE " "
 	 "ORDER BY f.subscriber_id, k.position",
 	 1},
-	{"feat_sub",
+	{"feat_subs",
 	 "SELECT " ROW_COLUMNS " FROM subscriber_features f JOIN feature_kinds k ON k.name = f.feature "
-	 "WHERE " ACTIVE " AND f.subscriber_id = $1 ORDER BY k.position",
+	 "WHERE " ACTIVE " AND f.subscriber_id = ANY($1::bigint[]) ORDER BY f.subscriber_id, k.position",
 	 1},
 	{"feat_lc_get", "SELECT caller FROM last_callers WHERE subscriber_id = $1", 1},
 	{"feat_lc_put",
@@ -148,6 +153,10 @@ static void load_page(struct featured *f, int64_t from)
 void featured_db_up(void *ctx)
 {
 	struct featured *f = ctx;
+	/* the full load covers the subscribers waiting for a batch */
+	if (f->feat_flush.cb)
+		ev_timer_stop(f->loop, &f->feat_flush);
+	idset_clear(&f->feat_pending);
 	/* notifications may have been missed: everything again */
 	f->load_gen++;
 	f->loading = true;
@@ -155,27 +164,93 @@ void featured_db_up(void *ctx)
 	load_page(f, 1);
 }
 
-struct sub_reload {
+struct sub_batch {
 	struct featured *f;
-	int64_t id;
+	size_t n;
+	int64_t ids[];		/* ascending, as the result's rows */
 };
 
-static void on_sub(void *arg, const PGresult *res, const char *err)
+static int cmp_id(const void *a, const void *b)
 {
-	struct sub_reload *r = arg;
-	struct featured *f = r->f;
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void on_subs(void *arg, const PGresult *res, const char *err)
+{
+	struct sub_batch *b = arg;
+	struct featured *f = b->f;
+	f->feat_inflight--;
 	if (!res) {
-		log_warnx("features of subscriber %" PRId64 ": %s", r->id, err);
-	} else {
-		if (PQntuples(res) == 0) {
-			feature_table_set(f->table, r->id, NULL, 0);
-			feature_cache_invalidate(f->cache, r->id);
-		} else {
-			apply_result(f, res);
-		}
-		log_debug("features of subscriber %" PRId64 " reloaded: %d active", r->id, PQntuples(res));
+		log_warnx("features of %zu subscribers: %s", b->n, err);
+		free(b);
+		return;
 	}
-	free(r);
+	/* Rows and ids both ascend: a subscriber without rows has no active
+	 * feature left. */
+	int rows = PQntuples(res), row = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		int64_t id = b->ids[i];
+		while (row < rows && strtoll(PQgetvalue(res, row, 0), NULL, 10) < id)
+			row++;
+		int from = row;
+		while (row < rows && strtoll(PQgetvalue(res, row, 0), NULL, 10) == id)
+			row++;
+		if (row > from) {
+			apply_rows(f, res, from, row, id);
+		} else {
+			feature_table_set(f->table, id, NULL, 0);
+			feature_cache_invalidate(f->cache, id);
+		}
+	}
+	f->feat_reloads += b->n;
+	f->feat_batches++;
+	f->feat_run += b->n;
+	log_debug("features of %zu subscribers reloaded: %d active", b->n, rows);
+	free(b);
+	if (f->feat_inflight == 0) {
+		/* idle again: the end of an import's reloads, timed by tests */
+		if (f->feat_run > 1)
+			log_info("features: every changed subscriber reloaded (%" PRIu64 ")", f->feat_run);
+		f->feat_run = 0;
+	}
+}
+
+static void on_flush(struct ev_loop *loop, struct ev_timer *t, void *arg)
+{
+	struct featured *f = arg;
+	size_t n;
+	int64_t *ids = idset_take(&f->feat_pending, &n);
+	(void)loop;
+	(void)t;
+	if (!ids)
+		return;
+	qsort(ids, n, sizeof(*ids), cmp_id);
+	size_t queries = 0;
+	for (size_t at = 0; at < n; at += BATCH_IDS) {
+		size_t k = n - at < BATCH_IDS ? n - at : BATCH_IDS;
+		struct sub_batch *b = malloc(sizeof(*b) + k * sizeof(b->ids[0]));
+		char *arr = idset_pg_array(ids + at, k);
+		const char *values[] = {arr};
+		if (b && arr) {
+			b->f = f;
+			b->n = k;
+			memcpy(b->ids, ids + at, k * sizeof(b->ids[0]));
+			if (pgq_exec(f->q, "feat_subs", 1, values, on_subs, b) == 0) {
+				free(arr);
+				queries++;
+				f->feat_inflight++;
+				continue;
+			}
+		}
+		free(arr);
+		free(b);
+		log_warnx("features of %zu subscribers: cannot reload now", n - at);
+		break;
+	}
+	if (n > 1)
+		log_info("features: %zu changed subscribers, reloading in %zu queries", n, queries);
+	free(ids);
 }
 
 void featured_db_changed(void *ctx, const char *table, int64_t id)
@@ -184,22 +259,37 @@ void featured_db_changed(void *ctx, const char *table, int64_t id)
 	/* The store reloads a subscriber when its subscriber_features rows
 	 * change (a NOTIFY), and tells us: its features are loaded again
 	 * too. A full load (table NULL) comes with the connection, where
-	 * featured_db_up reloads everything. */
-	if (!table || strcmp(table, "subscribers") != 0 || id <= 0)
+	 * featured_db_up reloads everything; id 0 says too many subscribers
+	 * changed at once to name them: everything again too. */
+	if (!table || strcmp(table, "subscribers") != 0 || id < 0)
 		return;
+	if (id == 0) {
+		idset_clear(&f->feat_pending);
+		featured_db_up(f);
+		return;
+	}
 	/* forget the compiled scripts now; the rows follow */
 	feature_cache_invalidate(f->cache, id);
-	struct sub_reload *r = malloc(sizeof(*r));
-	char sid[24];
-	snprintf(sid, sizeof(sid), "%" PRId64, id);
-	const char *values[] = {sid};
-	if (!r)
+	if (!f->feat_flush.cb)
+		ev_timer_init(&f->feat_flush, on_flush, f);
+	int added = idset_add(&f->feat_pending, id);
+	if (added < 0 || f->feat_pending.n > PENDING_MAX) {
+		log_warnx("features: more than %d subscribers changed at once; loading everything",
+			  PENDING_MAX);
+		ev_timer_stop(f->loop, &f->feat_flush);
+		idset_clear(&f->feat_pending);
+		featured_db_up(f);
 		return;
-	*r = (struct sub_reload){f, id};
-	if (pgq_exec(f->q, "feat_sub", 1, values, on_sub, r) < 0) {
-		free(r);
-		log_warnx("features of subscriber %s: cannot reload now", sid);
 	}
+	if (!ev_timer_active(&f->feat_flush))
+		ev_timer_start(f->loop, &f->feat_flush, BATCH_DELAY_MS);
+}
+
+void featured_db_close(struct featured *f)
+{
+	if (f->feat_flush.cb)
+		ev_timer_stop(f->loop, &f->feat_flush);
+	idset_clear(&f->feat_pending);
 }
 
 void featured_db_record_caller(struct featured *f, int64_t sub_id, const char *caller)

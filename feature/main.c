@@ -128,6 +128,7 @@ int main(int argc, char **argv)
 		 (unsigned long long)s->mail.failed, (unsigned long long)s->mail.dropped,
 		 (unsigned long long)s->mail.refused, (unsigned long long)s->mail.off);
 	sip_proxy_free(f.proxy);
+	featured_db_close(&f);
 	sipd_db_close(&db);
 	featured_unconfigure(&f);
 	sip_tp_free(tp);

@@ -3,7 +3,8 @@
  * notification payloads, user-part normalisation, IP networks,
  * dial-plan templates and feature hops; and a store loaded from rows
  * without a database (store_load_results): hops, on_failure, memory per
- * subscriber. The database side is in tests/integration/store_test.sh.
+ * subscriber; change notifications coalesced into batched reloads (queries
+ * run by a fake, store_set_exec). The database side is in tests/integration/store_test.sh.
  */
 #include "unit/testutil.h"
 
@@ -353,6 +354,276 @@ static void test_memory_per_subscriber(void **state)
 	assert_int_equal(plain + 5 * sizeof(int64_t), featured);
 }
 
+
+/* ---- batched subscriber reloads ------------------------------------------- */
+
+/* The queries a store ran, answered later by the test. */
+struct fake_db {
+	struct {
+		char stmt[64], param[256];
+		pgq_result_fn cb;
+		void *arg;
+		bool answered;
+	} call[16];
+	int ncalls;
+	bool refuse;
+};
+
+static int fake_exec(void *ctx, const char *stmt, int nparams, const char *const *values,
+		     pgq_result_fn cb, void *arg)
+{
+	struct fake_db *db = ctx;
+	if (db->refuse || db->ncalls == 16)
+		return -1;
+	snprintf(db->call[db->ncalls].stmt, sizeof db->call[0].stmt, "%s", stmt);
+	snprintf(db->call[db->ncalls].param, sizeof db->call[0].param, "%s",
+		 nparams > 0 ? values[0] : "");
+	db->call[db->ncalls].cb = cb;
+	db->call[db->ncalls].arg = arg;
+	db->call[db->ncalls].answered = false;
+	db->ncalls++;
+	return 0;
+}
+
+static void fake_answer(struct fake_db *db, int i, const PGresult *r)
+{
+	assert_false(db->call[i].answered);
+	db->call[i].answered = true;
+	db->call[i].cb(db->call[i].arg, r, NULL);
+}
+
+struct batch_fixture {
+	struct test_rows rows;
+	struct fake_db db;
+	uint64_t now;
+	int changed_subs, changed_all, changed_full;
+	int64_t changed_ids[16];
+};
+
+static uint64_t fixture_clock(void *arg)
+{
+	return ((struct batch_fixture *)arg)->now;
+}
+
+static void fixture_changed(void *ctx, const char *table, int64_t id)
+{
+	struct batch_fixture *x = ctx;
+	if (!table)
+		x->changed_full++;
+	else if (strcmp(table, "subscribers") == 0 && id == 0)
+		x->changed_all++;
+	else if (strcmp(table, "subscribers") == 0 && x->changed_subs < 16)
+		x->changed_ids[x->changed_subs++] = id;
+}
+
+/* A store with subscribers 1..3 (alice, bob, carol) loaded, its queries
+ * going to x->db, batch_max and pending_max as given. */
+static struct store *batch_store(struct batch_fixture *x, size_t batch_max, size_t pending_max)
+{
+	struct test_rows *t = &x->rows;
+	rows_domain(t, 1, "example.com");
+	rows_subscriber(t, 1, 1, "alice", "");
+	rows_subscriber(t, 2, 1, "bob", "");
+	rows_subscriber(t, 3, 1, "carol", "");
+	t->loop = ev_loop_new();
+	assert_non_null(t->loop);
+	ev_set_clock(t->loop, fixture_clock, x);
+	ev_update_now(t->loop);
+	t->store = store_new(t->loop, NULL, &(struct store_hooks){.ctx = x, .changed = fixture_changed});
+	assert_non_null(t->store);
+	store_set_exec(t->store, fake_exec, &x->db, batch_max, pending_max);
+	rows_store(t);
+	rows_clear(t);
+	x->changed_full = 0;
+	return t->store;
+}
+
+static void batch_notify(struct store *s, const char *table, const char *op, long id, long owner)
+{
+	char payload[200];
+	if (owner)
+		snprintf(payload, sizeof payload,
+			 "{\"table\":\"%s\",\"op\":\"%s\",\"id\":%ld,\"subscriber_id\":%ld}", table, op,
+			 id, owner);
+	else
+		snprintf(payload, sizeof payload, "{\"table\":\"%s\",\"op\":\"%s\",\"id\":%ld}", table,
+			 op, id);
+	store_pgq_notify(s, "vocal_changes", payload);
+}
+
+/* Lets the flush timer fire. */
+static void batch_wait(struct batch_fixture *x)
+{
+	x->now += 10;
+	ev_run_timers(x->rows.loop);
+}
+
+static int batch_setup(void **state)
+{
+	*state = calloc(1, sizeof(struct batch_fixture));
+	return *state ? 0 : -1;
+}
+
+static int batch_teardown(void **state)
+{
+	struct batch_fixture *x = *state;
+	/* queries never answered: as the pgq does when freed */
+	for (int i = 0; i < x->db.ncalls; i++)
+		if (!x->db.call[i].answered)
+			fake_answer(&x->db, i, NULL);
+	rows_free(&x->rows);
+	free(x);
+	return 0;
+}
+
+/*
+ * Seven notifications (the same subscriber three times, owned rows naming
+ * their subscriber, an insert and a delete) make one query for the three
+ * distinct subscribers, and its result is applied: rows found replace or
+ * add their subscriber, ids not found are deleted, the changed hook runs
+ * once per subscriber.
+ */
+static void test_batch_coalesced(void **state)
+{
+	struct batch_fixture *x = *state;
+	struct store *s = batch_store(x, 0, 0);
+
+	batch_notify(s, "subscribers", "UPDATE", 2, 0);
+	batch_notify(s, "subscribers", "UPDATE", 2, 0);
+	batch_notify(s, "aliases", "INSERT", 70, 2);
+	batch_notify(s, "subscribers", "INSERT", 4, 0);
+	batch_notify(s, "dids", "INSERT", 80, 4);
+	batch_notify(s, "subscribers", "DELETE", 3, 0);
+	batch_notify(s, "subscriber_features", "UPDATE", 90, 2);
+	/* nothing before the timer: more may come */
+	assert_int_equal(0, x->db.ncalls);
+	batch_wait(x);
+	assert_int_equal(1, x->db.ncalls);
+	assert_string_equal("store_subscriber_batch", x->db.call[0].stmt);
+	assert_string_equal("{2,3,4}", x->db.call[0].param);
+	/* the timer does not run again with nothing pending */
+	batch_wait(x);
+	assert_int_equal(1, x->db.ncalls);
+
+	/* the database's answer: 2 with an alias, 4 new with a DID, 3 gone */
+	struct test_rows r = {0};
+	rows_subscriber_full(&r, 2, 1, "bob", "1:robert", "", "called:9", true);
+	rows_subscriber_full(&r, 4, 1, "dave", "", "+15550004", "", true);
+	fake_answer(&x->db, 0, r.subscribers);
+	rows_clear(&r);
+
+	const struct store_subscriber *bob =
+		store_subscriber_by_aor(s, SIP_STR_LIT("robert"), SIP_STR_LIT("example.com"));
+	assert_non_null(bob);
+	assert_int_equal(2, bob->id);
+	assert_int_equal(1, bob->ncalled_hops);
+	const struct store_subscriber *dave = store_subscriber_by_did(s, SIP_STR_LIT("15550004"));
+	assert_non_null(dave);
+	assert_string_equal("dave", dave->user);
+	assert_null(store_subscriber_by_id(s, 3));
+	assert_null(store_subscriber_by_aor(s, SIP_STR_LIT("carol"), SIP_STR_LIT("example.com")));
+	assert_non_null(store_subscriber_by_id(s, 1));
+
+	assert_int_equal(3, x->changed_subs);
+	assert_int_equal(2, x->changed_ids[0]);
+	assert_int_equal(3, x->changed_ids[1]);
+	assert_int_equal(4, x->changed_ids[2]);
+	struct store_stats st;
+	store_get_stats(s, &st);
+	assert_int_equal(7, st.notifications);
+	assert_int_equal(3, st.row_reloads);
+	assert_int_equal(1, st.batches);
+	assert_int_equal(0, st.batch_overflows);
+	assert_int_equal(3, st.pending_max);
+	assert_int_equal(3, st.subscribers);
+
+	/* a change during the flight of a batch makes a batch of its own */
+	batch_notify(s, "subscribers", "UPDATE", 1, 0);
+	batch_wait(x);
+	assert_int_equal(2, x->db.ncalls);
+	assert_string_equal("{1}", x->db.call[1].param);
+}
+
+/* Many subscribers: one query per batch_max of them, ids ascending, at
+ * most STORE_BATCH_INFLIGHT in flight (the next when one is answered). */
+static void test_batch_split(void **state)
+{
+	struct batch_fixture *x = *state;
+	struct store *s = batch_store(x, 2, 0);
+	for (long id = 5; id >= 1; id--)
+		batch_notify(s, "subscribers", "UPDATE", id, 0);
+	batch_notify(s, "subscriber_acl", "INSERT", 9, 5);
+	batch_wait(x);
+	assert_int_equal(2, STORE_BATCH_INFLIGHT);
+	assert_int_equal(2, x->db.ncalls);
+	assert_string_equal("{1,2}", x->db.call[0].param);
+	assert_string_equal("{3,4}", x->db.call[1].param);
+	/* empty answers: every one of them is gone */
+	PGresult *empty = rows_new(14);
+	fake_answer(&x->db, 0, empty);
+	assert_int_equal(3, x->db.ncalls);
+	assert_string_equal("{5}", x->db.call[2].param);
+	fake_answer(&x->db, 1, empty);
+	fake_answer(&x->db, 2, empty);
+	PQclear(empty);
+	assert_int_equal(3, x->db.ncalls);
+	struct store_stats st;
+	store_get_stats(s, &st);
+	assert_int_equal(0, st.subscribers);
+	assert_int_equal(5, st.row_reloads);
+	assert_int_equal(3, st.batches);
+	assert_int_equal(5, x->changed_subs);
+}
+
+/*
+ * Beyond pending_max subscribers waiting, the set is dropped and the
+ * store loads everything again (and says so to the changed hook), with no
+ * batch query at all.
+ */
+static void test_batch_overflow(void **state)
+{
+	struct batch_fixture *x = *state;
+	struct store *s = batch_store(x, 0, 3);
+	batch_notify(s, "subscribers", "UPDATE", 1, 0);
+	batch_notify(s, "subscribers", "UPDATE", 2, 0);
+	batch_notify(s, "subscribers", "UPDATE", 3, 0);
+	batch_notify(s, "subscribers", "UPDATE", 3, 0); /* the same again: still 3 */
+	assert_int_equal(0, x->db.ncalls);
+	batch_notify(s, "subscribers", "INSERT", 4, 0);
+	assert_int_equal(4, x->db.ncalls);
+	assert_string_equal("store_domains", x->db.call[0].stmt);
+	assert_string_equal("store_subscribers", x->db.call[1].stmt);
+	assert_string_equal("store_servers", x->db.call[2].stmt);
+	assert_string_equal("store_plans", x->db.call[3].stmt);
+	assert_int_equal(1, x->changed_all);
+	batch_wait(x);
+	assert_int_equal(4, x->db.ncalls);
+
+	/* the full load's answer replaces everything */
+	struct test_rows r = {0};
+	rows_domain(&r, 1, "example.com");
+	rows_subscriber(&r, 4, 1, "dave", "");
+	fake_answer(&x->db, 0, r.domains);
+	fake_answer(&x->db, 1, r.subscribers);
+	fake_answer(&x->db, 2, NULL);
+	fake_answer(&x->db, 3, NULL);
+	rows_clear(&r);
+	assert_int_equal(1, x->changed_full);
+	assert_non_null(store_subscriber_by_aor(s, SIP_STR_LIT("dave"), SIP_STR_LIT("example.com")));
+	assert_null(store_subscriber_by_id(s, 1));
+	struct store_stats st;
+	store_get_stats(s, &st);
+	assert_int_equal(1, st.batch_overflows);
+	assert_int_equal(0, st.batches);
+	assert_int_equal(2, st.full_loads);
+
+	/* afterwards, batching again */
+	batch_notify(s, "subscribers", "UPDATE", 4, 0);
+	batch_wait(x);
+	assert_int_equal(5, x->db.ncalls);
+	assert_string_equal("{4}", x->db.call[4].param);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +635,9 @@ int main(void)
 		cmocka_unit_test(test_hops_parse),
 		cmocka_unit_test_setup_teardown(test_hops_loaded, rows_setup, rows_teardown),
 		cmocka_unit_test_setup_teardown(test_memory_per_subscriber, rows_setup, rows_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_coalesced, batch_setup, batch_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_split, batch_setup, batch_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_overflow, batch_setup, batch_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
