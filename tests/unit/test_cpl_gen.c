@@ -1559,9 +1559,11 @@ static void sizes(void **state)
 		assert_true(fp.used <= fp.allocated);
 		/* one block of the exact size (cpl.c packs it) */
 		assert_true(fp.allocated < fp.used + 64);
-		/* the common ones well under the 1 kB a subscriber may cost */
+		/* the common ones well under the 1 kB a subscriber may cost:
+		 * by the bytes used, since what malloc hands back depends on
+		 * the heap (a reused chunk a little larger: 520 for 504) */
 		if (i < 3)
-			assert_true(fp.allocated < 512);
+			assert_true(fp.used < 512);
 		assert_true(fp.allocated < 1536);
 		if (i == n - 1)
 			print_message("sizeof node %zu, case %zu, time rule %zu\n", fp.node_size,
@@ -1596,8 +1598,6 @@ int main(void)
 		cmocka_unit_test_teardown(largest_scripts, teardown),
 		cmocka_unit_test_teardown(gen_errors, teardown),
 		cmocka_unit_test_teardown(sizes, teardown),
-		/* after sizes: its heap measurements depend on what ran before
-		 * (a reused free chunk is larger than asked for) */
 		cmocka_unit_test_teardown(locked_blocking_before_raw, teardown_two),
 		cmocka_unit_test_teardown(locked_called_before_raw, teardown_two),
 	};
