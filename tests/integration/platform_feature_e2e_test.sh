@@ -27,7 +27,7 @@
 #     caller's call blocking and the callee's forward all in one call (a
 #     calling and a called hop).
 #
-# E2E_OFF=KIND runs the test with KIND's subscriptions switched off by the
+# PLATFORM_FEATURE_OFF=KIND runs the test with KIND's subscriptions switched off by the
 # user (user_enabled false): the cases of that feature must fail, which
 # shows that they test it.
 set -euo pipefail
@@ -36,6 +36,8 @@ cd "$(dirname "$0")/../.."
 . tests/harness/platform.sh
 # shellcheck source=tests/harness/sipp.sh
 . tests/harness/sipp.sh
+# shellcheck source=tests/harness/features.sh
+. tests/harness/features.sh
 # shellcheck source=tests/harness/provd.sh
 . tests/harness/provd.sh
 harness_init
@@ -61,20 +63,6 @@ api.token_sha256 = $(printf '%s' "$TOKEN" | sha256sum | cut -c1-64)
 EOF
 provd_start "$CONF" "$HARNESS_DIR/provd.log"
 
-# feature USER KIND SETTINGS: USER's subscription to KIND (replaced), active
-# unless E2E_OFF names KIND
-feature() {
-    local on=true
-    [[ "${E2E_OFF:-}" != "$2" ]] || on=false
-    platform_sql -c "INSERT INTO subscriber_features (subscriber_id, feature, user_enabled, group_id, settings)
-        SELECT id, '$2', $on, $G, '$3'::jsonb FROM subscribers WHERE user_part = '$1'
-        ON CONFLICT (subscriber_id, feature) DO UPDATE SET settings = EXCLUDED.settings, user_enabled = $on" >/dev/null
-}
-nofeatures() {
-    platform_sql -c "DELETE FROM subscriber_features WHERE subscriber_id IN
-        (SELECT id FROM subscribers WHERE user_part IN ($(printf "'%s'," "$@" | sed 's/,$//')))" >/dev/null
-}
-settle() { sleep 0.5; } # NOTIFY reaches redirectd and featured
 
 P0=$(harness_free_port udp) # 1000's phone
 P1=$(harness_free_port udp) # 1001's phone
@@ -107,13 +95,7 @@ idle() { phone "$1" "$2" $S/uas_answer.xml "$3"; }
 # BYE's 200 back along the BYE's Via: the BYE comes from the marshal, not
 # from featured, which sent the INVITE)
 voicemail() { phone "$1" "$VM" tests/integration/sipp/feature/uas_voicemail.xml "$2"; }
-invites() {
-    platform_received "$1" | awk '/^INVITE / {inv = 1; next} inv && /^Via:/ {print; inv = 0}' |
-        sed 's/.*branch=\([^;,]*\).*/\1/' | sort -u | wc -l
-}
-received() { platform_received "$1" | grep -c "^$2 " || true; } # NAME METHOD
 first_invite() { platform_received "$1" | grep -m1 '^INVITE ' || true; }
-last_status() { platform_statuses "$1" | awk '{print $NF}'; }
 # flog_call: featured's log lines about the call $cid
 flog_call() { grep -F "$cid" "$(platform_log feature)" || true; }
 hops() { flog_call | grep -c "side of subscriber" || true; }
@@ -124,7 +106,7 @@ ring=$P/uas_ring_cancel_hop.xml
 # --- forward all (through provd's API) -------------------------------------------
 S1001=$(platform_sql -c "SELECT id FROM subscribers WHERE user_part = '1001'")
 on=true
-[[ "${E2E_OFF:-}" != forward_all ]] || on=false
+[[ "${PLATFORM_FEATURE_OFF:-}" != forward_all ]] || on=false
 api PUT "/api/v1/subscribers/$S1001/features/forward_all" \
     "{\"group_id\": $G, \"user_enabled\": $on, \"settings\": {\"target\": \"1002\"}}"
 assert_eq 201 "$CODE" "forward all: provd creates 1001's subscription (PUT, 201)"

@@ -26,6 +26,8 @@ cd "$(dirname "$0")/../.."
 . tests/harness/platform.sh
 # shellcheck source=tests/harness/sipp.sh
 . tests/harness/sipp.sh
+# shellcheck source=tests/harness/features.sh
+. tests/harness/features.sh
 harness_init
 SIPP_TIMEOUT=20s
 PLATFORM_FEATURES=2
@@ -39,15 +41,6 @@ H=127.0.0.1
 S=tests/integration/sipp
 P=tests/integration/sipp/platform
 
-feature() { # USER KIND SETTINGS: USER's active subscription (replaced)
-    platform_sql -c "INSERT INTO subscriber_features (subscriber_id, feature, user_enabled, group_id, settings)
-        SELECT id, '$2', true, $G, '$3'::jsonb FROM subscribers WHERE user_part = '$1'
-        ON CONFLICT (subscriber_id, feature) DO UPDATE SET settings = EXCLUDED.settings, user_enabled = true" >/dev/null
-}
-nofeatures() {
-    platform_sql -c "DELETE FROM subscriber_features WHERE subscriber_id = (SELECT id FROM subscribers WHERE user_part = '$1')" >/dev/null
-}
-settle() { sleep 0.5; } # NOTIFY reaches redirectd and featured
 
 P1=$(harness_free_port udp) # 1001's phone
 platform_register reg-1001 1001 "$P1"
@@ -65,10 +58,6 @@ pcall() {
 # invites NAME counts them (by their top Via's branch: a retransmission is
 # not another INVITE)
 phone() { SIPP_TIMEOUT=$3s sipp_bg "$1" "$2" "$H:$P1" -m 3; }
-invites() {
-    platform_received "$1" | awk '/^INVITE / {inv = 1; next} inv && /^Via:/ {print; inv = 0}' |
-        sed 's/.*branch=\([^;,]*\).*/\1/' | sort -u | wc -l
-}
 # finals NAME STATUS: how many STATUS responses the caller NAME got
 finals() { platform_statuses "$1" | tr ' ' '\n' | grep -cx "$2" || true; }
 seen_by() { grep -c -F "$2" "$(platform_log "$1")" || true; } # DAEMON CALL-ID: log lines

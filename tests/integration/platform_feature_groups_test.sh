@@ -22,6 +22,8 @@ cd "$(dirname "$0")/../.."
 . tests/harness/platform.sh
 # shellcheck source=tests/harness/sipp.sh
 . tests/harness/sipp.sh
+# shellcheck source=tests/harness/features.sh
+. tests/harness/features.sh
 harness_init
 SIPP_TIMEOUT=20s
 PLATFORM_FEATURES=1
@@ -38,11 +40,6 @@ platform_sql -c "INSERT INTO servers (group_id, host, port) VALUES ($GB, '127.0.
 [[ $GA =~ ^[0-9]+$ && $GB =~ ^[0-9]+$ && $GA != "$GB" ]] || fail "groups: $GA $GB"
 ok "two feature groups, featured a server of each (ports $FEATURE_PORT and $FB)"
 
-feature() { # USER KIND GROUP SETTINGS
-    platform_sql -c "INSERT INTO subscriber_features (subscriber_id, feature, user_enabled, group_id, settings)
-        SELECT id, '$2', true, $3, '$4'::jsonb FROM subscribers WHERE user_part = '$1'" >/dev/null
-}
-settle() { sleep 0.5; } # NOTIFY reaches redirectd and featured
 
 P1=$(harness_free_port udp) # 1001's phone
 platform_register reg-1001 1001 "$P1"
@@ -54,15 +51,10 @@ pcall() { # NAME TEMPLATE CALLER CALLEE CALL-ID [KEY=VALUE...]: through the UA m
     sipp_run "$name" "$scen" "$H:$UA_PORT" x -cid_str "$cid"
 }
 phone() { SIPP_TIMEOUT=$3s sipp_bg "$1" "$2" "$H:$P1" -m 3; }
-invites() {
-    platform_received "$1" | awk '/^INVITE / {inv = 1; next} inv && /^Via:/ {print; inv = 0}' |
-        sed 's/.*branch=\([^;,]*\).*/\1/' | sort -u | wc -l
-}
-last_status() { platform_statuses "$1" | awk '{print $NF}'; }
 hops_of() { grep -F "$1" "$(platform_log feature)" | grep -c "side of subscriber" || true; }
 
-feature 1001 call_screening "$GB" '{"callers": ["sip:1004@vocal.test"], "action": "busy"}'
-feature 1000 call_blocking "$GA" '{"prefixes": ["1900"]}'
+feature 1001 call_screening '{"callers": ["sip:1004@vocal.test"], "action": "busy"}' "$GB"
+feature 1000 call_blocking '{"prefixes": ["1900"]}' "$GA"
 settle
 
 # --- the called hop in group features-b ------------------------------------------

@@ -24,6 +24,8 @@ cd "$(dirname "$0")/../.."
 . tests/harness/platform.sh
 # shellcheck source=tests/harness/sipp.sh
 . tests/harness/sipp.sh
+# shellcheck source=tests/harness/features.sh
+. tests/harness/features.sh
 harness_init
 SIPP_TIMEOUT=20s
 PLATFORM_FEATURES=1
@@ -50,12 +52,6 @@ mail.max_per_minute = 100"
 platform_start
 G=$FEATURE_GROUP_ID
 
-feature() {
-    platform_sql -c "INSERT INTO subscriber_features (subscriber_id, feature, user_enabled, group_id, settings)
-        SELECT id, '$2', true, $G, '$3'::jsonb FROM subscribers WHERE user_part = '$1'
-        ON CONFLICT (subscriber_id, feature) DO UPDATE SET settings = EXCLUDED.settings, user_enabled = true" >/dev/null
-}
-settle() { sleep 0.5; }
 cpl() { echo "{\"script\": \"<?xml version=\\\"1.0\\\"?><cpl xmlns=\\\"urn:ietf:params:xml:ns:cpl\\\"><incoming>$1</incoming></cpl>\"}"; }
 
 n=0
@@ -72,7 +68,6 @@ fcall() {
         "FROMHDR=<sip:$from@vocal.test>" "TO=$to" "$@")
     sipp_run "$name" "$scen" "$H:$FEATURE_PORT" x -cid_str "$CID"
 }
-received() { platform_received "$1" | grep -c "^$2 " || true; }
 # mails_for CALL-ID: the messages stored for that call
 mails_for() { grep -l -F "Call-ID:     $1" "$MAILDIR"/mail.* 2>/dev/null || true; }
 # wait_mails CALL-ID N: N messages for the call (the command runs apart)

@@ -32,6 +32,8 @@ cd "$(dirname "$0")/../.."
 . tests/harness/platform.sh
 # shellcheck source=tests/harness/sipp.sh
 . tests/harness/sipp.sh
+# shellcheck source=tests/harness/features.sh
+. tests/harness/features.sh
 harness_init
 SIPP_TIMEOUT=20s
 PLATFORM_FEATURES=1
@@ -45,22 +47,11 @@ SEND=build/tests/proxy/sipsend
 platform_start
 G=$FEATURE_GROUP_ID
 
-# feature USER KIND SETTINGS: USER's active subscription (replaced)
-feature() {
-    platform_sql -c "INSERT INTO subscriber_features (subscriber_id, feature, user_enabled, group_id, settings)
-        SELECT id, '$2', true, $G, '$3'::jsonb FROM subscribers WHERE user_part = '$1'
-        ON CONFLICT (subscriber_id, feature) DO UPDATE SET settings = EXCLUDED.settings, user_enabled = true" >/dev/null
-}
 # locked USER KIND: the carrier locks USER's subscription to KIND
 locked() {
     platform_sql -c "UPDATE subscriber_features SET locked = true WHERE feature = '$2'
         AND subscriber_id = (SELECT id FROM subscribers WHERE user_part = '$1')" >/dev/null
 }
-nofeatures() {
-    platform_sql -c "DELETE FROM subscriber_features WHERE subscriber_id = (SELECT id FROM subscribers WHERE user_part = '$1')" >/dev/null
-}
-# settle: NOTIFY reaches featured and its reload comes back
-settle() { sleep 0.5; }
 
 n=0
 # ruri PHASE CALLEE CALLID [GROUP]: a Request-URI signed for featured
@@ -82,8 +73,6 @@ fcall() {
     sipp_run "$name" "$scen" "$H:$FEATURE_PORT" x -cid_str "$cid"
 }
 
-received() { platform_received "$1" | grep -c "^$2 " || true; }
-last_status() { platform_statuses "$1" | awk '{print $NF}'; }
 flog() { cat "$(platform_log feature)"; }
 
 P1=$(harness_free_port udp) # 1001's phone
